@@ -1,0 +1,7 @@
+//! trapline records what a workload asks of the Linux kernel and turns it into the smallest OCI seccomp
+//! profile that still lets it run.
+
+pub mod cli;
+pub mod decode;
+pub mod record;
+pub mod trace;

@@ -1,0 +1,116 @@
+//! Per-process fd tables: what each fd number refers to, so an ioctl or mmap can be tied to its device.
+//!
+//! The table is a cache in front of `/proc/TID/fd/N`: an fd is described on first use (readlink and stat of
+//! the magic link, while the call that uses it is stopped, so the fd is still open) and forgotten by every
+//! syscall that can close or replace an fd (close, close_range, dup2, dup3, exec). Fds that appear by other
+//! means (SCM_RIGHTS, pidfd_getfd, io_uring) need no tracking: a number not in the cache is simply looked up.
+//! Threads created with CLONE_FILES share one table; fork copies it; exec and unshare(CLONE_FILES) give the
+//! process a table of its own.
+
+use std::cell::RefCell;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::rc::Rc;
+
+use rustc_hash::FxHashMap;
+
+use crate::trace::EventSink;
+use crate::trace::aggregate::FdId;
+use crate::trace::model::{FdDesc, Text};
+
+#[derive(Clone, Default)]
+pub struct FdTable {
+    known: FxHashMap<i32, FdId>,
+}
+
+pub type SharedFdTable = Rc<RefCell<FdTable>>;
+
+impl FdTable {
+    pub fn shared() -> SharedFdTable {
+        Rc::new(RefCell::new(FdTable::default()))
+    }
+
+    /// A private copy, for fork and unshare.
+    pub fn copy(table: &SharedFdTable) -> SharedFdTable {
+        Rc::new(RefCell::new(table.borrow().clone()))
+    }
+
+    /// What `fd` of thread `tid` refers to, described once and then cached.
+    pub fn lookup(&mut self, tid: i32, fd: i32, sink: &mut dyn EventSink) -> FdId {
+        if let Some(id) = self.known.get(&fd) {
+            return *id;
+        }
+        let desc = describe(tid, fd);
+        let id = sink.intern_fd(desc.clone());
+        // An fd that is not open now may be opened later: do not cache its absence.
+        if desc != FdDesc::Unknown {
+            self.known.insert(fd, id);
+        }
+        id
+    }
+
+    pub fn forget(&mut self, fd: i32) {
+        self.known.remove(&fd);
+    }
+
+    /// close_range: drops every cached fd in `first..=last` (walks the cache, not the range, which may be
+    /// `0..=u32::MAX`).
+    pub fn forget_range(&mut self, first: u32, last: u32) {
+        self.known
+            .retain(|fd, _| !(first..=last).contains(&(*fd as u32)));
+    }
+}
+
+/// Describes an open fd from `/proc`. Device paths are kept (they say which driver a call reached); other
+/// files are described only by kind, so traces carry no user file names.
+pub fn describe(tid: i32, fd: i32) -> FdDesc {
+    let link = format!("/proc/{tid}/fd/{fd}");
+    let Ok(target) = std::fs::read_link(&link) else {
+        return FdDesc::Unknown;
+    };
+    let target = target.as_os_str().as_bytes();
+    for (prefix, desc) in [(&b"socket:"[..], FdDesc::Socket), (b"pipe:", FdDesc::Pipe)] {
+        if target.starts_with(prefix) {
+            return desc;
+        }
+    }
+    if let Some(name) = target.strip_prefix(b"anon_inode:") {
+        return FdDesc::Anon {
+            name: String::from_utf8_lossy(name).into_owned(),
+        };
+    }
+    let Ok(meta) = std::fs::metadata(&link) else {
+        return FdDesc::Unknown;
+    };
+    let kind = meta.file_type();
+    if kind.is_char_device() || kind.is_block_device() {
+        let rdev = meta.rdev();
+        FdDesc::Device {
+            path: device_path(target),
+            dev: format!("{}:{}", libc::major(rdev), libc::minor(rdev)),
+        }
+    } else if kind.is_file() {
+        FdDesc::File
+    } else if kind.is_dir() {
+        FdDesc::Dir
+    } else if kind.is_fifo() {
+        FdDesc::Pipe
+    } else if kind.is_socket() {
+        FdDesc::Socket
+    } else {
+        let name = target.split(|b| *b == b':').next().unwrap_or_default();
+        FdDesc::Other {
+            name: String::from_utf8_lossy(name).into_owned(),
+        }
+    }
+}
+
+/// Pseudo-terminal numbers differ from run to run; fold them so runs merge into one class.
+fn device_path(target: &[u8]) -> Text {
+    if let Some(rest) = target.strip_prefix(b"/dev/pts/")
+        && rest.iter().all(u8::is_ascii_digit)
+    {
+        return Text::from("/dev/pts/*");
+    }
+    Text::from_bytes(target.to_vec())
+}

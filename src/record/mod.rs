@@ -1,0 +1,158 @@
+//! Recording: run a workload under a backend and aggregate every syscall it makes into a Trace.
+
+pub mod fdtable;
+pub mod launcher;
+pub mod ptrace;
+pub mod signals;
+
+use std::ffi::OsString;
+use std::rc::Rc;
+use std::time::{Instant, SystemTime};
+
+use crate::decode::arch::Arch;
+use crate::decode::flags::signal_name;
+use crate::decode::table::{Results, SyscallTables};
+use crate::trace::model::{Exit, Run, Text, Totals};
+use crate::trace::{Aggregator, EventSink, Trace};
+use launcher::Launch;
+
+/// What to record, validated.
+#[derive(Clone, Debug)]
+pub struct RecordPlan {
+    pub command: Vec<OsString>,
+    pub results: Results,
+    /// Keep the whole command line in the trace, not only argv[0].
+    pub record_argv: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("no command given; usage: trapline record [OPTIONS] -- COMMAND [ARGS...]")]
+    NoCommand,
+    #[error("{}: command not found", program.to_string_lossy())]
+    CommandNotFound { program: OsString },
+    #[error("{}: No such file or directory", program.to_string_lossy())]
+    NoSuchFile { program: OsString },
+    #[error("{}: {reason}", program.to_string_lossy())]
+    NotExecutable {
+        program: OsString,
+        reason: &'static str,
+    },
+    #[error("the command line contains a NUL byte")]
+    NulInArgument,
+    #[error("cannot start the workload: {0}")]
+    Spawn(std::io::Error),
+    #[error(
+        "cannot trace {}: ptrace is not permitted ({error}); allow it with --cap-add SYS_PTRACE (Docker) or \
+         securityContext.capabilities.add: [SYS_PTRACE] (Kubernetes), an unconfined seccomp profile for the \
+         recording run, and kernel.yama.ptrace_scope <= 1",
+        program.to_string_lossy()
+    )]
+    PtraceDenied {
+        program: OsString,
+        error: std::io::Error,
+    },
+    #[error(
+        "cannot install the recording seccomp filter ({0}); run trapline where seccomp(2) is allowed \
+         (an unconfined seccomp profile for the recording run)"
+    )]
+    Filter(std::io::Error),
+    #[error("{}: {error}", program.to_string_lossy())]
+    Exec {
+        program: OsString,
+        error: std::io::Error,
+    },
+    #[error("lost track of the workload: {0}")]
+    Wait(std::io::Error),
+}
+
+impl RecordError {
+    /// The exit status a shell would give for the same failure: 127 not found, 126 not executable, else 2.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RecordError::CommandNotFound { .. } | RecordError::NoSuchFile { .. } => 127,
+            RecordError::NotExecutable { .. } => 126,
+            RecordError::Exec { error, .. } if error.raw_os_error() == Some(libc::ENOENT) => 127,
+            RecordError::Exec { .. } => 126,
+            _ => 2,
+        }
+    }
+}
+
+/// How the backend saw the run end.
+pub struct RunEnd {
+    pub exit: Exit,
+    pub processes: u64,
+    pub threads: u64,
+}
+
+/// A recording mechanism: starts the workload, reports every call into the sink, returns how it ended.
+pub trait Backend {
+    fn run(self, launch: &Launch, sink: &mut dyn EventSink) -> Result<RunEnd, RecordError>;
+}
+
+/// Runs the plan's command under the ptrace backend and returns its Trace.
+pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
+    let launch = Launch::resolve(&plan.command)?;
+    let tables = Rc::new(SyscallTables::new(plan.results));
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+    let mut aggregator = Aggregator::new(Rc::clone(&tables), start);
+    let end = ptrace::PtraceBackend::new(tables).run(&launch, &mut aggregator)?;
+    let duration = start.elapsed();
+
+    let killed = end.exit.signal.clone();
+    let incomplete = match (signals::interrupted_by(), killed) {
+        (Some(signal), _) => Some(format!("trapline received {}", signal_name(signal))),
+        (None, Some(signal)) => Some(format!("the workload was killed by {signal}")),
+        (None, None) => None,
+    };
+    let command = if plan.record_argv {
+        &plan.command[..]
+    } else {
+        &plan.command[..1]
+    };
+    let run = Run {
+        trapline: env!("CARGO_PKG_VERSION").to_string(),
+        backend: "ptrace".to_string(),
+        arch: Arch::native(),
+        kernel: kernel_release(),
+        command: command.iter().map(|a| Text::from_os(a)).collect(),
+        started: humantime::format_rfc3339_millis(started_at).to_string(),
+        duration_secs: (duration.as_micros() as f64) / 1e6,
+        exit: end.exit,
+        complete: incomplete.is_none(),
+        incomplete,
+        results: plan.results,
+        totals: Totals {
+            processes: end.processes,
+            threads: end.threads,
+            ..Totals::default()
+        },
+    };
+    Ok(aggregator.finish(run))
+}
+
+fn kernel_release() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The exit status a shell reports for a workload that ended this way.
+pub fn exit_of(code: Option<i32>, signal: Option<i32>) -> Exit {
+    match (code, signal) {
+        (_, Some(signal)) => Exit {
+            status: 128 + signal,
+            signal: Some(signal_name(signal)),
+        },
+        (Some(code), None) => Exit {
+            status: code,
+            signal: None,
+        },
+        (None, None) => Exit {
+            status: 0,
+            signal: None,
+        },
+    }
+}

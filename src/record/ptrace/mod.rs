@@ -1,0 +1,349 @@
+//! The ptrace backend: the workload runs under a seccomp filter that returns SECCOMP_RET_TRACE for every
+//! syscall, so each call costs one stop (entry), plus a second (exit) only for calls whose result is wanted.
+//!
+//! Tasks are seized with PTRACE_SEIZE and followed through fork, vfork, clone, clone3 and exec with the
+//! PTRACE_O_TRACE* options; PTRACE_O_EXITKILL makes the workload die with trapline rather than run on
+//! untraced. Group-stops are kept with PTRACE_LISTEN so job control behaves as without a tracer.
+
+mod stop;
+mod sys;
+
+use std::rc::Rc;
+
+use rustc_hash::FxHashMap;
+
+use super::fdtable::{FdTable, SharedFdTable};
+use super::launcher::{self, ChildFailure, Launch};
+use super::{Backend, RecordError, RunEnd, exit_of, signals};
+use crate::decode::arch::Arch;
+use crate::decode::class_value;
+use crate::decode::flags::{CLONE_FILES, CLONE_THREAD, CLONE_VFORK, CLONE_VM, MAP_ANONYMOUS};
+use crate::decode::rows::{FdArg, Role, SpawnFlags};
+use crate::decode::table::SyscallTables;
+use crate::trace::EventSink;
+use crate::trace::aggregate::{ClassId, ClassKey, ExeId};
+use crate::trace::model::Text;
+use stop::Stop;
+
+pub struct PtraceBackend {
+    tables: Rc<SyscallTables>,
+}
+
+impl PtraceBackend {
+    pub fn new(tables: Rc<SyscallTables>) -> PtraceBackend {
+        PtraceBackend { tables }
+    }
+}
+
+impl Backend for PtraceBackend {
+    fn run(self, launch: &Launch, sink: &mut dyn EventSink) -> Result<RunEnd, RecordError> {
+        let child = launcher::spawn(launch)?;
+        if let Err(error) = sys::seize(child.pid) {
+            // SAFETY: killing and reaping our own child, which is blocked waiting to be released.
+            unsafe {
+                libc::kill(child.pid, libc::SIGKILL);
+                libc::waitpid(child.pid, std::ptr::null_mut(), 0);
+            }
+            return Err(RecordError::PtraceDenied {
+                program: launch.program.clone(),
+                error,
+            });
+        }
+        // Until it execs, the child is the launcher; its first call (execve) is charged to what it becomes.
+        let path = std::fs::canonicalize(&launch.path).unwrap_or_else(|_| launch.path.clone());
+        let exe = sink.intern_exe(Text::from_os(path.as_os_str()));
+        let mut tracer = Tracer {
+            tables: &self.tables,
+            sink,
+            tasks: FxHashMap::default(),
+            root: child.pid,
+            root_exit: None,
+            processes: 1,
+            threads: 1,
+        };
+        tracer
+            .tasks
+            .insert(child.pid, Task::new(child.pid, FdTable::shared(), exe));
+        child.release()?;
+        signals::forward_to(child.pid);
+        tracer.trace_until_all_gone()?;
+
+        match child.failure() {
+            Some(ChildFailure::Exec(error)) => Err(RecordError::Exec {
+                program: launch.program.clone(),
+                error,
+            }),
+            Some(ChildFailure::Filter(error)) => Err(RecordError::Filter(error)),
+            None => Ok(RunEnd {
+                exit: tracer.root_exit.unwrap_or_else(|| exit_of(None, None)),
+                processes: tracer.processes,
+                threads: tracer.threads,
+            }),
+        }
+    }
+}
+
+struct Task {
+    tgid: i32,
+    fds: SharedFdTable,
+    exe: ExeId,
+    /// The class of the syscall in progress whose result we wait for.
+    pending: Option<ClassId>,
+    /// Flags of the fork/clone in progress, to set up the child when its event arrives.
+    spawn_flags: Option<u64>,
+}
+
+impl Task {
+    fn new(tgid: i32, fds: SharedFdTable, exe: ExeId) -> Task {
+        Task {
+            tgid,
+            fds,
+            exe,
+            pending: None,
+            spawn_flags: None,
+        }
+    }
+}
+
+struct Tracer<'a> {
+    tables: &'a SyscallTables,
+    sink: &'a mut dyn EventSink,
+    tasks: FxHashMap<i32, Task>,
+    root: i32,
+    root_exit: Option<crate::trace::model::Exit>,
+    processes: u64,
+    threads: u64,
+}
+
+impl Tracer<'_> {
+    /// Handles stops until no traced task is left (waitpid says ECHILD), like `strace -f`.
+    fn trace_until_all_gone(&mut self) -> Result<(), RecordError> {
+        loop {
+            let (pid, status) = match sys::wait_any() {
+                Ok(Some(stopped)) => stopped,
+                Ok(None) => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                Err(e) => return Err(RecordError::Wait(e)),
+            };
+            self.handle(pid, Stop::decode(status))
+                .map_err(RecordError::Wait)?;
+        }
+    }
+
+    fn handle(&mut self, pid: i32, stop: Stop) -> std::io::Result<()> {
+        match stop {
+            Stop::Exited { code } => self.gone(pid, exit_of(Some(code), None)),
+            Stop::Killed { signal } => self.gone(pid, exit_of(None, Some(signal))),
+            Stop::Seccomp => return self.on_seccomp(pid),
+            Stop::SyscallExit => return self.on_syscall_exit(pid),
+            Stop::Spawned => return self.on_spawn(pid),
+            Stop::Exec => return self.on_exec(pid),
+            Stop::Group { .. } => return sys::listen(pid),
+            Stop::Event => return self.on_event_stop(pid),
+            Stop::Signal { signal } => return self.resume(pid, signal),
+        }
+        Ok(())
+    }
+
+    fn gone(&mut self, pid: i32, exit: crate::trace::model::Exit) {
+        self.tasks.remove(&pid);
+        if pid == self.root {
+            self.root_exit = Some(exit);
+        }
+    }
+
+    /// Resumes a task; it stops again at syscall exit only when a result is awaited.
+    fn resume(&mut self, pid: i32, signal: i32) -> std::io::Result<()> {
+        match self.tasks.get(&pid) {
+            Some(task) if task.pending.is_some() => sys::syscall(pid, signal),
+            _ => sys::cont(pid, signal),
+        }
+    }
+
+    /// The task, described from /proc if this is the first we hear of it (a new task whose first stop came
+    /// before its parent's event).
+    fn adopt(&mut self, pid: i32) -> &mut Task {
+        if !self.tasks.contains_key(&pid) {
+            let tgid = proc_tgid(pid).unwrap_or(pid);
+            let exe = self.sink.intern_exe(proc_exe(pid));
+            self.threads += 1;
+            self.processes += u64::from(tgid == pid);
+            self.tasks
+                .insert(pid, Task::new(tgid, FdTable::shared(), exe));
+        }
+        self.tasks.get_mut(&pid).expect("inserted above")
+    }
+
+    fn on_seccomp(&mut self, pid: i32) -> std::io::Result<()> {
+        let info = match sys::syscall_info(pid) {
+            Ok(info) if info.op == sys::OP_SECCOMP => info,
+            Ok(_) => return self.resume(pid, 0),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let Some(arch) = Arch::of_call(info.arch, info.nr()) else {
+            return self.resume(pid, 0);
+        };
+        let nr = arch.table_nr(info.nr());
+        let entry = self.tables.get(arch, nr);
+        let args = info.args();
+        let mut key = ClassKey::plain(arch, nr);
+        let mut raw_high = None;
+        self.adopt(pid);
+        let task = self.tasks.get_mut(&pid).expect("adopted");
+
+        if let Some(row) = entry.row {
+            for (i, spec) in row.args.iter().enumerate() {
+                match spec.index {
+                    Some(index) => {
+                        let register = args[usize::from(index)];
+                        key.values[i] = class_value(spec.kind, register);
+                        if i == 0 && key.values[i] != register {
+                            raw_high = Some(register);
+                        }
+                    }
+                    // clone3's flags: the first u64 of the struct its first argument points at.
+                    None => match sys::read_u64(pid, args[0]) {
+                        Ok(value) => key.values[i] = value,
+                        Err(e) => {
+                            key.unreadable |= 1 << i;
+                            key.values[i] = e.raw_os_error().unwrap_or(libc::EFAULT) as u64;
+                        }
+                    },
+                }
+            }
+            let fd = match row.fd {
+                Some(FdArg::Always(fd)) => Some(args[usize::from(fd)]),
+                Some(FdArg::UnlessAnonymous { fd, flags }) => {
+                    (args[usize::from(flags)] & MAP_ANONYMOUS == 0).then(|| args[usize::from(fd)])
+                }
+                None => None,
+            };
+            if let Some(fd) = fd {
+                key.fd = task.fds.borrow_mut().lookup(pid, fd as i32, self.sink);
+            }
+            match row.role {
+                Role::Plain => {}
+                Role::Close => task.fds.borrow_mut().forget(args[0] as i32),
+                Role::CloseRange => {
+                    const CLOSE_RANGE_UNSHARE: u64 = 2;
+                    if args[2] & CLOSE_RANGE_UNSHARE != 0 {
+                        task.fds = FdTable::copy(&task.fds);
+                    }
+                    task.fds
+                        .borrow_mut()
+                        .forget_range(args[0] as u32, args[1] as u32);
+                }
+                Role::Replace => task.fds.borrow_mut().forget(args[1] as i32),
+                Role::Unshare => {
+                    if args[0] & CLONE_FILES != 0 {
+                        task.fds = FdTable::copy(&task.fds);
+                    }
+                }
+                Role::Spawn(how) => {
+                    task.spawn_flags = Some(match how {
+                        SpawnFlags::Arg0 => args[0],
+                        SpawnFlags::Clone3 if key.unreadable == 0 => key.values[0],
+                        SpawnFlags::Clone3 | SpawnFlags::Fork => libc::SIGCHLD as u64,
+                        SpawnFlags::Vfork => CLONE_VM | CLONE_VFORK | libc::SIGCHLD as u64,
+                    })
+                }
+            }
+        }
+
+        let class = self.sink.call(key, task.tgid as u32, task.exe, raw_high);
+        if entry.wants_result {
+            task.pending = Some(class);
+        }
+        self.resume(pid, 0)
+    }
+
+    fn on_syscall_exit(&mut self, pid: i32) -> std::io::Result<()> {
+        let pending = self.tasks.get_mut(&pid).and_then(|t| t.pending.take());
+        if let Some(class) = pending {
+            match sys::syscall_info(pid) {
+                Ok(info) if info.op == sys::OP_EXIT => {
+                    self.sink.result(class, info.rval(), info.is_error())
+                }
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        self.resume(pid, 0)
+    }
+
+    fn on_spawn(&mut self, parent: i32) -> std::io::Result<()> {
+        let child = match sys::event_msg(parent) {
+            Ok(msg) => msg as i32,
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let parent_task = self.adopt(parent);
+        let flags = parent_task
+            .spawn_flags
+            .take()
+            .unwrap_or(libc::SIGCHLD as u64);
+        let tgid = if flags & CLONE_THREAD != 0 {
+            parent_task.tgid
+        } else {
+            child
+        };
+        let fds = if flags & CLONE_FILES != 0 {
+            Rc::clone(&parent_task.fds)
+        } else {
+            FdTable::copy(&parent_task.fds)
+        };
+        let exe = parent_task.exe;
+
+        match self.tasks.get_mut(&child) {
+            // The child's first stop came first and it was adopted from /proc; only fd-table sharing could
+            // not be known then.
+            Some(task) => task.fds = fds,
+            None => {
+                self.threads += 1;
+                self.processes += u64::from(tgid == child);
+                self.tasks.insert(child, Task::new(tgid, fds, exe));
+            }
+        }
+        self.resume(parent, 0)
+    }
+
+    fn on_exec(&mut self, pid: i32) -> std::io::Result<()> {
+        // A non-leader thread that execs takes over the leader's pid; its old tid is in the event message.
+        if let Ok(former) = sys::event_msg(pid).map(|m| m as i32)
+            && former != pid
+            && let Some(task) = self.tasks.remove(&former)
+        {
+            self.tasks.insert(pid, task);
+        }
+        let exe = self.sink.intern_exe(proc_exe(pid));
+        let task = self.adopt(pid);
+        task.tgid = pid;
+        task.exe = exe;
+        // The exec closed every CLOEXEC fd and left the process a table of its own.
+        task.fds = FdTable::shared();
+        self.resume(pid, 0)
+    }
+
+    fn on_event_stop(&mut self, pid: i32) -> std::io::Result<()> {
+        // A new task's first stop may come before its parent's event: /proc tells who it is, and the
+        // parent's event fixes up fd-table sharing when it arrives.
+        self.adopt(pid);
+        self.resume(pid, 0)
+    }
+}
+
+fn proc_exe(pid: i32) -> Text {
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| Text::from_os(p.as_os_str()))
+        .unwrap_or_else(|_| Text::from("?"))
+}
+
+fn proc_tgid(pid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+}

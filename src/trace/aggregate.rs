@@ -1,0 +1,265 @@
+//! The Aggregator: the sink recording backends push calls into. It folds every call into its call class
+//! on the hot path (one hash lookup) and builds the sorted, deterministic Trace at the end.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::model::{Arg, Class, FdDesc, Hex, Outcomes, Run, SCHEMA, Text, Totals, Trace};
+use crate::decode::arch::Arch;
+use crate::decode::flags::errno_name;
+use crate::decode::ioctl::Ioc;
+use crate::decode::rows::ArgKind;
+use crate::decode::table::SyscallTables;
+use crate::decode::{self};
+
+/// At most this many pids are listed per class; `processes` still counts them all.
+const PIDS_LISTED: usize = 16;
+
+/// An interned fd description; 0 means "no fd in this class".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FdId(u32);
+
+/// An interned executable path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ExeId(u32);
+
+/// Index of a class, handed back so a later result can be attributed without another lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClassId(usize);
+
+/// The identity of a call class, compact enough to hash on every syscall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClassKey {
+    pub arch: Arch,
+    /// The number within the arch's table.
+    pub nr: u64,
+    /// Argument values, in the order of the syscall's decoder row.
+    pub values: [u64; 3],
+    /// Bit i set: value i could not be read from the caller's memory (its slot holds the errno).
+    pub unreadable: u8,
+    pub fd: FdId,
+}
+
+impl ClassKey {
+    pub fn plain(arch: Arch, nr: u64) -> ClassKey {
+        ClassKey {
+            arch,
+            nr,
+            values: [0; 3],
+            unreadable: 0,
+            fd: FdId::default(),
+        }
+    }
+}
+
+/// What a recording backend reports. Backends share decoders and fd tables; only how they get to see a
+/// call differs.
+pub trait EventSink {
+    /// One call of `key` by thread `tid` of process `tgid` running `exe`.
+    fn call(&mut self, key: ClassKey, tgid: u32, exe: ExeId, raw_high: Option<u64>) -> ClassId;
+    /// The result of a call reported by [`EventSink::call`]: a negative errno when `is_error`.
+    fn result(&mut self, class: ClassId, rval: i64, is_error: bool);
+    fn intern_fd(&mut self, desc: FdDesc) -> FdId;
+    fn intern_exe(&mut self, exe: Text) -> ExeId;
+}
+
+struct Stats {
+    key: ClassKey,
+    count: u64,
+    outcomes: Option<(u64, BTreeMap<i32, u64>)>,
+    tgids: FxHashSet<u32>,
+    last_tgid: u32,
+    exes: Vec<ExeId>,
+    last_exe: ExeId,
+    /// The first register value seen whose high half differed from the class value.
+    raw: Option<u64>,
+    first_seen: Duration,
+}
+
+pub struct Aggregator {
+    tables: Rc<SyscallTables>,
+    start: Instant,
+    index: FxHashMap<ClassKey, usize>,
+    stats: Vec<Stats>,
+    fds: Vec<FdDesc>,
+    fd_index: FxHashMap<FdDesc, FdId>,
+    exes: Vec<Text>,
+    exe_index: FxHashMap<Text, ExeId>,
+    syscalls: u64,
+}
+
+impl Aggregator {
+    pub fn new(tables: Rc<SyscallTables>, start: Instant) -> Aggregator {
+        Aggregator {
+            tables,
+            start,
+            index: FxHashMap::default(),
+            stats: Vec::new(),
+            // FdId(0) is "no fd": keep a placeholder there.
+            fds: vec![FdDesc::Unknown],
+            fd_index: FxHashMap::default(),
+            exes: Vec::new(),
+            exe_index: FxHashMap::default(),
+            syscalls: 0,
+        }
+    }
+
+    pub fn tables(&self) -> &SyscallTables {
+        &self.tables
+    }
+
+    /// The Trace of everything pushed so far; `run.totals` gets its syscall and class counts here.
+    pub fn finish(self, mut run: Run) -> Trace {
+        run.totals = Totals {
+            syscalls: self.syscalls,
+            classes: self.stats.len() as u64,
+            ..run.totals
+        };
+        let mut classes: Vec<Class> = self.stats.iter().map(|s| self.class(s)).collect();
+        classes.sort_by_cached_key(class_order);
+        Trace {
+            schema: SCHEMA,
+            run,
+            classes,
+        }
+    }
+
+    fn class(&self, s: &Stats) -> Class {
+        let entry = self.tables.get(s.key.arch, s.key.nr);
+        let specs = entry.row.map(|r| r.args).unwrap_or(&[]);
+        let args = specs
+            .iter()
+            .zip(s.key.values)
+            .enumerate()
+            .map(|(i, (spec, value))| {
+                let unreadable = s.key.unreadable & (1 << i) != 0;
+                Arg {
+                    index: spec.index,
+                    name: spec.name.to_string(),
+                    value: Hex(if unreadable { 0 } else { value }),
+                    raw: s.raw.filter(|_| i == 0 && spec.index.is_some()).map(Hex),
+                    decoded: if unreadable {
+                        String::new()
+                    } else {
+                        decode::describe(spec.kind, value)
+                    },
+                    ioc: (spec.kind == ArgKind::Ioctl && !unreadable)
+                        .then(|| Ioc::split(value as u32)),
+                    unreadable: unreadable.then(|| errno_name(value as i32)),
+                }
+            })
+            .collect();
+        let mut pids: Vec<u32> = s.tgids.iter().copied().collect();
+        pids.sort_unstable();
+        let mut exes: Vec<Text> = s
+            .exes
+            .iter()
+            .map(|e| self.exes[e.0 as usize].clone())
+            .collect();
+        exes.sort();
+        Class {
+            syscall: entry
+                .name
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("syscall_{}", s.key.nr)),
+            arch: s.key.arch,
+            nr: s.key.nr,
+            args,
+            fd: (s.key.fd != FdId::default()).then(|| self.fds[s.key.fd.0 as usize].clone()),
+            count: s.count,
+            results: s.outcomes.as_ref().map(|(ok, errors)| Outcomes {
+                ok: *ok,
+                errors: errors.iter().map(|(e, n)| (errno_name(*e), *n)).collect(),
+            }),
+            processes: pids.len() as u64,
+            pids: pids.into_iter().take(PIDS_LISTED).collect(),
+            exes,
+            first_seen_secs: round_micros(s.first_seen),
+        }
+    }
+}
+
+/// Classes are listed by syscall name, then arch, then argument values, then fd.
+fn class_order(c: &Class) -> (String, crate::decode::arch::Arch, Vec<u64>, Option<FdDesc>) {
+    (
+        c.syscall.clone(),
+        c.arch,
+        c.args.iter().map(|a| a.value.0).collect(),
+        c.fd.clone(),
+    )
+}
+
+fn round_micros(d: Duration) -> f64 {
+    d.as_micros() as f64 / 1e6
+}
+
+impl EventSink for Aggregator {
+    fn call(&mut self, key: ClassKey, tgid: u32, exe: ExeId, raw_high: Option<u64>) -> ClassId {
+        self.syscalls += 1;
+        let next = self.stats.len();
+        let i = *self.index.entry(key).or_insert(next);
+        if i == next {
+            self.stats.push(Stats {
+                key,
+                count: 0,
+                outcomes: None,
+                tgids: FxHashSet::default(),
+                last_tgid: 0,
+                exes: Vec::new(),
+                last_exe: ExeId(u32::MAX),
+                raw: None,
+                first_seen: self.start.elapsed(),
+            });
+        }
+        let s = &mut self.stats[i];
+        s.count += 1;
+        if s.last_tgid != tgid {
+            s.tgids.insert(tgid);
+            s.last_tgid = tgid;
+        }
+        if s.last_exe != exe {
+            if !s.exes.contains(&exe) {
+                s.exes.push(exe);
+            }
+            s.last_exe = exe;
+        }
+        if s.raw.is_none() {
+            s.raw = raw_high;
+        }
+        ClassId(i)
+    }
+
+    fn result(&mut self, class: ClassId, rval: i64, is_error: bool) {
+        let (ok, errors) = self.stats[class.0]
+            .outcomes
+            .get_or_insert_with(Default::default);
+        if is_error {
+            *errors.entry(rval.unsigned_abs() as i32).or_insert(0) += 1;
+        } else {
+            *ok += 1;
+        }
+    }
+
+    fn intern_fd(&mut self, desc: FdDesc) -> FdId {
+        if let Some(id) = self.fd_index.get(&desc) {
+            return *id;
+        }
+        let id = FdId(self.fds.len() as u32);
+        self.fds.push(desc.clone());
+        self.fd_index.insert(desc, id);
+        id
+    }
+
+    fn intern_exe(&mut self, exe: Text) -> ExeId {
+        if let Some(id) = self.exe_index.get(&exe) {
+            return *id;
+        }
+        let id = ExeId(self.exes.len() as u32);
+        self.exes.push(exe.clone());
+        self.exe_index.insert(exe, id);
+        id
+    }
+}

@@ -1,0 +1,8 @@
+//! The Trace model, its aggregation from live calls, and reading and writing it.
+
+pub mod aggregate;
+pub mod model;
+pub mod write;
+
+pub use aggregate::{Aggregator, EventSink};
+pub use model::Trace;

@@ -1,0 +1,200 @@
+//! The Trace: what one or more runs of a workload asked of the kernel, aggregated per call class.
+//!
+//! This is the on-disk format (`docs/trace-format.md` is its user-facing description). `schema` is bumped on
+//! any change a reader of the previous version would misread; readers refuse a newer schema rather than guess.
+//! A Trace never holds environment values, file contents or I/O buffers, and argv only when asked for.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::decode::arch::Arch;
+use crate::decode::ioctl::Ioc;
+use crate::decode::table::Results;
+
+pub const SCHEMA: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    pub schema: u32,
+    pub run: Run,
+    pub classes: Vec<Class>,
+}
+
+/// Facts about the run as a whole.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// The trapline version that recorded it.
+    pub trapline: String,
+    pub backend: String,
+    /// The architecture of the machine (the native audit arch); calls may come from its compat arches too.
+    pub arch: Arch,
+    /// `uname -r` of the recording machine.
+    pub kernel: String,
+    /// argv[0] only, unless recorded with `--record-argv`.
+    pub command: Vec<Text>,
+    /// RFC 3339, UTC.
+    pub started: String,
+    pub duration_secs: f64,
+    pub exit: Exit,
+    /// False when the recording may have missed calls: trapline was interrupted or the workload was killed.
+    pub complete: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
+    pub results: Results,
+    pub totals: Totals,
+}
+
+/// How the workload ended, as a shell reports it: `status` is the exit code, or 128+N for death by signal N.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exit {
+    pub status: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub syscalls: u64,
+    pub classes: u64,
+    pub processes: u64,
+    pub threads: u64,
+}
+
+/// One call class: a syscall on one architecture with the argument values a seccomp rule can test.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Class {
+    pub syscall: String,
+    pub arch: Arch,
+    pub nr: u64,
+    pub args: Vec<Arg>,
+    /// What the fd argument pointed at (ioctl, file mmap): for review, seccomp cannot test it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fd: Option<FdDesc>,
+    pub count: u64,
+    /// Present when the tracer saw results for this class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<Outcomes>,
+    /// How many distinct processes made the call.
+    pub processes: u64,
+    /// The first few process ids (thread-group ids) that made it, ascending.
+    pub pids: Vec<u32>,
+    /// The executables that made it, sorted.
+    pub exes: Vec<Text>,
+    pub first_seen_secs: f64,
+}
+
+/// One decoded argument of a class.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Arg {
+    /// The syscall argument index a seccomp rule compares; absent when the value was read from memory.
+    #[serde(default)]
+    pub index: Option<u8>,
+    pub name: String,
+    /// The value as seccomp compares it (the low 32 bits for C `int` arguments).
+    pub value: Hex,
+    /// The full 64-bit register when it differs from `value` (sign extension, junk in the high half).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<Hex>,
+    pub decoded: String,
+    /// ioctl requests: the generic `_IOC` split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ioc: Option<Ioc>,
+    /// Set when the value could not be read from the caller's memory (the errno name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
+}
+
+/// A u64 written as a `0x` hex string, the way request codes and flag words are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Hex(pub u64);
+
+impl Serialize for Hex {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{:#x}", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Hex {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let digits = text.strip_prefix("0x").ok_or_else(|| {
+            serde::de::Error::custom(format!("expected a 0x hex string, found {text:?}"))
+        })?;
+        u64::from_str_radix(digits, 16)
+            .map(Hex)
+            .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a 64-bit hex number")))
+    }
+}
+
+/// Results seen for a class: successes and failures by errno name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcomes {
+    pub ok: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// What an fd referred to when the call was made.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum FdDesc {
+    /// A character or block device, by path (`/dev/pts/N` folded to `/dev/pts/*`) and `major:minor`.
+    Device {
+        path: Text,
+        dev: String,
+    },
+    File,
+    Dir,
+    Socket,
+    Pipe,
+    /// An anonymous inode, such as `[eventfd]` or `[io_uring]`.
+    Anon {
+        name: String,
+    },
+    Other {
+        name: String,
+    },
+    /// The fd was not open (the call failed with EBADF) or vanished before it could be looked at.
+    Unknown,
+}
+
+/// Text from the kernel that is usually, but not always, UTF-8 (paths): a plain string, or `{"bytes": [...]}`
+/// when it is not valid UTF-8, so nothing is lost to a lossy conversion.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Text {
+    Utf8(String),
+    Bytes { bytes: Vec<u8> },
+}
+
+impl Text {
+    pub fn from_bytes(bytes: Vec<u8>) -> Text {
+        match String::from_utf8(bytes) {
+            Ok(s) => Text::Utf8(s),
+            Err(e) => Text::Bytes {
+                bytes: e.into_bytes(),
+            },
+        }
+    }
+
+    pub fn from_os(s: &std::ffi::OsStr) -> Text {
+        use std::os::unix::ffi::OsStrExt;
+        Text::from_bytes(s.as_bytes().to_vec())
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Text::Utf8(s) => f.write_str(s),
+            Text::Bytes { bytes } => write!(f, "{}", bytes.escape_ascii()),
+        }
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        Text::Utf8(s.to_string())
+    }
+}

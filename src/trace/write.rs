@@ -1,0 +1,104 @@
+//! Writing a JSON document so that readers only ever see the old file or the whole new one.
+//!
+//! The output directory is checked before the workload starts (a run that cannot be saved is refused up
+//! front), and the document is written to a temporary file beside the target, then renamed over it.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("cannot write {path}: {error}; choose a writable location with -o")]
+    Unwritable { path: PathBuf, error: io::Error },
+    #[error("cannot write {path}: it is a directory; name a file with -o")]
+    IsDirectory { path: PathBuf },
+    #[error("cannot write {path}: {error}")]
+    Write { path: PathBuf, error: io::Error },
+}
+
+/// An output path that has been checked to be writable.
+#[derive(Debug)]
+pub struct Output {
+    path: PathBuf,
+}
+
+impl Output {
+    pub fn prepare(path: &Path) -> Result<Output, WriteError> {
+        if path.is_dir() {
+            return Err(WriteError::IsDirectory {
+                path: path.to_path_buf(),
+            });
+        }
+        let probe = temp_path(path);
+        let unwritable = |error| WriteError::Unwritable {
+            path: path.to_path_buf(),
+            error,
+        };
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&probe)
+            .map_err(unwritable)?;
+        fs::remove_file(&probe).map_err(unwritable)?;
+        if path.exists() {
+            // An existing target must be replaceable too (rename needs the directory, not the file, but a
+            // read-only file signals that the user did not mean it to be overwritten).
+            fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .map_err(unwritable)?;
+        }
+        Ok(Output {
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `bytes` to a temporary file in the same directory and renames it over the target.
+    pub fn commit(&self, bytes: &[u8]) -> Result<(), WriteError> {
+        let temp = temp_path(&self.path);
+        let result = (|| {
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .open(&temp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            fs::rename(&temp, &self.path)
+        })();
+        result.map_err(|error| {
+            let _ = fs::remove_file(&temp);
+            WriteError::Write {
+                path: self.path.clone(),
+                error,
+            }
+        })
+    }
+}
+
+/// `dir/.name.trapline-PID.tmp`: hidden, unique per process, on the same filesystem as the target.
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    dir.join(format!(".{name}.trapline-{}.tmp", std::process::id()))
+}
+
+/// Serializes `value` as pretty JSON with a trailing newline, the form committed to repositories.
+pub fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("trace types always serialize");
+    bytes.push(b'\n');
+    bytes
+}
