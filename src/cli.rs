@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::decode::table::Results;
+use crate::profile::explain::explain;
+use crate::profile::generate::{DefaultAction, IoctlMode, ProfilePlan, generate};
+use crate::profile::runtime::Runtime;
 use crate::record::{self, RecordError, RecordPlan};
+use crate::trace::read::read_trace;
 use crate::trace::write::{Output, to_json};
 
 /// Record what a workload asks of the Linux kernel and turn it into the smallest OCI seccomp profile that
@@ -27,6 +31,70 @@ enum Command {
     ///
     /// The workload's output, exit status and signals are passed through unchanged.
     Record(RecordArgs),
+    /// Turn traces into a minimal OCI seccomp profile (the runtime-spec `linux.seccomp` object).
+    ///
+    /// The profile allows the union of what the traces did, plus what the container runtime needs after
+    /// it loads the filter. Feed it to `docker run --security-opt seccomp=FILE`, a Kubernetes Localhost
+    /// profile, or a bundle's `linux.seccomp`.
+    Profile(ProfileArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ProfileArgs {
+    /// Traces written by `trapline record`; each counts as one run.
+    #[arg(required = true, value_name = "TRACE")]
+    traces: Vec<PathBuf>,
+
+    /// Where to write the profile; standard output when absent.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// What happens to a syscall the profile does not list.
+    #[arg(long, value_enum, default_value_t = DefaultActionArg::Errno)]
+    default_action: DefaultActionArg,
+
+    /// How finely ioctl is filtered: per request code, per driver type byte, or not at all.
+    #[arg(long, value_enum, default_value_t = IoctlArg::Exact)]
+    ioctl: IoctlArg,
+
+    /// Add what this container runtime does between loading the filter and exec'ing the workload.
+    #[arg(long, value_enum, default_value_t = RuntimeArg::Runc)]
+    runtime: RuntimeArg,
+
+    /// Accept traces recorded on different architectures (the profile lists all of them).
+    #[arg(long)]
+    allow_mixed_arch: bool,
+
+    /// Also write a Markdown report that says why each rule is there.
+    #[arg(long, value_name = "FILE.md")]
+    explain: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DefaultActionArg {
+    /// Fail with EPERM (SCMP_ACT_ERRNO).
+    Errno,
+    /// Kill the whole process (SCMP_ACT_KILL_PROCESS).
+    KillProcess,
+    /// Allow and log to the audit log (SCMP_ACT_LOG): an audit profile.
+    Log,
+    /// Send SIGSYS (SCMP_ACT_TRAP).
+    Trap,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum IoctlArg {
+    Exact,
+    Type,
+    Any,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RuntimeArg {
+    Runc,
+    Crun,
+    /// The workload runs without a container runtime, or the traces already hold the runtime's calls.
+    None,
 }
 
 #[derive(Debug, clap::Args)]
@@ -101,7 +169,50 @@ pub fn main(args: Args) -> ExitCode {
 pub fn run(args: Args) -> anyhow::Result<Verdict> {
     match args.command {
         Command::Record(args) => run_record(args),
+        Command::Profile(args) => run_profile(args),
     }
+}
+
+fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
+    let plan = ProfilePlan {
+        default_action: match args.default_action {
+            DefaultActionArg::Errno => DefaultAction::Errno,
+            DefaultActionArg::KillProcess => DefaultAction::KillProcess,
+            DefaultActionArg::Log => DefaultAction::Log,
+            DefaultActionArg::Trap => DefaultAction::Trap,
+        },
+        ioctl: match args.ioctl {
+            IoctlArg::Exact => IoctlMode::Exact,
+            IoctlArg::Type => IoctlMode::Type,
+            IoctlArg::Any => IoctlMode::Any,
+        },
+        runtime: match args.runtime {
+            RuntimeArg::Runc => Some(Runtime::Runc),
+            RuntimeArg::Crun => Some(Runtime::Crun),
+            RuntimeArg::None => None,
+        },
+        allow_mixed_arch: args.allow_mixed_arch,
+    };
+    let output = args.output.as_deref().map(Output::prepare).transpose()?;
+    let explain_output = args.explain.as_deref().map(Output::prepare).transpose()?;
+    let traces = args
+        .traces
+        .iter()
+        .map(|path| read_trace(path).map(|trace| (path.clone(), trace)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let generated = generate(&traces, &plan)?;
+    for warning in &generated.warnings {
+        let _ = writeln!(std::io::stderr(), "trapline: warning: {warning}");
+    }
+    let json = to_json(&generated.profile);
+    match &output {
+        Some(output) => output.commit(&json)?,
+        None => std::io::stdout().write_all(&json)?,
+    }
+    if let Some(explain_output) = explain_output {
+        explain_output.commit(explain(&traces, &generated).as_bytes())?;
+    }
+    Ok(Verdict::Clean)
 }
 
 fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {

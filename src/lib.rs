@@ -3,5 +3,6 @@
 
 pub mod cli;
 pub mod decode;
+pub mod profile;
 pub mod record;
 pub mod trace;

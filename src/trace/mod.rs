@@ -2,6 +2,7 @@
 
 pub mod aggregate;
 pub mod model;
+pub mod read;
 pub mod write;
 
 pub use aggregate::{Aggregator, EventSink};

@@ -1,0 +1,157 @@
+//! The explain report: a Markdown companion to a profile that says, for every rule, why it is there.
+//! It stays out of the profile JSON because containerd drops unknown keys.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use super::generate::{Generated, Source, describe_condition};
+use super::oci::Action;
+use crate::trace::model::{FdDesc, Trace};
+
+pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
+    let mut out = String::new();
+    let runs = traces.len();
+    let profile = &generated.profile;
+    let _ = writeln!(out, "# Seccomp profile, explained\n");
+    let _ = writeln!(
+        out,
+        "Made by trapline {} from {runs} trace(s):\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for (path, trace) in traces {
+        let command: Vec<String> = trace.run.command.iter().map(|t| t.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "- `{}`: `{}` on {} (kernel {}), {}, exit status {}{}",
+            path.display(),
+            command.join(" "),
+            trace.run.arch,
+            trace.run.kernel,
+            trace.run.started,
+            trace.run.exit.status,
+            if trace.run.complete {
+                String::new()
+            } else {
+                " — **incomplete**".to_string()
+            },
+        );
+    }
+    let default = match profile.default_action {
+        Action::Errno => "every syscall not listed fails with EPERM".to_string(),
+        Action::Log => "every syscall not listed is allowed and logged (audit profile)".to_string(),
+        other => format!(
+            "every syscall not listed gets {}",
+            serde_json::to_string(&other).unwrap_or_default()
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "\nDefault: {default}. Architectures: {}.\n",
+        profile.architectures.join(", ")
+    );
+    if generated.wx_seen {
+        let _ = writeln!(
+            out,
+            "W^X: a run asked for memory that is both writable and executable (a JIT), so mmap and mprotect \
+             are allowed with any protection.\n"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "W^X: no run asked for memory both writable and executable, so mmap, mprotect and pkey_mprotect \
+             are allowed only with the protections seen.\n"
+        );
+    }
+
+    let _ = writeln!(out, "## Rules\n");
+    let _ = writeln!(
+        out,
+        "| syscall | allowed when | calls | runs | processes | seen on | by |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---|---|");
+    for reason in &generated.reasons {
+        let when = if reason.condition.is_empty() {
+            match reason.action {
+                Action::Errno => format!("denied with errno {}", reason.errno_ret.unwrap_or(1)),
+                _ => "always".to_string(),
+            }
+        } else {
+            reason
+                .condition
+                .iter()
+                .map(|r| describe_condition(&reason.name, r))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        };
+        match &reason.source {
+            Source::Seen(seen) => {
+                let calls: u64 = seen.iter().map(|(_, c)| c.count).sum();
+                let in_runs: BTreeSet<usize> = seen.iter().map(|(i, _)| *i).collect();
+                let processes: u64 = seen.iter().map(|(_, c)| c.processes).sum();
+                let devices: BTreeSet<String> = seen
+                    .iter()
+                    .filter_map(|(_, c)| device(c.fd.as_ref()))
+                    .collect();
+                let exes: BTreeSet<String> = seen
+                    .iter()
+                    .flat_map(|(_, c)| c.exes.iter().map(|e| e.to_string()))
+                    .collect();
+                let partial = if in_runs.len() < runs { " ⚠" } else { "" };
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {when} | {calls} | {} of {runs}{partial} | {processes} | {} | {} |",
+                    reason.name,
+                    in_runs.len(),
+                    devices.into_iter().collect::<Vec<_>>().join(", "),
+                    exes.into_iter().collect::<Vec<_>>().join(", "),
+                );
+            }
+            Source::Runtime(runtime) => {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {when} | – | – | – | | {} itself, after loading the filter |",
+                    reason.name,
+                    runtime.name()
+                );
+            }
+            Source::Fallback => {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {when} | 0 | – | – | | not used: ENOSYS lets libc fall back |",
+                    reason.name
+                );
+            }
+        }
+    }
+    if let Some(runtime) = generated.reasons.iter().find_map(|r| match r.source {
+        Source::Runtime(rt) => Some(rt),
+        _ => None,
+    }) {
+        let _ = writeln!(out, "\nRuntime list: {}.", runtime.syscalls().source);
+    }
+    if generated.reasons.iter().any(|r| matches!(&r.source, Source::Seen(s) if s.iter().map(|(i, _)| *i).collect::<BTreeSet<_>>().len() < runs)) {
+        let _ = writeln!(
+            out,
+            "\n⚠ seen in only some runs: record more runs, or accept that a run may take paths the others did not."
+        );
+    }
+    if !generated.warnings.is_empty() {
+        let _ = writeln!(out, "\n## Warnings\n");
+        for w in &generated.warnings {
+            let _ = writeln!(out, "- {w}");
+        }
+    }
+    out
+}
+
+fn device(fd: Option<&FdDesc>) -> Option<String> {
+    match fd? {
+        FdDesc::Device { path, .. } => Some(format!("`{path}`")),
+        FdDesc::Anon { name } => Some(format!("anon_inode:{name}")),
+        FdDesc::Socket => Some("socket".to_string()),
+        FdDesc::Pipe => Some("pipe".to_string()),
+        FdDesc::File => Some("file".to_string()),
+        _ => None,
+    }
+}

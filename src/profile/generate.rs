@@ -1,0 +1,402 @@
+//! Traces to profile: the union of what the runs did, as the smallest set of seccomp rules that allows it.
+//!
+//! Output is a pure function of the set of classes seen: traces in any order give byte-identical profiles.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use super::oci::{Action, ArgRule, Seccomp, SyscallRule, architectures_for};
+use super::runtime::Runtime;
+use crate::decode::arch::Arch;
+use crate::decode::flags::CLONE_NAMESPACES;
+use crate::decode::{self, rows::ArgKind};
+use crate::trace::model::{Class, Trace};
+
+/// libseccomp and the proposed Kubernetes profile validation both cap one syscall at this many entries.
+pub const MAX_ENTRIES_PER_SYSCALL: usize = 128;
+const PROT_WRITE: u64 = 0x2;
+const PROT_EXEC: u64 = 0x4;
+const ENOSYS: u32 = 38;
+const LOW_32_BITS: u64 = 0xffff_ffff;
+
+/// Syscalls that libc (or a language runtime) tries first and falls back from when the kernel answers
+/// ENOSYS. Denying them with EPERM would break that fallback (glibc treats EPERM from clone3 as fatal).
+pub const FALLBACK_ENOSYS: &[&str] = &[
+    "clone3",
+    "close_range",
+    "faccessat2",
+    "fchmodat2",
+    "openat2",
+    "statx",
+];
+
+/// The syscalls whose prot argument W^X restricts.
+const PROT_SYSCALLS: &[&str] = &["mmap", "mmap2", "mprotect", "pkey_mprotect"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultAction {
+    /// Fail with EPERM.
+    Errno,
+    KillProcess,
+    /// Allow and log: an audit profile.
+    Log,
+    Trap,
+}
+
+impl DefaultAction {
+    fn action(self) -> Action {
+        match self {
+            DefaultAction::Errno => Action::Errno,
+            DefaultAction::KillProcess => Action::KillProcess,
+            DefaultAction::Log => Action::Log,
+            DefaultAction::Trap => Action::Trap,
+        }
+    }
+}
+
+/// How finely ioctl is filtered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum IoctlMode {
+    /// One entry per request code seen.
+    Exact,
+    /// One entry per `_IOC` type byte seen (any request of that driver family).
+    Type,
+    /// ioctl allowed with any request.
+    Any,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProfilePlan {
+    pub default_action: DefaultAction,
+    pub ioctl: IoctlMode,
+    pub runtime: Option<Runtime>,
+    pub allow_mixed_arch: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("no traces given; usage: trapline profile TRACE... [-o FILE]")]
+    NoTraces,
+    #[error(
+        "{first} was recorded on {first_arch} but {other} on {other_arch}; make one profile per architecture, \
+         or pass --allow-mixed-arch for one profile that lists both"
+    )]
+    MixedArch {
+        first: PathBuf,
+        first_arch: Arch,
+        other: PathBuf,
+        other_arch: Arch,
+    },
+}
+
+/// Why one entry of the profile exists, for the explain report.
+#[derive(Clone, Debug)]
+pub struct Reason {
+    pub name: String,
+    /// The entry's conditions, empty for an unconditional entry.
+    pub condition: Vec<ArgRule>,
+    pub action: Action,
+    pub errno_ret: Option<u32>,
+    pub source: Source,
+}
+
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// Seen in the traces: (trace index, class).
+    Seen(Vec<(usize, Class)>),
+    /// The container runtime needs it after loading the filter.
+    Runtime(Runtime),
+    /// Not used; denied with ENOSYS so libc falls back.
+    Fallback,
+}
+
+pub struct Generated {
+    pub profile: Seccomp,
+    pub reasons: Vec<Reason>,
+    pub warnings: Vec<String>,
+    /// Whether some run asked for memory both writable and executable (then mmap/mprotect stay open).
+    pub wx_seen: bool,
+}
+
+/// Builds the profile for a set of traces (the paths only name them in messages).
+pub fn generate(
+    traces: &[(PathBuf, Trace)],
+    plan: &ProfilePlan,
+) -> Result<Generated, ProfileError> {
+    let (first_path, first) = traces.first().ok_or(ProfileError::NoTraces)?;
+    let mut architectures = BTreeSet::new();
+    let mut warnings = Vec::new();
+    for (path, trace) in traces {
+        if trace.run.arch != first.run.arch && !plan.allow_mixed_arch {
+            return Err(ProfileError::MixedArch {
+                first: first_path.clone(),
+                first_arch: first.run.arch,
+                other: path.clone(),
+                other_arch: trace.run.arch,
+            });
+        }
+        architectures.extend(architectures_for(trace.run.arch));
+        if let Some(why) = &trace.run.incomplete {
+            warnings.push(format!(
+                "{} is incomplete ({why}): the profile may miss calls",
+                path.display()
+            ));
+        }
+    }
+
+    // Every class, grouped by syscall name; BTreeMap keeps the output order independent of input order.
+    let mut by_name: BTreeMap<&str, Vec<(usize, &Class)>> = BTreeMap::new();
+    for (i, (path, trace)) in traces.iter().enumerate() {
+        for class in &trace.classes {
+            if class.syscall.starts_with("syscall_") {
+                warnings.push(format!(
+                    "{}: syscall number {} on {} has no name in trapline's tables; it is left out",
+                    path.display(),
+                    class.nr,
+                    class.arch
+                ));
+                continue;
+            }
+            by_name.entry(&class.syscall).or_default().push((i, class));
+        }
+    }
+    let wx_seen = by_name
+        .iter()
+        .filter(|(name, _)| PROT_SYSCALLS.contains(name))
+        .flat_map(|(_, classes)| classes)
+        .filter_map(|(_, class)| arg_value(class, "prot"))
+        .any(|prot| prot & (PROT_WRITE | PROT_EXEC) == PROT_WRITE | PROT_EXEC);
+
+    let runtime_names: &[&str] = plan.runtime.map(|r| r.syscalls().names).unwrap_or(&[]);
+    let mut reasons = Vec::new();
+    for (name, classes) in &by_name {
+        if runtime_names.contains(name) {
+            continue; // allowed unconditionally below; a condition would only narrow what the runtime needs
+        }
+        for (condition, seen) in conditions(name, classes, plan.ioctl, wx_seen, &mut warnings) {
+            reasons.push(Reason {
+                name: name.to_string(),
+                condition,
+                action: Action::Allow,
+                errno_ret: None,
+                source: Source::Seen(seen.into_iter().map(|(i, c)| (i, c.clone())).collect()),
+            });
+        }
+    }
+    if let Some(runtime) = plan.runtime {
+        for name in runtime.syscalls().names {
+            let seen = by_name
+                .get(name)
+                .map(|c| c.iter().map(|(i, c)| (*i, (*c).clone())).collect());
+            reasons.push(Reason {
+                name: name.to_string(),
+                condition: Vec::new(),
+                action: Action::Allow,
+                errno_ret: None,
+                source: seen
+                    .filter(|s: &Vec<_>| !s.is_empty())
+                    .map(Source::Seen)
+                    .unwrap_or(Source::Runtime(runtime)),
+            });
+        }
+    }
+    if plan.default_action != DefaultAction::Log {
+        for name in FALLBACK_ENOSYS {
+            if !by_name.contains_key(name) && !runtime_names.contains(name) {
+                reasons.push(Reason {
+                    name: name.to_string(),
+                    condition: Vec::new(),
+                    action: Action::Errno,
+                    errno_ret: Some(ENOSYS),
+                    source: Source::Fallback,
+                });
+            }
+        }
+    }
+    reasons.sort_by(|a, b| (&a.name, &a.condition).cmp(&(&b.name, &b.condition)));
+
+    let profile = Seccomp {
+        default_action: plan.default_action.action(),
+        default_errno_ret: None,
+        architectures: architectures.into_iter().collect(),
+        flags: Vec::new(),
+        listener_path: None,
+        listener_metadata: None,
+        syscalls: entries(&reasons),
+    };
+    warnings.sort();
+    warnings.dedup();
+    Ok(Generated {
+        profile,
+        reasons,
+        warnings,
+        wx_seen,
+    })
+}
+
+/// The value of a class's argument `name`, when it was readable.
+fn arg_value(class: &Class, name: &str) -> Option<u64> {
+    class
+        .args
+        .iter()
+        .find(|a| a.name == name && a.unreadable.is_none())
+        .map(|a| a.value.0)
+}
+
+type Seen<'a> = Vec<(usize, &'a Class)>;
+
+/// The alternatives under which `name` is allowed, each with the classes it covers. One alternative with
+/// no condition means "allowed with any arguments".
+fn conditions<'a>(
+    name: &str,
+    classes: &[(usize, &'a Class)],
+    ioctl: IoctlMode,
+    wx_seen: bool,
+    warnings: &mut Vec<String>,
+) -> Vec<(Vec<ArgRule>, Seen<'a>)> {
+    let any = || vec![(Vec::new(), classes.to_vec())];
+    // Group the classes by the condition that admits them; a class without a usable value admits all.
+    let by = |rule: &dyn Fn(&Class) -> Option<ArgRule>| -> Option<BTreeMap<ArgRule, Seen<'a>>> {
+        let mut groups: BTreeMap<ArgRule, Seen<'a>> = BTreeMap::new();
+        for (i, class) in classes {
+            groups.entry(rule(class)?).or_default().push((*i, class));
+        }
+        Some(groups)
+    };
+    let finish = |groups: Option<BTreeMap<ArgRule, Seen<'a>>>| match groups {
+        Some(groups) => groups
+            .into_iter()
+            .map(|(rule, seen)| (vec![rule], seen))
+            .collect(),
+        None => any(),
+    };
+    match name {
+        "ioctl" => {
+            let request = |c: &Class| arg_value(c, "request");
+            let exact = |c: &Class| request(c).map(|r| ArgRule::masked_eq(1, LOW_32_BITS, r));
+            let by_type = |c: &Class| request(c).map(|r| ArgRule::masked_eq(1, 0xff00, r & 0xff00));
+            let mut mode = ioctl;
+            loop {
+                let groups = match mode {
+                    IoctlMode::Exact => by(&exact),
+                    IoctlMode::Type => by(&by_type),
+                    IoctlMode::Any => return any(),
+                };
+                match groups {
+                    Some(g) if g.len() > MAX_ENTRIES_PER_SYSCALL => {
+                        let coarser = if mode == IoctlMode::Exact {
+                            IoctlMode::Type
+                        } else {
+                            IoctlMode::Any
+                        };
+                        warnings.push(format!(
+                            "ioctl: {} distinct {} exceed {MAX_ENTRIES_PER_SYSCALL} entries; coarsened to --ioctl {}",
+                            g.len(),
+                            if mode == IoctlMode::Exact { "requests" } else { "types" },
+                            if coarser == IoctlMode::Type { "type" } else { "any" },
+                        ));
+                        mode = coarser;
+                    }
+                    other => return finish(other),
+                }
+            }
+        }
+        "socket" => finish(by(&|c| {
+            arg_value(c, "domain").map(|d| ArgRule::masked_eq(0, LOW_32_BITS, d))
+        })),
+        "personality" => finish(by(&|c| {
+            arg_value(c, "persona").map(|p| ArgRule::masked_eq(0, LOW_32_BITS, p))
+        })),
+        "clone" => {
+            let flags: Option<Vec<u64>> =
+                classes.iter().map(|(_, c)| arg_value(c, "flags")).collect();
+            match flags {
+                // No namespace was ever created: refuse clone with any namespace flag (as moby's default does).
+                Some(flags) if flags.iter().all(|f| f & CLONE_NAMESPACES == 0) => {
+                    vec![(
+                        vec![ArgRule::masked_eq(0, CLONE_NAMESPACES, 0)],
+                        classes.to_vec(),
+                    )]
+                }
+                _ => any(),
+            }
+        }
+        _ if PROT_SYSCALLS.contains(&name) && !wx_seen => finish(by(&|c| {
+            arg_value(c, "prot").map(|p| ArgRule::masked_eq(2, LOW_32_BITS, p))
+        })),
+        _ => any(),
+    }
+}
+
+/// Reasons to profile entries: unconditional allows share one entry (names sorted), each condition gets its
+/// own entry (one comparison per argument index per entry, as libseccomp requires), ENOSYS denials one.
+fn entries(reasons: &[Reason]) -> Vec<SyscallRule> {
+    let mut unconditional: BTreeMap<(Action, Option<u32>), BTreeSet<&str>> = BTreeMap::new();
+    let mut conditional = BTreeSet::new();
+    for r in reasons {
+        if r.condition.is_empty() {
+            unconditional
+                .entry((r.action, r.errno_ret))
+                .or_default()
+                .insert(&r.name);
+        } else {
+            conditional.insert(SyscallRule {
+                names: vec![r.name.clone()],
+                action: r.action,
+                errno_ret: r.errno_ret,
+                args: r.condition.clone(),
+            });
+        }
+    }
+    // A name allowed unconditionally needs no conditional entries.
+    let open: BTreeSet<&str> = unconditional
+        .get(&(Action::Allow, None))
+        .cloned()
+        .unwrap_or_default();
+    let mut out: Vec<SyscallRule> = unconditional
+        .into_iter()
+        .map(|((action, errno_ret), names)| SyscallRule {
+            names: names.into_iter().map(str::to_string).collect(),
+            action,
+            errno_ret,
+            args: Vec::new(),
+        })
+        .collect();
+    out.extend(
+        conditional
+            .into_iter()
+            .filter(|r| !open.contains(r.names[0].as_str())),
+    );
+    out
+}
+
+/// How a condition reads for a person: `request == 0x5401 (TCGETS)`.
+pub fn describe_condition(name: &str, rule: &ArgRule) -> String {
+    let (arg, kind) = match (name, rule.index) {
+        ("ioctl", 1) => ("request", Some(ArgKind::Ioctl)),
+        ("socket", 0) => ("domain", Some(ArgKind::SocketDomain)),
+        ("personality", 0) => ("persona", Some(ArgKind::Personality)),
+        ("clone", 0) => ("flags", None),
+        (_, 2) => ("prot", Some(ArgKind::Prot)),
+        _ => ("arg", None),
+    };
+    match (name, rule.value) {
+        ("clone", mask) if mask == CLONE_NAMESPACES => "no namespace flags".to_string(),
+        ("ioctl", 0xff00) => format!(
+            "request type '{}'",
+            char::from((rule.value_two >> 8) as u8).escape_default()
+        ),
+        (_, LOW_32_BITS) => match kind {
+            Some(kind) => format!(
+                "{arg} == {:#x} ({})",
+                rule.value_two,
+                decode::describe(kind, rule.value_two)
+            ),
+            None => format!("{arg} == {:#x}", rule.value_two),
+        },
+        _ => format!(
+            "{arg}[{}] & {:#x} == {:#x}",
+            rule.index, rule.value, rule.value_two
+        ),
+    }
+}

@@ -1,0 +1,6 @@
+//! Profiles: the OCI seccomp model, generation from traces, the runtime baselines and the explain report.
+
+pub mod explain;
+pub mod generate;
+pub mod oci;
+pub mod runtime;

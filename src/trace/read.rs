@@ -1,0 +1,99 @@
+//! Reading Traces back, with errors that name the file, the place and the fix.
+
+use std::path::{Path, PathBuf};
+
+use super::model::{SCHEMA, Trace};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read {path}: {error}")]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {what}; is this a trace written by `trapline record`?")]
+    Json {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        what: String,
+    },
+    #[error(
+        "{path}: trace schema {found} is newer than this trapline understands (schema {SCHEMA}); upgrade trapline"
+    )]
+    NewerSchema { path: PathBuf, found: u64 },
+}
+
+/// Reads and validates one Trace file.
+pub fn read_trace(path: &Path) -> Result<Trace, ReadError> {
+    let bytes = std::fs::read(path).map_err(|error| ReadError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    parse_trace(path, &bytes)
+}
+
+/// Parses a Trace; `path` is only used in messages.
+pub fn parse_trace(path: &Path, bytes: &[u8]) -> Result<Trace, ReadError> {
+    let json_error = |e: serde_json::Error| ReadError::Json {
+        path: path.to_path_buf(),
+        line: e.line(),
+        column: e.column(),
+        what: strip_position(&e.to_string()),
+    };
+    // Check the schema before the shape, so a newer trace gets "upgrade" rather than a field error.
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(json_error)?;
+    match value.get("schema").and_then(serde_json::Value::as_u64) {
+        Some(found) if found > u64::from(SCHEMA) => {
+            return Err(ReadError::NewerSchema {
+                path: path.to_path_buf(),
+                found,
+            });
+        }
+        _ => {}
+    }
+    // Parse from the bytes again (not the Value) so a shape error still carries its line and column.
+    serde_json::from_slice(bytes).map_err(json_error)
+}
+
+/// serde_json appends " at line L column C"; the message puts the position up front instead.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncated_json_names_the_place() {
+        let err =
+            parse_trace(Path::new("t.json"), b"{\n  \"schema\": 1,\n  \"run\": {").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("t.json:3:"), "{text}");
+        assert!(text.contains("EOF"), "{text}");
+    }
+
+    #[test]
+    fn newer_schema_asks_for_an_upgrade() {
+        let err = parse_trace(
+            Path::new("t.json"),
+            br#"{"schema": 99, "run": {}, "classes": []}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("schema 99 is newer"), "{err}");
+    }
+
+    #[test]
+    fn wrong_shape_names_the_field() {
+        let err = parse_trace(
+            Path::new("t.json"),
+            br#"{"schema": 1, "run": 3, "classes": []}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("t.json:1:"), "{err}");
+    }
+}
