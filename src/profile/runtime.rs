@@ -69,5 +69,26 @@ impl Runtime {
     }
 }
 
-/// Placeholder replaced below once crun's post-filter path is read from its source.
-const CRUN: RuntimeSyscalls = RUNC;
+/// crun, read from its source (containers/crun `src/libcrun/container.c` container_init and
+/// apply_security_settings, `linux.c` set_required_caps, `utils.c` mark_or_close_fds_ge_than; the order is
+/// the same from 1.8.1 to 1.29) and mapped to x86_64 glibc 2.36 syscalls. With noNewPrivileges false crun loads
+/// the filter before dropping privileges (prctl, setresgid, setresuid, capset, signal reset, a sync write);
+/// with it true, just before close_range and execv. brk and munmap cover allocator work after the load.
+const CRUN: RuntimeSyscalls = RuntimeSyscalls {
+    names: &[
+        "brk",
+        "capset",
+        "close",
+        "close_range",
+        "execve",
+        "munmap",
+        "prctl",
+        "rt_sigaction",
+        "rt_sigprocmask",
+        "setresgid",
+        "setresuid",
+        "write",
+    ],
+    source: "crun 1.8.1 to 1.29, read from its source (container_init, set_required_caps, \
+             mark_or_close_fds_ge_than), union of noNewPrivileges true and false",
+};
