@@ -91,38 +91,38 @@ pub enum ProfileError {
 
 /// Why one entry of the profile exists, for the explain report.
 #[derive(Clone, Debug)]
-pub struct Reason {
+pub struct Reason<'a> {
     pub name: String,
     /// The entry's conditions, empty for an unconditional entry.
     pub condition: Vec<ArgRule>,
     pub action: Action,
     pub errno_ret: Option<u32>,
-    pub source: Source,
+    pub source: Source<'a>,
 }
 
 #[derive(Clone, Debug)]
-pub enum Source {
+pub enum Source<'a> {
     /// Seen in the traces: (trace index, class).
-    Seen(Vec<(usize, Class)>),
+    Seen(Vec<(usize, &'a Class)>),
     /// The container runtime needs it after loading the filter.
     Runtime(Runtime),
     /// Not used; denied with ENOSYS so libc falls back.
     Fallback,
 }
 
-pub struct Generated {
+pub struct Generated<'a> {
     pub profile: Seccomp,
-    pub reasons: Vec<Reason>,
+    pub reasons: Vec<Reason<'a>>,
     pub warnings: Vec<String>,
     /// Whether some run asked for memory both writable and executable (then mmap/mprotect stay open).
     pub wx_seen: bool,
 }
 
 /// Builds the profile for a set of traces (the paths only name them in messages).
-pub fn generate(
-    traces: &[(PathBuf, Trace)],
+pub fn generate<'a>(
+    traces: &'a [(PathBuf, Trace)],
     plan: &ProfilePlan,
-) -> Result<Generated, ProfileError> {
+) -> Result<Generated<'a>, ProfileError> {
     let (first_path, first) = traces.first().ok_or(ProfileError::NoTraces)?;
     let mut architectures = BTreeSet::new();
     let mut warnings = Vec::new();
@@ -145,7 +145,7 @@ pub fn generate(
     }
 
     // Every class, grouped by syscall name; BTreeMap keeps the output order independent of input order.
-    let mut by_name: BTreeMap<&str, Vec<(usize, &Class)>> = BTreeMap::new();
+    let mut by_name: BTreeMap<&str, Seen<'a>> = BTreeMap::new();
     for (i, (path, trace)) in traces.iter().enumerate() {
         for class in &trace.classes {
             if class.syscall.starts_with("syscall_") {
@@ -179,24 +179,21 @@ pub fn generate(
                 condition,
                 action: Action::Allow,
                 errno_ret: None,
-                source: Source::Seen(seen.into_iter().map(|(i, c)| (i, c.clone())).collect()),
+                source: Source::Seen(seen),
             });
         }
     }
     if let Some(runtime) = plan.runtime {
         for name in runtime.syscalls().names {
-            let seen = by_name
-                .get(name)
-                .map(|c| c.iter().map(|(i, c)| (*i, (*c).clone())).collect());
             reasons.push(Reason {
                 name: name.to_string(),
                 condition: Vec::new(),
                 action: Action::Allow,
                 errno_ret: None,
-                source: seen
-                    .filter(|s: &Vec<_>| !s.is_empty())
-                    .map(Source::Seen)
-                    .unwrap_or(Source::Runtime(runtime)),
+                source: match by_name.get(name) {
+                    Some(seen) => Source::Seen(seen.clone()),
+                    None => Source::Runtime(runtime),
+                },
             });
         }
     }
@@ -330,7 +327,7 @@ fn conditions<'a>(
 
 /// Reasons to profile entries: unconditional allows share one entry (names sorted), each condition gets its
 /// own entry (one comparison per argument index per entry, as libseccomp requires), ENOSYS denials one.
-fn entries(reasons: &[Reason]) -> Vec<SyscallRule> {
+fn entries(reasons: &[Reason<'_>]) -> Vec<SyscallRule> {
     let mut unconditional: BTreeMap<(Action, Option<u32>), BTreeSet<&str>> = BTreeMap::new();
     let mut conditional = BTreeSet::new();
     for r in reasons {

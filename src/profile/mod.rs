@@ -2,5 +2,6 @@
 
 pub mod explain;
 pub mod generate;
+pub mod lint;
 pub mod oci;
 pub mod runtime;
