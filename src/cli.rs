@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::decode::table::Results;
 use crate::profile::explain::explain;
 use crate::profile::generate::{DefaultAction, IoctlMode, ProfilePlan, generate};
+use crate::profile::lint::lint_file;
 use crate::profile::runtime::Runtime;
 use crate::record::{self, RecordError, RecordPlan};
 use crate::trace::read::read_traces;
@@ -37,6 +38,19 @@ enum Command {
     /// it loads the filter. Feed it to `docker run --security-opt seccomp=FILE`, a Kubernetes Localhost
     /// profile, or a bundle's `linux.seccomp`.
     Profile(ProfileArgs),
+    /// Check a profile the way its consumers will read it: compile it with libseccomp for each of its
+    /// architectures and report what breaks or surprises runc, containerd, Docker and Kubernetes.
+    ///
+    /// Accepts a bare seccomp profile, a bundle's config.json, or a Security Profiles Operator SeccompProfile
+    /// in JSON. Exit 1 when there are findings, 2 when the file cannot be read as a profile.
+    Lint(LintArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct LintArgs {
+    /// The profile to check.
+    #[arg(value_name = "PROFILE")]
+    profile: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -170,7 +184,21 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
     match args.command {
         Command::Record(args) => run_record(args),
         Command::Profile(args) => run_profile(args),
+        Command::Lint(args) => run_lint(args),
     }
+}
+
+fn run_lint(args: LintArgs) -> anyhow::Result<Verdict> {
+    let findings = lint_file(&args.profile)?;
+    let mut stdout = std::io::stdout().lock();
+    for finding in &findings {
+        writeln!(stdout, "{}: {finding}", args.profile.display())?;
+    }
+    Ok(if findings.is_empty() {
+        Verdict::Clean
+    } else {
+        Verdict::Findings
+    })
 }
 
 fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {

@@ -1,0 +1,126 @@
+//! GPU drivers: which driver an fd belongs to, and the names of its ioctl requests.
+//!
+//! The same request number means different things on different drivers, so requests are named per device
+//! family, and the family comes from the fd (its path, or its major number when the path says nothing).
+//! The tables are data, each row from the driver headers named in its module; `shared` facts for all of them
+//! are in the project's GPU reference.
+
+pub mod amd;
+pub mod drm;
+pub mod nvidia;
+
+use serde::{Deserialize, Serialize};
+
+/// The driver behind a device fd.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceFamily {
+    /// `/dev/nvidiactl` and `/dev/nvidiaN`: NVIDIA's frontend (`_IOWR('F', nr, size)` requests).
+    NvidiaFrontend,
+    /// `/dev/nvidia-uvm`: unified memory, bare command numbers.
+    NvidiaUvm,
+    /// `/dev/nvidia-uvm-tools`: profiling counters and events.
+    NvidiaUvmTools,
+    /// `/dev/nvidia-modeset`: display and Vulkan; CUDA does not use it.
+    NvidiaModeset,
+    /// `/dev/nvidia-caps/*`: capability files, opened but never ioctl'd.
+    NvidiaCaps,
+    /// `/dev/kfd`: AMD ROCm's compute driver ('K').
+    AmdKfd,
+    /// `/dev/dri/*`: DRM core and amdgpu ('d').
+    Drm,
+}
+
+impl DeviceFamily {
+    /// The family of a device from its path, if the path names one.
+    pub fn from_path(path: &[u8]) -> Option<DeviceFamily> {
+        let name = path.strip_prefix(b"/dev/")?;
+        Some(match name {
+            b"nvidiactl" => DeviceFamily::NvidiaFrontend,
+            b"nvidia-uvm" => DeviceFamily::NvidiaUvm,
+            b"nvidia-uvm-tools" => DeviceFamily::NvidiaUvmTools,
+            b"nvidia-modeset" => DeviceFamily::NvidiaModeset,
+            b"kfd" => DeviceFamily::AmdKfd,
+            _ if name.starts_with(b"nvidia-caps/") => DeviceFamily::NvidiaCaps,
+            _ if name.starts_with(b"dri/") => DeviceFamily::Drm,
+            _ if name.strip_prefix(b"nvidia").is_some_and(|n| !n.is_empty() && n.iter().all(u8::is_ascii_digit)) => {
+                DeviceFamily::NvidiaFrontend
+            }
+            _ => return None,
+        })
+    }
+
+    /// The family of a character device from its major number, for device nodes whose path says nothing
+    /// (renamed, or inside a container's own /dev). `proc_devices` is the text of `/proc/devices`.
+    pub fn from_major(major: u32, minor: u32, proc_devices: &str) -> Option<DeviceFamily> {
+        // 195 is NVIDIA's registered major (Documentation/admin-guide/devices.txt); 226 is DRM's.
+        match (major, minor) {
+            (195, 254) => return Some(DeviceFamily::NvidiaModeset),
+            (195, _) => return Some(DeviceFamily::NvidiaFrontend),
+            (226, _) => return Some(DeviceFamily::Drm),
+            _ => {}
+        }
+        // nvidia-uvm, nvidia-caps and kfd get dynamic majors: look them up by name.
+        let char_devices = proc_devices.split("Block devices:").next().unwrap_or_default();
+        let name = char_devices.lines().find_map(|line| {
+            let (number, name) = line.trim().split_once(' ')?;
+            (number.parse::<u32>().ok()? == major).then_some(name.trim())
+        })?;
+        match name {
+            "nvidia-uvm" => Some(DeviceFamily::NvidiaUvm),
+            "nvidia-caps" => Some(DeviceFamily::NvidiaCaps),
+            "kfd" => Some(DeviceFamily::AmdKfd),
+            "nvidia-frontend" | "nvidiactl" => Some(DeviceFamily::NvidiaFrontend),
+            _ => None,
+        }
+    }
+
+    /// The name of `request` on this driver, if the tables know it.
+    pub fn request_name(self, request: u32) -> Option<String> {
+        match self {
+            DeviceFamily::NvidiaFrontend => nvidia::frontend_name(request),
+            DeviceFamily::NvidiaUvm | DeviceFamily::NvidiaUvmTools => nvidia::uvm_name(request).map(str::to_string),
+            DeviceFamily::NvidiaModeset => nvidia::modeset_name(request).map(str::to_string),
+            DeviceFamily::AmdKfd => amd::kfd_name(request).map(str::to_string),
+            DeviceFamily::Drm => drm::name(request).map(str::to_string),
+            DeviceFamily::NvidiaCaps => None,
+        }
+    }
+
+    pub fn is_nvidia(self) -> bool {
+        matches!(
+            self,
+            DeviceFamily::NvidiaFrontend
+                | DeviceFamily::NvidiaUvm
+                | DeviceFamily::NvidiaUvmTools
+                | DeviceFamily::NvidiaModeset
+                | DeviceFamily::NvidiaCaps
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_come_from_paths() {
+        assert_eq!(DeviceFamily::from_path(b"/dev/nvidiactl"), Some(DeviceFamily::NvidiaFrontend));
+        assert_eq!(DeviceFamily::from_path(b"/dev/nvidia7"), Some(DeviceFamily::NvidiaFrontend));
+        assert_eq!(DeviceFamily::from_path(b"/dev/nvidia-uvm"), Some(DeviceFamily::NvidiaUvm));
+        assert_eq!(DeviceFamily::from_path(b"/dev/nvidia-caps/nvidia-cap1"), Some(DeviceFamily::NvidiaCaps));
+        assert_eq!(DeviceFamily::from_path(b"/dev/dri/renderD128"), Some(DeviceFamily::Drm));
+        assert_eq!(DeviceFamily::from_path(b"/dev/kfd"), Some(DeviceFamily::AmdKfd));
+        assert_eq!(DeviceFamily::from_path(b"/dev/nvidia"), None);
+        assert_eq!(DeviceFamily::from_path(b"/dev/zero"), None);
+    }
+
+    #[test]
+    fn dynamic_majors_come_from_proc_devices() {
+        let devices = "Character devices:\n  1 mem\n195 nvidia-frontend\n234 nvidia-uvm\n235 kfd\n\nBlock devices:\n234 blkext\n";
+        assert_eq!(DeviceFamily::from_major(234, 0, devices), Some(DeviceFamily::NvidiaUvm));
+        assert_eq!(DeviceFamily::from_major(235, 0, devices), Some(DeviceFamily::AmdKfd));
+        assert_eq!(DeviceFamily::from_major(195, 255, devices), Some(DeviceFamily::NvidiaFrontend));
+        assert_eq!(DeviceFamily::from_major(1, 5, devices), None);
+    }
+}

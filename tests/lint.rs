@@ -1,0 +1,167 @@
+//! `trapline lint PROFILE` from the command line: exit 0 when clean, 1 with one line per finding
+//! (`PATH: LOCATION: severity: message`, the same findings the library returns), 2 with one line on stderr when
+//! the input cannot be read or is not a seccomp profile.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use trapline::profile::lint::{Severity, lint_file};
+
+use common::*;
+
+fn trapline_lint(path: &Path) -> Finished {
+    run(Command::new(TRAPLINE)
+        .arg("lint")
+        .arg(path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()))
+}
+
+const CLEAN: &str = r#"{
+  "defaultAction": "SCMP_ACT_ERRNO",
+  "architectures": ["SCMP_ARCH_X86_64"],
+  "syscalls": [
+    {"names": ["exit_group", "read", "write"], "action": "SCMP_ACT_ALLOW"},
+    {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW",
+     "args": [{"index": 1, "value": 4294967295, "valueTwo": 21505, "op": "SCMP_CMP_MASKED_EQ"}]},
+    {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
+  ]
+}"#;
+
+/// One error (mask 0), two warnings (a Docker comment, ioctl compared on 64 bits) and an error for clone3.
+const DIRTY: &str = r#"{
+  "defaultAction": "SCMP_ACT_ERRNO",
+  "architectures": ["SCMP_ARCH_X86_64"],
+  "syscalls": [
+    {"names": ["read"], "action": "SCMP_ACT_ALLOW", "comment": "stdin"},
+    {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+     "args": [{"index": 0, "value": 0, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
+    {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW",
+     "args": [{"index": 1, "value": 21505, "op": "SCMP_CMP_EQ"}]}
+  ]
+}"#;
+
+/// The lines `trapline lint` must print for `path`: the library's findings, in its order.
+fn expected_lines(path: &Path) -> Vec<String> {
+    lint_file(path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .iter()
+        .map(|f| format!("{}: {f}", path.display()))
+        .collect()
+}
+
+#[test]
+fn clean_profile_exits_0() {
+    let dir = TempDir::new("lint-clean");
+    let path = dir.join("clean.json");
+    fs::write(&path, CLEAN).unwrap();
+    assert_eq!(expected_lines(&path), Vec::<String>::new());
+    let out = trapline_lint(&path);
+    assert_eq!(out.code(), 0, "{}{}", out.stdout_str(), out.stderr_str());
+    assert!(out.stderr.is_empty(), "{}", out.stderr_str());
+    assert!(
+        !out.stdout_str().contains(": error: ") && !out.stdout_str().contains(": warning: "),
+        "{}",
+        out.stdout_str()
+    );
+}
+
+#[test]
+fn findings_exit_1_with_one_line_each() {
+    let dir = TempDir::new("lint-dirty");
+    let path = dir.join("dirty.json");
+    fs::write(&path, DIRTY).unwrap();
+    let want = expected_lines(&path);
+    let p = path.display();
+    for (location, severity) in [
+        ("defaultAction", "error"),
+        ("syscalls[0].comment", "warning"),
+        ("syscalls[1].args[0].value", "error"),
+        ("syscalls[2].args[0].op", "warning"),
+    ] {
+        let prefix = format!("{p}: {location}: {severity}: ");
+        assert!(
+            want.iter().any(|l| l.starts_with(&prefix)),
+            "no {prefix:?} in {want:#?}"
+        );
+    }
+    assert_eq!(want.len(), 4, "{want:#?}");
+
+    let out = trapline_lint(&path);
+    assert_eq!(out.code(), 1, "{}{}", out.stdout_str(), out.stderr_str());
+    let got: Vec<String> = out.stdout_str().lines().map(str::to_string).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn bundle_config_findings_are_located_under_linux_seccomp() {
+    let dir = TempDir::new("lint-bundle");
+    let path = dir.join("config.json");
+    let config = format!(
+        r#"{{"ociVersion": "1.1.0", "process": {{"args": ["sh"]}}, "linux": {{"seccomp": {DIRTY}}}}}"#
+    );
+    fs::write(&path, config).unwrap();
+    let out = trapline_lint(&path);
+    assert_eq!(out.code(), 1, "{}{}", out.stdout_str(), out.stderr_str());
+    let stdout = out.stdout_str();
+    let prefix = format!("{}: linux.seccomp.", path.display());
+    assert_eq!(stdout.lines().count(), 4, "{stdout}");
+    assert!(stdout.lines().all(|l| l.starts_with(&prefix)), "{stdout}");
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line() {
+    let dir = TempDir::new("lint-bad");
+    let truncated = dir.join("truncated.json");
+    fs::write(&truncated, "{\n  \"defaultAction\": ").unwrap();
+    let not_profile = dir.join("not-profile.json");
+    fs::write(&not_profile, r#"{"hello": "world"}"#).unwrap();
+    let missing = dir.join("missing.json");
+    for (path, needle) in [
+        (&truncated, format!("{}:2:", truncated.display())),
+        (&not_profile, format!("{}: ", not_profile.display())),
+        (&missing, format!("{}", missing.display())),
+    ] {
+        let out = trapline_lint(path);
+        let stderr = out.stderr_str();
+        assert_eq!(out.code(), 2, "{}: {stderr}", path.display());
+        assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+        assert!(stderr.contains(&needle), "want {needle:?} in {stderr:?}");
+        assert!(out.stdout.is_empty(), "{}", out.stdout_str());
+    }
+}
+
+#[test]
+fn profile_made_by_trapline_has_no_errors() {
+    let rec = record(&["/bin/ls", "/"]);
+    assert_eq!(rec.code(), 0, "{}", rec.out.stderr_str());
+    let profile = rec.dir.join("profile.json");
+    let out = run(Command::new(TRAPLINE)
+        .arg("profile")
+        .arg(rec.dir.join("trace.json"))
+        .arg("-o")
+        .arg(&profile)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+
+    let findings = lint_file(&profile).unwrap_or_else(|e| panic!("{e}"));
+    let errors: Vec<String> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+
+    let out = trapline_lint(&profile);
+    let want = if findings.is_empty() { 0 } else { 1 };
+    assert_eq!(out.code(), want, "{}{}", out.stdout_str(), out.stderr_str());
+    assert!(
+        !out.stdout_str().contains(": error: "),
+        "{}",
+        out.stdout_str()
+    );
+}
