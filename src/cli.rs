@@ -170,10 +170,7 @@ pub fn main(args: Args) -> ExitCode {
         Ok(Verdict::Findings) => ExitCode::from(1),
         Ok(Verdict::Workload(status)) => ExitCode::from(status.clamp(0, 255) as u8),
         Err(err) => {
-            let code = err
-                .downcast_ref::<RecordError>()
-                .map(RecordError::exit_code)
-                .unwrap_or(2);
+            let code = err.downcast_ref::<RecordError>().map(RecordError::exit_code).unwrap_or(2);
             let _ = writeln!(std::io::stderr(), "trapline: {err:#}");
             ExitCode::from(code)
         }
@@ -194,11 +191,7 @@ fn run_lint(args: LintArgs) -> anyhow::Result<Verdict> {
     for finding in &findings {
         writeln!(stdout, "{}: {finding}", args.profile.display())?;
     }
-    Ok(if findings.is_empty() {
-        Verdict::Clean
-    } else {
-        Verdict::Findings
-    })
+    Ok(if findings.is_empty() { Verdict::Clean } else { Verdict::Findings })
 }
 
 fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
@@ -265,12 +258,7 @@ fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
             t.classes,
             t.processes,
             t.threads,
-            trace
-                .run
-                .incomplete
-                .as_ref()
-                .map(|r| format!(" (incomplete: {r})"))
-                .unwrap_or_default(),
+            trace.run.incomplete.as_ref().map(|r| format!(" (incomplete: {r})")).unwrap_or_default(),
             output.path().display()
         );
     }

@@ -24,13 +24,7 @@ pub enum Arch {
 }
 
 impl Arch {
-    pub const ALL: [Arch; 5] = [
-        Arch::X86_64,
-        Arch::I386,
-        Arch::X32,
-        Arch::Aarch64,
-        Arch::Arm,
-    ];
+    pub const ALL: [Arch; 5] = [Arch::X86_64, Arch::I386, Arch::X32, Arch::Aarch64, Arch::Arm];
 
     /// The architecture of one call, from the audit arch and the raw syscall number.
     pub fn of_call(audit_arch: u32, nr: u64) -> Option<Arch> {
@@ -102,11 +96,7 @@ impl Arch {
             Arch::Arm => name.parse::<syscalls::arm::Sysno>().ok()?.id(),
         };
         let nr = u64::try_from(nr).ok()?;
-        Some(if self == Arch::X32 {
-            nr | X32_SYSCALL_BIT
-        } else {
-            nr
-        })
+        Some(if self == Arch::X32 { nr | X32_SYSCALL_BIT } else { nr })
     }
 
     /// One past the highest syscall number in this architecture's table.
@@ -141,10 +131,7 @@ mod tests {
     #[test]
     fn x32_calls_are_told_apart() {
         assert_eq!(Arch::of_call(AUDIT_ARCH_X86_64, 39), Some(Arch::X86_64));
-        assert_eq!(
-            Arch::of_call(AUDIT_ARCH_X86_64, 39 | X32_SYSCALL_BIT),
-            Some(Arch::X32)
-        );
+        assert_eq!(Arch::of_call(AUDIT_ARCH_X86_64, 39 | X32_SYSCALL_BIT), Some(Arch::X32));
         assert_eq!(Arch::X32.table_nr(39 | X32_SYSCALL_BIT), 39);
         assert_eq!(Arch::of_call(0x1234, 0), None);
     }
@@ -153,11 +140,7 @@ mod tests {
     fn numbers_round_trip() {
         for arch in Arch::ALL {
             let nr = arch.syscall_nr("getpid").unwrap();
-            assert_eq!(
-                arch.syscall_name(arch.table_nr(nr)),
-                Some("getpid"),
-                "{arch}"
-            );
+            assert_eq!(arch.syscall_name(arch.table_nr(nr)), Some("getpid"), "{arch}");
         }
     }
 }

@@ -24,11 +24,7 @@ pub fn flag_names(value: u64, table: &[(u64, &str)], zero: &str) -> String {
 
 /// An enumerated value rendered by name, or as a number when unknown.
 pub fn enum_name(value: u64, table: &[(u64, &str)]) -> String {
-    table
-        .iter()
-        .find(|(v, _)| *v == value)
-        .map(|(_, n)| n.to_string())
-        .unwrap_or_else(|| format!("{value:#x}"))
+    table.iter().find(|(v, _)| *v == value).map(|(_, n)| n.to_string()).unwrap_or_else(|| format!("{value:#x}"))
 }
 
 /// asm-generic/mman-common.h (PROT_BTI and PROT_MTE are arm64's).
@@ -44,11 +40,7 @@ pub const PROT: &[(u64, &str)] = &[
 ];
 
 /// The mapping type occupies the low nibble of mmap's flags; the rest are single bits.
-pub const MAP_TYPE: &[(u64, &str)] = &[
-    (0x1, "MAP_SHARED"),
-    (0x2, "MAP_PRIVATE"),
-    (0x3, "MAP_SHARED_VALIDATE"),
-];
+pub const MAP_TYPE: &[(u64, &str)] = &[(0x1, "MAP_SHARED"), (0x2, "MAP_PRIVATE"), (0x3, "MAP_SHARED_VALIDATE")];
 
 /// asm-generic/mman-common.h and x86's MAP_32BIT.
 pub const MAP_FLAGS: &[(u64, &str)] = &[
@@ -74,11 +66,7 @@ pub const MAP_ANONYMOUS: u64 = 0x20;
 pub fn mmap_flags(value: u64) -> String {
     let kind = enum_name(value & 0xf, MAP_TYPE);
     let rest = value & !0xf;
-    if rest == 0 {
-        kind
-    } else {
-        format!("{kind}|{}", flag_names(rest, MAP_FLAGS, ""))
-    }
+    if rest == 0 { kind } else { format!("{kind}|{}", flag_names(rest, MAP_FLAGS, "")) }
 }
 
 /// linux/socket.h address families.
@@ -126,11 +114,7 @@ pub const SOCK_FLAGS: &[(u64, &str)] = &[(0x800, "SOCK_NONBLOCK"), (0x80000, "SO
 pub fn socket_type(value: u64) -> String {
     let kind = enum_name(value & 0xf, SOCK_TYPE);
     let rest = value & !0xf;
-    if rest == 0 {
-        kind
-    } else {
-        format!("{kind}|{}", flag_names(rest, SOCK_FLAGS, ""))
-    }
+    if rest == 0 { kind } else { format!("{kind}|{}", flag_names(rest, SOCK_FLAGS, "")) }
 }
 
 /// linux/sched.h clone flags; the low byte of clone(2)'s word is the exit signal.
@@ -283,11 +267,7 @@ pub fn personality(value: u64) -> String {
         other => format!("{other:#x}"),
     };
     let rest = value & !0xff;
-    if rest == 0 {
-        persona
-    } else {
-        format!("{persona}|{}", flag_names(rest, PERSONALITY_FLAGS, ""))
-    }
+    if rest == 0 { persona } else { format!("{persona}|{}", flag_names(rest, PERSONALITY_FLAGS, "")) }
 }
 
 /// linux/net.h: the calls multiplexed through i386's socketcall(2).
@@ -324,11 +304,7 @@ pub fn signal_name(signal: i32) -> String {
 /// An errno's name (`ENOENT`), or its number when it has none.
 pub fn errno_name(errno: i32) -> String {
     let e = nix::errno::Errno::from_raw(errno);
-    if e == nix::errno::Errno::UnknownErrno {
-        format!("E{errno}")
-    } else {
-        format!("{e:?}")
-    }
+    if e == nix::errno::Errno::UnknownErrno { format!("E{errno}") } else { format!("{e:?}") }
 }
 
 #[cfg(test)]
@@ -340,18 +316,9 @@ mod tests {
         assert_eq!(flag_names(3, PROT, "PROT_NONE"), "PROT_READ|PROT_WRITE");
         assert_eq!(flag_names(0, PROT, "PROT_NONE"), "PROT_NONE");
         assert_eq!(mmap_flags(0x22), "MAP_PRIVATE|MAP_ANONYMOUS");
-        assert_eq!(
-            socket_type(0x80801),
-            "SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC"
-        );
-        assert_eq!(
-            clone_flags(0x1200011),
-            "CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD"
-        );
-        assert_eq!(
-            clone3_flags(0x1_0000_0080),
-            "CLONE_NEWTIME|CLONE_CLEAR_SIGHAND"
-        );
+        assert_eq!(socket_type(0x80801), "SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC");
+        assert_eq!(clone_flags(0x1200011), "CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD");
+        assert_eq!(clone3_flags(0x1_0000_0080), "CLONE_NEWTIME|CLONE_CLEAR_SIGHAND");
         assert_eq!(enum_name(38, PRCTL), "PR_SET_NO_NEW_PRIVS");
         assert_eq!(personality(0x0040000), "PER_LINUX|ADDR_NO_RANDOMIZE");
         assert_eq!(errno_name(2), "ENOENT");

@@ -37,12 +37,7 @@ impl Ioc {
             2 => IocDir::Read,
             _ => IocDir::ReadWrite,
         };
-        Ioc {
-            dir,
-            kind: (request >> 8) as u8,
-            nr: request as u8,
-            size: ((request >> 16) & 0x3fff) as u16,
-        }
+        Ioc { dir, kind: (request >> 8) as u8, nr: request as u8, size: ((request >> 16) & 0x3fff) as u16 }
     }
 
     /// `_IOWR('F', 0x29, 16)` style, the way the request is written in a driver header.
@@ -120,17 +115,12 @@ const GENERIC: &[(u32, &str)] = &[
 
 /// The name of a request that means the same on every fd, if it is one of those.
 pub fn generic_name(request: u32) -> Option<&'static str> {
-    GENERIC
-        .iter()
-        .find(|(code, _)| *code == request)
-        .map(|(_, name)| *name)
+    GENERIC.iter().find(|(code, _)| *code == request).map(|(_, name)| *name)
 }
 
 /// How a request reads in a trace: its generic name when it has one, else its `_IOC` form.
 pub fn describe(request: u32) -> String {
-    generic_name(request)
-        .map(str::to_string)
-        .unwrap_or_else(|| Ioc::split(request).render())
+    generic_name(request).map(str::to_string).unwrap_or_else(|| Ioc::split(request).render())
 }
 
 #[cfg(test)]
@@ -140,15 +130,7 @@ mod tests {
     #[test]
     fn splits_requests_with_bit_31_set() {
         let ioc = Ioc::split(0xc010_4629);
-        assert_eq!(
-            ioc,
-            Ioc {
-                dir: IocDir::ReadWrite,
-                kind: b'F',
-                nr: 0x29,
-                size: 16
-            }
-        );
+        assert_eq!(ioc, Ioc { dir: IocDir::ReadWrite, kind: b'F', nr: 0x29, size: 16 });
         assert_eq!(ioc.render(), "_IOWR('F', 0x29, 16)");
     }
 

@@ -3,6 +3,7 @@
 
 pub mod arch;
 pub mod flags;
+pub mod gpu;
 pub mod ioctl;
 pub mod rows;
 pub mod table;
@@ -12,11 +13,7 @@ use rows::ArgKind;
 /// The value a class keeps for an argument: `int` arguments lose the upper half of the register, as the
 /// kernel ignores it (and sign extension or junk there must not split one class in two).
 pub fn class_value(kind: ArgKind, register: u64) -> u64 {
-    if kind.is_32bit() {
-        register & 0xffff_ffff
-    } else {
-        register
-    }
+    if kind.is_32bit() { register & 0xffff_ffff } else { register }
 }
 
 /// How an argument value reads for a person.

@@ -89,37 +89,18 @@ pub struct Row {
 }
 
 const fn arg(index: u8, name: &'static str, kind: ArgKind) -> ArgSpec {
-    ArgSpec {
-        index: Some(index),
-        name,
-        kind,
-    }
+    ArgSpec { index: Some(index), name, kind }
 }
 
 const fn row(name: &'static str, args: &'static [ArgSpec]) -> Row {
-    Row {
-        name,
-        args,
-        fd: None,
-        role: Role::Plain,
-        not_on: &[],
-    }
+    Row { name, args, fd: None, role: Role::Plain, not_on: &[] }
 }
 
 const fn role(name: &'static str, role: Role) -> Row {
-    Row {
-        name,
-        args: &[],
-        fd: None,
-        role,
-        not_on: &[],
-    }
+    Row { name, args: &[], fd: None, role, not_on: &[] }
 }
 
-const MMAP_ARGS: &[ArgSpec] = &[
-    arg(2, "prot", ArgKind::Prot),
-    arg(3, "flags", ArgKind::MmapFlags),
-];
+const MMAP_ARGS: &[ArgSpec] = &[arg(2, "prot", ArgKind::Prot), arg(3, "flags", ArgKind::MmapFlags)];
 const MMAP_FD: Option<FdArg> = Some(FdArg::UnlessAnonymous { fd: 4, flags: 3 });
 const CLONE_ARGS: &[ArgSpec] = &[arg(0, "flags", ArgKind::CloneFlags)];
 
@@ -131,53 +112,19 @@ pub const ROWS: &[Row] = &[
         role: Role::Plain,
         not_on: &[],
     },
-    Row {
-        name: "mmap",
-        args: MMAP_ARGS,
-        fd: MMAP_FD,
-        role: Role::Plain,
-        not_on: &[Arch::I386, Arch::Arm],
-    },
-    Row {
-        name: "mmap2",
-        args: MMAP_ARGS,
-        fd: MMAP_FD,
-        role: Role::Plain,
-        not_on: &[],
-    },
+    Row { name: "mmap", args: MMAP_ARGS, fd: MMAP_FD, role: Role::Plain, not_on: &[Arch::I386, Arch::Arm] },
+    Row { name: "mmap2", args: MMAP_ARGS, fd: MMAP_FD, role: Role::Plain, not_on: &[] },
     row("mprotect", &[arg(2, "prot", ArgKind::Prot)]),
     row("pkey_mprotect", &[arg(2, "prot", ArgKind::Prot)]),
-    row(
-        "socket",
-        &[
-            arg(0, "domain", ArgKind::SocketDomain),
-            arg(1, "type", ArgKind::SocketType),
-        ],
-    ),
-    row(
-        "socketpair",
-        &[
-            arg(0, "domain", ArgKind::SocketDomain),
-            arg(1, "type", ArgKind::SocketType),
-        ],
-    ),
+    row("socket", &[arg(0, "domain", ArgKind::SocketDomain), arg(1, "type", ArgKind::SocketType)]),
+    row("socketpair", &[arg(0, "domain", ArgKind::SocketDomain), arg(1, "type", ArgKind::SocketType)]),
     row("socketcall", &[arg(0, "call", ArgKind::SocketCall)]),
     row("prctl", &[arg(0, "option", ArgKind::PrctlOption)]),
     row("personality", &[arg(0, "persona", ArgKind::Personality)]),
-    Row {
-        name: "clone",
-        args: CLONE_ARGS,
-        fd: None,
-        role: Role::Spawn(SpawnFlags::Arg0),
-        not_on: &[],
-    },
+    Row { name: "clone", args: CLONE_ARGS, fd: None, role: Role::Spawn(SpawnFlags::Arg0), not_on: &[] },
     Row {
         name: "clone3",
-        args: &[ArgSpec {
-            index: None,
-            name: "flags",
-            kind: ArgKind::Clone3Flags,
-        }],
+        args: &[ArgSpec { index: None, name: "flags", kind: ArgKind::Clone3Flags }],
         fd: None,
         role: Role::Spawn(SpawnFlags::Clone3),
         not_on: &[],
@@ -236,6 +183,5 @@ pub const RESULT_WORTHY: &[&str] = &[
 ];
 
 pub fn row_for(arch: Arch, name: &str) -> Option<&'static Row> {
-    ROWS.iter()
-        .find(|r| r.name == name && !r.not_on.contains(&arch))
+    ROWS.iter().find(|r| r.name == name && !r.not_on.contains(&arch))
 }

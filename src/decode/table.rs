@@ -37,8 +37,7 @@ impl SyscallTables {
                         Entry {
                             name,
                             row: name.and_then(|n| row_for(arch, n)),
-                            wants_result: results == Results::All
-                                || name.is_some_and(|n| RESULT_WORTHY.contains(&n)),
+                            wants_result: results == Results::All || name.is_some_and(|n| RESULT_WORTHY.contains(&n)),
                         }
                     })
                     .collect()
@@ -49,10 +48,6 @@ impl SyscallTables {
 
     /// The entry for a call; unknown numbers get an empty entry (counted, named by number).
     pub fn get(&self, arch: Arch, table_nr: u64) -> Entry {
-        usize::try_from(table_nr)
-            .ok()
-            .and_then(|nr| self.by_arch[arch.index()].get(nr))
-            .copied()
-            .unwrap_or_default()
+        usize::try_from(table_nr).ok().and_then(|nr| self.by_arch[arch.index()].get(nr)).copied().unwrap_or_default()
     }
 }

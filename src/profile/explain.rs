@@ -14,11 +14,7 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
     let runs = traces.len();
     let profile = &generated.profile;
     let _ = writeln!(out, "# Seccomp profile, explained\n");
-    let _ = writeln!(
-        out,
-        "Made by trapline {} from {runs} trace(s):\n",
-        env!("CARGO_PKG_VERSION")
-    );
+    let _ = writeln!(out, "Made by trapline {} from {runs} trace(s):\n", env!("CARGO_PKG_VERSION"));
     for (path, trace) in traces {
         let command: Vec<String> = trace.run.command.iter().map(|t| t.to_string()).collect();
         let _ = writeln!(
@@ -30,26 +26,15 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
             trace.run.kernel,
             trace.run.started,
             trace.run.exit.status,
-            if trace.run.complete {
-                String::new()
-            } else {
-                " — **incomplete**".to_string()
-            },
+            if trace.run.complete { String::new() } else { " — **incomplete**".to_string() },
         );
     }
     let default = match profile.default_action {
         Action::Errno => "every syscall not listed fails with EPERM".to_string(),
         Action::Log => "every syscall not listed is allowed and logged (audit profile)".to_string(),
-        other => format!(
-            "every syscall not listed gets {}",
-            serde_json::to_string(&other).unwrap_or_default()
-        ),
+        other => format!("every syscall not listed gets {}", serde_json::to_string(&other).unwrap_or_default()),
     };
-    let _ = writeln!(
-        out,
-        "\nDefault: {default}. Architectures: {}.\n",
-        profile.architectures.join(", ")
-    );
+    let _ = writeln!(out, "\nDefault: {default}. Architectures: {}.\n", profile.architectures.join(", "));
     if generated.wx_seen {
         let _ = writeln!(
             out,
@@ -65,10 +50,7 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
     }
 
     let _ = writeln!(out, "## Rules\n");
-    let _ = writeln!(
-        out,
-        "| syscall | allowed when | calls | runs | processes | seen on | by |"
-    );
+    let _ = writeln!(out, "| syscall | allowed when | calls | runs | processes | seen on | by |");
     let _ = writeln!(out, "|---|---|---:|---:|---:|---|---|");
     for reason in &generated.reasons {
         let when = if reason.condition.is_empty() {
@@ -77,26 +59,16 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
                 _ => "always".to_string(),
             }
         } else {
-            reason
-                .condition
-                .iter()
-                .map(|r| describe_condition(&reason.name, r))
-                .collect::<Vec<_>>()
-                .join(" and ")
+            reason.condition.iter().map(|r| describe_condition(&reason.name, r)).collect::<Vec<_>>().join(" and ")
         };
         match &reason.source {
             Source::Seen(seen) => {
                 let calls: u64 = seen.iter().map(|(_, c)| c.count).sum();
                 let in_runs: BTreeSet<usize> = seen.iter().map(|(i, _)| *i).collect();
                 let processes: u64 = seen.iter().map(|(_, c)| c.processes).sum();
-                let devices: BTreeSet<String> = seen
-                    .iter()
-                    .filter_map(|(_, c)| device(c.fd.as_ref()))
-                    .collect();
-                let exes: BTreeSet<String> = seen
-                    .iter()
-                    .flat_map(|(_, c)| c.exes.iter().map(|e| e.to_string()))
-                    .collect();
+                let devices: BTreeSet<String> = seen.iter().filter_map(|(_, c)| device(c.fd.as_ref())).collect();
+                let exes: BTreeSet<String> =
+                    seen.iter().flat_map(|(_, c)| c.exes.iter().map(|e| e.to_string())).collect();
                 let partial = if in_runs.len() < runs { " ⚠" } else { "" };
                 let _ = writeln!(
                     out,
@@ -130,7 +102,9 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
     }) {
         let _ = writeln!(out, "\nRuntime list: {}.", runtime.syscalls().source);
     }
-    if generated.reasons.iter().any(|r| matches!(&r.source, Source::Seen(s) if s.iter().map(|(i, _)| *i).collect::<BTreeSet<_>>().len() < runs)) {
+    if generated.reasons.iter().any(
+        |r| matches!(&r.source, Source::Seen(s) if s.iter().map(|(i, _)| *i).collect::<BTreeSet<_>>().len() < runs),
+    ) {
         let _ = writeln!(
             out,
             "\n⚠ seen in only some runs: record more runs, or accept that a run may take paths the others did not."

@@ -21,14 +21,7 @@ const LOW_32_BITS: u64 = 0xffff_ffff;
 
 /// Syscalls that libc (or a language runtime) tries first and falls back from when the kernel answers
 /// ENOSYS. Denying them with EPERM would break that fallback (glibc treats EPERM from clone3 as fatal).
-pub const FALLBACK_ENOSYS: &[&str] = &[
-    "clone3",
-    "close_range",
-    "faccessat2",
-    "fchmodat2",
-    "openat2",
-    "statx",
-];
+pub const FALLBACK_ENOSYS: &[&str] = &["clone3", "close_range", "faccessat2", "fchmodat2", "openat2", "statx"];
 
 /// The syscalls whose prot argument W^X restricts.
 const PROT_SYSCALLS: &[&str] = &["mmap", "mmap2", "mprotect", "pkey_mprotect"];
@@ -81,12 +74,7 @@ pub enum ProfileError {
         "{first} was recorded on {first_arch} but {other} on {other_arch}; make one profile per architecture, \
          or pass --allow-mixed-arch for one profile that lists both"
     )]
-    MixedArch {
-        first: PathBuf,
-        first_arch: Arch,
-        other: PathBuf,
-        other_arch: Arch,
-    },
+    MixedArch { first: PathBuf, first_arch: Arch, other: PathBuf, other_arch: Arch },
 }
 
 /// Why one entry of the profile exists, for the explain report.
@@ -119,10 +107,7 @@ pub struct Generated<'a> {
 }
 
 /// Builds the profile for a set of traces (the paths only name them in messages).
-pub fn generate<'a>(
-    traces: &'a [(PathBuf, Trace)],
-    plan: &ProfilePlan,
-) -> Result<Generated<'a>, ProfileError> {
+pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Result<Generated<'a>, ProfileError> {
     let (first_path, first) = traces.first().ok_or(ProfileError::NoTraces)?;
     let mut architectures = BTreeSet::new();
     let mut warnings = Vec::new();
@@ -137,10 +122,7 @@ pub fn generate<'a>(
         }
         architectures.extend(architectures_for(trace.run.arch));
         if let Some(why) = &trace.run.incomplete {
-            warnings.push(format!(
-                "{} is incomplete ({why}): the profile may miss calls",
-                path.display()
-            ));
+            warnings.push(format!("{} is incomplete ({why}): the profile may miss calls", path.display()));
         }
     }
 
@@ -223,21 +205,12 @@ pub fn generate<'a>(
     };
     warnings.sort();
     warnings.dedup();
-    Ok(Generated {
-        profile,
-        reasons,
-        warnings,
-        wx_seen,
-    })
+    Ok(Generated { profile, reasons, warnings, wx_seen })
 }
 
 /// The value of a class's argument `name`, when it was readable.
 fn arg_value(class: &Class, name: &str) -> Option<u64> {
-    class
-        .args
-        .iter()
-        .find(|a| a.name == name && a.unreadable.is_none())
-        .map(|a| a.value.0)
+    class.args.iter().find(|a| a.name == name && a.unreadable.is_none()).map(|a| a.value.0)
 }
 
 type Seen<'a> = Vec<(usize, &'a Class)>;
@@ -261,10 +234,7 @@ fn conditions<'a>(
         Some(groups)
     };
     let finish = |groups: Option<BTreeMap<ArgRule, Seen<'a>>>| match groups {
-        Some(groups) => groups
-            .into_iter()
-            .map(|(rule, seen)| (vec![rule], seen))
-            .collect(),
+        Some(groups) => groups.into_iter().map(|(rule, seen)| (vec![rule], seen)).collect(),
         None => any(),
     };
     match name {
@@ -281,11 +251,7 @@ fn conditions<'a>(
                 };
                 match groups {
                     Some(g) if g.len() > MAX_ENTRIES_PER_SYSCALL => {
-                        let coarser = if mode == IoctlMode::Exact {
-                            IoctlMode::Type
-                        } else {
-                            IoctlMode::Any
-                        };
+                        let coarser = if mode == IoctlMode::Exact { IoctlMode::Type } else { IoctlMode::Any };
                         warnings.push(format!(
                             "ioctl: {} distinct {} exceed {MAX_ENTRIES_PER_SYSCALL} entries; coarsened to --ioctl {}",
                             g.len(),
@@ -298,29 +264,21 @@ fn conditions<'a>(
                 }
             }
         }
-        "socket" => finish(by(&|c| {
-            arg_value(c, "domain").map(|d| ArgRule::masked_eq(0, LOW_32_BITS, d))
-        })),
-        "personality" => finish(by(&|c| {
-            arg_value(c, "persona").map(|p| ArgRule::masked_eq(0, LOW_32_BITS, p))
-        })),
+        "socket" => finish(by(&|c| arg_value(c, "domain").map(|d| ArgRule::masked_eq(0, LOW_32_BITS, d)))),
+        "personality" => finish(by(&|c| arg_value(c, "persona").map(|p| ArgRule::masked_eq(0, LOW_32_BITS, p)))),
         "clone" => {
-            let flags: Option<Vec<u64>> =
-                classes.iter().map(|(_, c)| arg_value(c, "flags")).collect();
+            let flags: Option<Vec<u64>> = classes.iter().map(|(_, c)| arg_value(c, "flags")).collect();
             match flags {
                 // No namespace was ever created: refuse clone with any namespace flag (as moby's default does).
                 Some(flags) if flags.iter().all(|f| f & CLONE_NAMESPACES == 0) => {
-                    vec![(
-                        vec![ArgRule::masked_eq(0, CLONE_NAMESPACES, 0)],
-                        classes.to_vec(),
-                    )]
+                    vec![(vec![ArgRule::masked_eq(0, CLONE_NAMESPACES, 0)], classes.to_vec())]
                 }
                 _ => any(),
             }
         }
-        _ if PROT_SYSCALLS.contains(&name) && !wx_seen => finish(by(&|c| {
-            arg_value(c, "prot").map(|p| ArgRule::masked_eq(2, LOW_32_BITS, p))
-        })),
+        _ if PROT_SYSCALLS.contains(&name) && !wx_seen => {
+            finish(by(&|c| arg_value(c, "prot").map(|p| ArgRule::masked_eq(2, LOW_32_BITS, p))))
+        }
         _ => any(),
     }
 }
@@ -332,10 +290,7 @@ fn entries(reasons: &[Reason<'_>]) -> Vec<SyscallRule> {
     let mut conditional = BTreeSet::new();
     for r in reasons {
         if r.condition.is_empty() {
-            unconditional
-                .entry((r.action, r.errno_ret))
-                .or_default()
-                .insert(&r.name);
+            unconditional.entry((r.action, r.errno_ret)).or_default().insert(&r.name);
         } else {
             conditional.insert(SyscallRule {
                 names: vec![r.name.clone()],
@@ -346,10 +301,7 @@ fn entries(reasons: &[Reason<'_>]) -> Vec<SyscallRule> {
         }
     }
     // A name allowed unconditionally needs no conditional entries.
-    let open: BTreeSet<&str> = unconditional
-        .get(&(Action::Allow, None))
-        .cloned()
-        .unwrap_or_default();
+    let open: BTreeSet<&str> = unconditional.get(&(Action::Allow, None)).cloned().unwrap_or_default();
     let mut out: Vec<SyscallRule> = unconditional
         .into_iter()
         .map(|((action, errno_ret), names)| SyscallRule {
@@ -359,11 +311,7 @@ fn entries(reasons: &[Reason<'_>]) -> Vec<SyscallRule> {
             args: Vec::new(),
         })
         .collect();
-    out.extend(
-        conditional
-            .into_iter()
-            .filter(|r| !open.contains(r.names[0].as_str())),
-    );
+    out.extend(conditional.into_iter().filter(|r| !open.contains(r.names[0].as_str())));
     out
 }
 
@@ -379,21 +327,11 @@ pub fn describe_condition(name: &str, rule: &ArgRule) -> String {
     };
     match (name, rule.value) {
         ("clone", mask) if mask == CLONE_NAMESPACES => "no namespace flags".to_string(),
-        ("ioctl", 0xff00) => format!(
-            "request type '{}'",
-            char::from((rule.value_two >> 8) as u8).escape_default()
-        ),
+        ("ioctl", 0xff00) => format!("request type '{}'", char::from((rule.value_two >> 8) as u8).escape_default()),
         (_, LOW_32_BITS) => match kind {
-            Some(kind) => format!(
-                "{arg} == {:#x} ({})",
-                rule.value_two,
-                decode::describe(kind, rule.value_two)
-            ),
+            Some(kind) => format!("{arg} == {:#x} ({})", rule.value_two, decode::describe(kind, rule.value_two)),
             None => format!("{arg} == {:#x}", rule.value_two),
         },
-        _ => format!(
-            "{arg}[{}] & {:#x} == {:#x}",
-            rule.index, rule.value, rule.value_two
-        ),
+        _ => format!("{arg}[{}] & {:#x} == {:#x}", rule.index, rule.value, rule.value_two),
     }
 }

@@ -17,10 +17,7 @@ use std::str::FromStr;
 use std::sync::Once;
 
 use libseccomp::error::{SeccompErrno, SeccompError};
-use libseccomp::{
-    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
-    ScmpVersion,
-};
+use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall, ScmpVersion};
 use nix::sys::memfd::{MFdFlags, memfd_create};
 use serde_json::{Map, Value};
 
@@ -62,20 +59,12 @@ impl fmt::Display for Finding {
 #[derive(Debug, thiserror::Error)]
 pub enum LintError {
     #[error("cannot read {path}: {error}")]
-    Io {
-        path: PathBuf,
-        error: std::io::Error,
-    },
+    Io { path: PathBuf, error: std::io::Error },
     #[error(
         "{path}:{line}:{column}: {what}; is this a seccomp profile in JSON? (convert a YAML SeccompProfile \
          with `kubectl get seccompprofile NAME -o json`)"
     )]
-    Json {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        what: String,
-    },
+    Json { path: PathBuf, line: usize, column: usize, what: String },
     #[error(
         "{path}: {what}; expected an OCI seccomp profile (with defaultAction), a runtime config.json with \
          linux.seccomp, or a SeccompProfile object"
@@ -85,10 +74,7 @@ pub enum LintError {
 
 /// Lints one file. `Ok` with no findings means clean.
 pub fn lint_file(path: &Path) -> Result<Vec<Finding>, LintError> {
-    let bytes = std::fs::read(path).map_err(|error| LintError::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
+    let bytes = std::fs::read(path).map_err(|error| LintError::Io { path: path.to_path_buf(), error })?;
     lint_bytes(path, &bytes)
 }
 
@@ -100,14 +86,9 @@ pub fn lint_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<Finding>, LintError> 
         column: e.column(),
         what: strip_position(&e.to_string()),
     })?;
-    let (object, prefix, kind) = locate(&value).map_err(|what| LintError::NotSeccomp {
-        path: path.to_path_buf(),
-        what: what.to_string(),
-    })?;
-    let mut out = Out {
-        prefix,
-        findings: Vec::new(),
-    };
+    let (object, prefix, kind) =
+        locate(&value).map_err(|what| LintError::NotSeccomp { path: path.to_path_buf(), what: what.to_string() })?;
+    let mut out = Out { prefix, findings: Vec::new() };
     let profile = read_profile(object, kind, &mut out);
     check_strings(&profile, &mut out);
     check_libseccomp(&profile, &mut out);
@@ -140,20 +121,14 @@ enum Kind {
 /// Finds the seccomp object in a plain profile, a bundle config or a SeccompProfile, with the prefix its
 /// locations get.
 fn locate(value: &Value) -> Result<(&Map<String, Value>, &'static str, Kind), &'static str> {
-    let top = value
-        .as_object()
-        .ok_or("the top level is not a JSON object")?;
+    let top = value.as_object().ok_or("the top level is not a JSON object")?;
     let api = top.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     if api.starts_with("security-profiles-operator.x-k8s.io/") {
         if top.get("kind").and_then(Value::as_str) != Some("SeccompProfile") {
             return Err("a Security Profiles Operator object that is not of kind SeccompProfile");
         }
         let spec = top.get("spec").and_then(Value::as_object);
-        return Ok((
-            spec.ok_or("a SeccompProfile without a spec object")?,
-            "spec.",
-            Kind::SeccompProfile,
-        ));
+        return Ok((spec.ok_or("a SeccompProfile without a spec object")?, "spec.", Kind::SeccompProfile));
     }
     if let Some(linux) = top.get("linux") {
         return match linux.get("seccomp").and_then(Value::as_object) {
@@ -175,11 +150,7 @@ struct Out {
 
 impl Out {
     fn push(&mut self, severity: Severity, location: &str, message: String) {
-        self.findings.push(Finding {
-            severity,
-            location: format!("{}{location}", self.prefix),
-            message,
-        });
+        self.findings.push(Finding { severity, location: format!("{}{location}", self.prefix), message });
     }
 
     fn error(&mut self, location: &str, message: String) {
@@ -221,8 +192,7 @@ fn order_key(location: &str) -> String {
 // is missing.
 
 /// containerd and runc unmarshal into Go structs: a wrong type fails the whole profile.
-const WRONG_TYPE: &str =
-    "containerd and runc cannot parse the profile, so the container does not start";
+const WRONG_TYPE: &str = "containerd and runc cannot parse the profile, so the container does not start";
 
 struct Profile<'a> {
     object: &'a Map<String, Value>,
@@ -263,11 +233,7 @@ impl Arg<'_> {
         let (value, value_two) = (self.value?, self.value_two?);
         let op = match self.op? {
             "SCMP_CMP_MASKED_EQ" => {
-                return Some(ScmpArgCompare::new(
-                    index,
-                    ScmpCompareOp::MaskedEqual(value),
-                    value_two,
-                ));
+                return Some(ScmpArgCompare::new(index, ScmpCompareOp::MaskedEqual(value), value_two));
             }
             other => ScmpCompareOp::from_str(other).ok()?,
         };
@@ -363,27 +329,16 @@ fn field<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 /// Reports a missing field, with what its absence does.
 fn require(object: &Map<String, Value>, base: &str, key: &str, effect: &str, out: &mut Out) {
     if field(object, key).is_none() {
-        out.error(
-            &key_loc(base, key),
-            format!("{key} is missing: {effect}; set it"),
-        );
+        out.error(&key_loc(base, key), format!("{key} is missing: {effect}; set it"));
     }
 }
 
 fn wrong_type(loc: &str, want: &str, value: &Value, out: &mut Out) {
-    out.error(
-        loc,
-        format!("expected {want}, found {}: {WRONG_TYPE}", found(value)),
-    );
+    out.error(loc, format!("expected {want}, found {}: {WRONG_TYPE}", found(value)));
 }
 
 /// A string field; `None` when absent or (reported) of another type.
-fn string<'a>(
-    object: &'a Map<String, Value>,
-    base: &str,
-    key: &str,
-    out: &mut Out,
-) -> Option<&'a str> {
+fn string<'a>(object: &'a Map<String, Value>, base: &str, key: &str, out: &mut Out) -> Option<&'a str> {
     match field(object, key)? {
         Value::String(s) => Some(s),
         other => {
@@ -394,13 +349,7 @@ fn string<'a>(
 }
 
 /// An unsigned integer field of at most `max`; `None` when absent or (reported) anything else.
-fn uint(
-    object: &Map<String, Value>,
-    base: &str,
-    key: &str,
-    max: u64,
-    out: &mut Out,
-) -> Option<u64> {
+fn uint(object: &Map<String, Value>, base: &str, key: &str, max: u64, out: &mut Out) -> Option<u64> {
     let value = field(object, key)?;
     match value.as_u64() {
         Some(n) if n <= max => Some(n),
@@ -412,10 +361,7 @@ fn uint(
             };
             out.error(
                 &key_loc(base, key),
-                format!(
-                    "expected an unsigned integer of at most {max}, found {}: {WRONG_TYPE}{hint}",
-                    found(value)
-                ),
+                format!("expected an unsigned integer of at most {max}, found {}: {WRONG_TYPE}{hint}", found(value)),
             );
             None
         }
@@ -435,12 +381,7 @@ fn array<'a>(object: &'a Map<String, Value>, base: &str, key: &str, out: &mut Ou
 }
 
 /// The strings of an array field, by position; other elements are reported.
-fn strings<'a>(
-    object: &'a Map<String, Value>,
-    base: &str,
-    key: &str,
-    out: &mut Out,
-) -> Vec<(usize, &'a str)> {
+fn strings<'a>(object: &'a Map<String, Value>, base: &str, key: &str, out: &mut Out) -> Vec<(usize, &'a str)> {
     let loc = key_loc(base, key);
     let mut result = Vec::new();
     for (i, item) in array(object, base, key, out).iter().enumerate() {
@@ -492,15 +433,8 @@ const ACTIONS: &[&str] = &[
     "SCMP_ACT_NOTIFY",
 ];
 
-const OPS: &[&str] = &[
-    "SCMP_CMP_NE",
-    "SCMP_CMP_LT",
-    "SCMP_CMP_LE",
-    "SCMP_CMP_EQ",
-    "SCMP_CMP_GE",
-    "SCMP_CMP_GT",
-    "SCMP_CMP_MASKED_EQ",
-];
+const OPS: &[&str] =
+    &["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"];
 
 const ARCHES: &[&str] = &[
     "SCMP_ARCH_X86",
@@ -606,16 +540,12 @@ fn check_strings(p: &Profile, out: &mut Out) {
 /// what libseccomp refuses, names it does not know for an architecture (runc skips those silently), and
 /// filters longer than the kernel loads.
 fn check_libseccomp(p: &Profile, out: &mut Out) {
-    let Some(default) = p
-        .default_action
-        .and_then(|a| scmp_action(a, p.default_errno))
-    else {
+    let Some(default) = p.default_action.and_then(|a| scmp_action(a, p.default_errno)) else {
         return; // missing or unknown: reported already
     };
     assume_current_kernel_api();
-    let version = ScmpVersion::current()
-        .map(|v| format!("libseccomp {v}"))
-        .unwrap_or_else(|_| "libseccomp".to_string());
+    let version =
+        ScmpVersion::current().map(|v| format!("libseccomp {v}")).unwrap_or_else(|_| "libseccomp".to_string());
     let native = ScmpArch::native();
     let arches: Vec<(String, ScmpArch)> = if p.architectures.is_empty() {
         vec![(arch_name(native), native)]
@@ -646,10 +576,7 @@ fn check_libseccomp(p: &Profile, out: &mut Out) {
             Ok(ctx) => ctx,
             Err(e) => {
                 match errno_too_big(p.default_action, p.default_errno) {
-                    Some(errno) => out.error(
-                        "defaultErrnoRet",
-                        format!("{version} {}", errno_range(errno)),
-                    ),
+                    Some(errno) => out.error("defaultErrnoRet", format!("{version} {}", errno_range(errno))),
                     None => out.error(
                         "defaultAction",
                         format!(
@@ -663,15 +590,9 @@ fn check_libseccomp(p: &Profile, out: &mut Out) {
             }
         };
         if *arch != native {
-            let added = ctx
-                .add_arch(*arch)
-                .and_then(|c| c.remove_arch(ScmpArch::Native));
+            let added = ctx.add_arch(*arch).and_then(|c| c.remove_arch(ScmpArch::Native));
             if let Err(e) = added {
-                let i = p
-                    .architectures
-                    .iter()
-                    .find(|(_, n)| n == arch_label)
-                    .map_or(0, |(i, _)| *i);
+                let i = p.architectures.iter().find(|(_, n)| n == arch_label).map_or(0, |(i, _)| *i);
                 out.error(
                     &format!("architectures[{i}]"),
                     format!(
@@ -701,8 +622,8 @@ fn check_libseccomp(p: &Profile, out: &mut Out) {
                     unknown.insert(format!("{}.names[{k}]", e.loc), name);
                     continue;
                 };
-                let on_arch = ScmpSyscall::from_name_by_arch_rewrite(name, *arch)
-                    .is_ok_and(|nr| nr.as_raw_syscall() >= 0);
+                let on_arch =
+                    ScmpSyscall::from_name_by_arch_rewrite(name, *arch).is_ok_and(|nr| nr.as_raw_syscall() >= 0);
                 if !on_arch {
                     not_on.entry((&e.loc, name)).or_default().push(arch_label);
                     continue;
@@ -730,13 +651,7 @@ fn check_libseccomp(p: &Profile, out: &mut Out) {
         }
     }
     for ((loc, what), arches) in refused {
-        out.error(
-            &loc,
-            format!(
-                "{what} (compiling for {})",
-                arches.into_iter().collect::<Vec<_>>().join(", ")
-            ),
-        );
+        out.error(&loc, format!("{what} (compiling for {})", arches.into_iter().collect::<Vec<_>>().join(", ")));
     }
     let default_name = p.default_action.unwrap_or("the default action");
     for (loc, name) in unknown {
@@ -808,13 +723,7 @@ fn errno_range(errno: u64) -> String {
 }
 
 /// Where a refused rule is wrong and why, with the fix.
-fn refusal(
-    e: &Entry,
-    name_at: usize,
-    name: &str,
-    err: &SeccompError,
-    version: &str,
-) -> (String, String) {
+fn refusal(e: &Entry, name_at: usize, name: &str, err: &SeccompError, version: &str) -> (String, String) {
     let mut seen = [false; 6];
     let repeated = e.args.iter().filter_map(|a| a.index).find(|&i| {
         let slot = usize::try_from(i).ok().and_then(|i| seen.get_mut(i));
@@ -866,10 +775,7 @@ fn refusal(
         ),
         _ => (
             e.loc.clone(),
-            format!(
-                "{version} refuses the rule for {name:?} ({}): runc fails to start the container",
-                errno_text(err)
-            ),
+            format!("{version} refuses the rule for {name:?} ({}): runc fails to start the container", errno_text(err)),
         ),
     }
 }
@@ -957,24 +863,13 @@ fn check_notify(p: &Profile, out: &mut Out) {
 /// containerd unmarshals plainly into the OCI struct and drops every other key without a word; Docker
 /// (moby) refuses `architectures` together with `archMap`.
 fn check_foreign_keys(p: &Profile, out: &mut Out) {
-    const TOP: &[&str] = &[
-        "defaultAction",
-        "defaultErrnoRet",
-        "architectures",
-        "flags",
-        "listenerPath",
-        "listenerMetadata",
-        "syscalls",
-    ];
+    const TOP: &[&str] =
+        &["defaultAction", "defaultErrnoRet", "architectures", "flags", "listenerPath", "listenerMetadata", "syscalls"];
     // The Security Profiles Operator's own spec fields.
     const SPO: &[&str] = &["baseProfileName", "disabled"];
     const ENTRY: &[&str] = &["names", "action", "errnoRet", "args"];
     const ARG: &[&str] = &["index", "value", "valueTwo", "op"];
-    let spo: &[&str] = if p.kind == Kind::SeccompProfile {
-        SPO
-    } else {
-        &[]
-    };
+    let spo: &[&str] = if p.kind == Kind::SeccompProfile { SPO } else { &[] };
     foreign_keys(p.object, "", &[TOP, spo].concat(), out);
     for e in &p.entries {
         foreign_keys(e.object, &e.loc, ENTRY, out);
@@ -1007,9 +902,9 @@ fn foreign_keys(object: &Map<String, Value>, base: &str, known: &[&str], out: &m
                 "comment is Docker's: {DROPPED}; keep explanations in a separate report (`trapline profile \
                  --explain FILE`)"
             ),
-            "minKernel" => format!(
-                "minKernel is Docker's: {DROPPED}, so the entry applies on every kernel; remove the key"
-            ),
+            "minKernel" => {
+                format!("minKernel is Docker's: {DROPPED}, so the entry applies on every kernel; remove the key")
+            }
             "name" => format!(
                 "name is the old single-name form: {DROPPED}, so the entry matches nothing; write it as \
                  `names: [..]`"
@@ -1033,11 +928,7 @@ fn check_entries_per_syscall(p: &Profile, out: &mut Out) {
             let count = counts.entry(name).or_default();
             *count += 1;
             if *count == MAX_ENTRIES_PER_SYSCALL + 1 {
-                let total = p
-                    .entries
-                    .iter()
-                    .filter(|e| e.names.iter().any(|(_, n)| *n == name))
-                    .count();
+                let total = p.entries.iter().filter(|e| e.names.iter().any(|(_, n)| *n == name)).count();
                 let fix = if name == "ioctl" {
                     "coarsen with `trapline profile --ioctl type`"
                 } else {
@@ -1074,48 +965,32 @@ fn check_clone3(p: &Profile, out: &mut Out) {
     // What a denial does, or None when the call goes through (or gets ENOSYS).
     let denial = |action: &str, errno: Option<u64>| -> Option<String> {
         match action {
-            "SCMP_ACT_ERRNO" if errno.unwrap_or(EPERM) & 0xffff != ENOSYS => Some(format!(
-                "errno {}, not ENOSYS (38)",
-                errno.unwrap_or(EPERM) & 0xffff
-            )),
-            "SCMP_ACT_KILL"
-            | "SCMP_ACT_KILL_THREAD"
-            | "SCMP_ACT_KILL_PROCESS"
-            | "SCMP_ACT_TRAP" => Some(action.to_string()),
+            "SCMP_ACT_ERRNO" if errno.unwrap_or(EPERM) & 0xffff != ENOSYS => {
+                Some(format!("errno {}, not ENOSYS (38)", errno.unwrap_or(EPERM) & 0xffff))
+            }
+            "SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD" | "SCMP_ACT_KILL_PROCESS" | "SCMP_ACT_TRAP" => {
+                Some(action.to_string())
+            }
             _ => None,
         }
     };
     let fix = "glibc fails pthread_create and posix_spawn instead of falling back to clone; deny clone3 with \
                SCMP_ACT_ERRNO and errnoRet 38 (ENOSYS), or allow it";
-    let entries: Vec<&Entry> = p
-        .entries
-        .iter()
-        .filter(|e| e.names.iter().any(|(_, n)| *n == "clone3"))
-        .collect();
+    let entries: Vec<&Entry> = p.entries.iter().filter(|e| e.names.iter().any(|(_, n)| *n == "clone3")).collect();
     if entries.is_empty() {
         let Some(action) = p.default_action else {
             return;
         };
         if let Some(what) = denial(action, p.default_errno) {
-            out.error(
-                "defaultAction",
-                format!("clone3 is not listed, so it gets the default action ({what}): {fix}"),
-            );
+            out.error("defaultAction", format!("clone3 is not listed, so it gets the default action ({what}): {fix}"));
         }
         return;
     }
     for e in entries {
         let Some(action) = e.action else { continue };
         if let Some(what) = denial(action, e.errno_ret) {
-            let field = if action == "SCMP_ACT_ERRNO" {
-                "errnoRet"
-            } else {
-                "action"
-            };
-            out.error(
-                &format!("{}.{field}", e.loc),
-                format!("clone3 is denied ({what}): {fix}"),
-            );
+            let field = if action == "SCMP_ACT_ERRNO" { "errnoRet" } else { "action" };
+            out.error(&format!("{}.{field}", e.loc), format!("clone3 is denied ({what}): {fix}"));
         }
     }
 }
@@ -1123,8 +998,7 @@ fn check_clone3(p: &Profile, out: &mut Out) {
 /// The kernel and glibc: ioctl's request is 32 bits in C, and callers may hand it over sign-extended (bit 31
 /// set) or with junk in the upper half; a 64-bit comparison then misses it and the call is denied.
 fn check_ioctl_request_width(p: &Profile, out: &mut Out) {
-    const FIX: &str =
-        "compare with SCMP_CMP_MASKED_EQ, value (the mask) 4294967295, valueTwo the request";
+    const FIX: &str = "compare with SCMP_CMP_MASKED_EQ, value (the mask) 4294967295, valueTwo the request";
     for e in &p.entries {
         if !e.names.iter().any(|(_, n)| *n == "ioctl") {
             continue;
@@ -1173,10 +1047,7 @@ mod tests {
         assert!(
             found.len() == 1 && found[0].contains(needle),
             "want one {severity} at {location} containing {needle:?}; all findings:\n{}",
-            findings
-                .iter()
-                .map(|f| format!("{f}\n"))
-                .collect::<String>()
+            findings.iter().map(|f| format!("{f}\n")).collect::<String>()
         );
     }
 
@@ -1196,15 +1067,8 @@ mod tests {
 
     #[test]
     fn unknown_name_is_a_warning() {
-        let f = lint(&with_entries(
-            r#", {"names": ["getpid", "no_such_call"], "action": "SCMP_ACT_ALLOW"}"#,
-        ));
-        assert_one(
-            &f,
-            Severity::Warning,
-            "syscalls[2].names[1]",
-            "knows no syscall \"no_such_call\" on any",
-        );
+        let f = lint(&with_entries(r#", {"names": ["getpid", "no_such_call"], "action": "SCMP_ACT_ALLOW"}"#));
+        assert_one(&f, Severity::Warning, "syscalls[2].names[1]", "knows no syscall \"no_such_call\" on any");
         assert_eq!(f.len(), 1, "{f:?}");
     }
 
@@ -1223,12 +1087,7 @@ mod tests {
         );
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].location, "syscalls[0].names");
-        assert!(
-            f[0].message
-                .contains("\"fstatat64\" is not a syscall on SCMP_ARCH_X86_64"),
-            "{}",
-            f[0]
-        );
+        assert!(f[0].message.contains("\"fstatat64\" is not a syscall on SCMP_ARCH_X86_64"), "{}", f[0]);
     }
 
     #[test]
@@ -1244,37 +1103,20 @@ mod tests {
         assert_one(&f, Severity::Error, "syscalls[2].action", "EACCES");
         assert_one(&f, Severity::Error, "syscalls[3].args", "EINVAL");
         assert_one(&f, Severity::Error, "syscalls[5].names[0]", "EEXIST");
-        assert_one(
-            &f,
-            Severity::Error,
-            "syscalls[6].args[0].index",
-            "index 6 does not exist",
-        );
+        assert_one(&f, Severity::Error, "syscalls[6].args[0].index", "index 6 does not exist");
         assert_eq!(f.len(), 4, "{f:?}");
     }
 
     #[test]
     fn errno_out_of_range_is_an_error() {
-        let f = lint(&with_entries(
-            r#", {"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5000}"#,
-        ));
-        assert_one(
-            &f,
-            Severity::Error,
-            "syscalls[2].errnoRet",
-            "refuses errno 5000",
-        );
+        let f = lint(&with_entries(r#", {"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5000}"#));
+        assert_one(&f, Severity::Error, "syscalls[2].errnoRet", "refuses errno 5000");
         assert_eq!(f.len(), 1, "{f:?}");
         let f = lint(r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 65574}"#);
         // runc cuts 65574 to 16 bits: 38, which libseccomp takes.
         assert_eq!(f, vec![]);
         let f = lint(r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 4294967295}"#);
-        assert_one(
-            &f,
-            Severity::Error,
-            "defaultErrnoRet",
-            "refuses errno 65535",
-        );
+        assert_one(&f, Severity::Error, "defaultErrnoRet", "refuses errno 65535");
         assert_one(&f, Severity::Error, "defaultAction", "clone3 is not listed");
         assert_eq!(f.len(), 2, "{f:?}");
     }
@@ -1285,31 +1127,11 @@ mod tests {
             r#"{"defaultAction": "SCMP_ACT_DENY", "architectures": ["SCMP_ARCH_VAX"], "flags": ["SECCOMP_FILTER_FLAG_FAST"],
                 "syscalls": [{"names": ["read"], "action": "ALLOW", "args": [{"index": 0, "value": 1, "op": "=="}]}]}"#,
         );
-        assert_one(
-            &f,
-            Severity::Error,
-            "defaultAction",
-            "unknown action \"SCMP_ACT_DENY\"",
-        );
-        assert_one(
-            &f,
-            Severity::Error,
-            "architectures[0]",
-            "unknown architecture",
-        );
+        assert_one(&f, Severity::Error, "defaultAction", "unknown action \"SCMP_ACT_DENY\"");
+        assert_one(&f, Severity::Error, "architectures[0]", "unknown architecture");
         assert_one(&f, Severity::Error, "flags[0]", "unknown flag");
-        assert_one(
-            &f,
-            Severity::Error,
-            "syscalls[0].action",
-            "unknown action \"ALLOW\"",
-        );
-        assert_one(
-            &f,
-            Severity::Error,
-            "syscalls[0].args[0].op",
-            "unknown operator",
-        );
+        assert_one(&f, Severity::Error, "syscalls[0].action", "unknown action \"ALLOW\"");
+        assert_one(&f, Severity::Error, "syscalls[0].args[0].op", "unknown operator");
         assert_eq!(f.len(), 5, "{f:?}");
     }
 
@@ -1319,18 +1141,8 @@ mod tests {
             r#", {"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 0, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
                  {"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 0, "valueTwo": 2, "op": "SCMP_CMP_MASKED_EQ"}]}"#,
         ));
-        assert_one(
-            &f,
-            Severity::Error,
-            "syscalls[2].args[0].value",
-            "allows any value",
-        );
-        assert_one(
-            &f,
-            Severity::Error,
-            "syscalls[3].args[0].value",
-            "never matches",
-        );
+        assert_one(&f, Severity::Error, "syscalls[2].args[0].value", "allows any value");
+        assert_one(&f, Severity::Error, "syscalls[3].args[0].value", "never matches");
         assert_eq!(f.len(), 2, "{f:?}");
     }
 
@@ -1363,30 +1175,10 @@ mod tests {
         assert_one(&f, Severity::Warning, "archMap", "containerd drops it");
         assert_one(&f, Severity::Error, "archMap", "Docker refuses");
         assert_one(&f, Severity::Warning, "syscalls[0].comment", "--explain");
-        assert_one(
-            &f,
-            Severity::Warning,
-            "syscalls[0].includes",
-            "applies everywhere",
-        );
-        assert_one(
-            &f,
-            Severity::Warning,
-            "syscalls[1].excludes",
-            "containerd drops it",
-        );
-        assert_one(
-            &f,
-            Severity::Warning,
-            "syscalls[2].args[0].note",
-            "not a runtime-spec key",
-        );
-        assert_one(
-            &f,
-            Severity::Warning,
-            "syscalls[3][\"odd key\"]",
-            "not a runtime-spec key",
-        );
+        assert_one(&f, Severity::Warning, "syscalls[0].includes", "applies everywhere");
+        assert_one(&f, Severity::Warning, "syscalls[1].excludes", "containerd drops it");
+        assert_one(&f, Severity::Warning, "syscalls[2].args[0].note", "not a runtime-spec key");
+        assert_one(&f, Severity::Warning, "syscalls[3][\"odd key\"]", "not a runtime-spec key");
         assert_eq!(f.len(), 7, "{f:?}");
     }
 
@@ -1425,12 +1217,7 @@ mod tests {
         let f = lint(
             r#"{"defaultAction": "SCMP_ACT_KILL_PROCESS", "syscalls": [{"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}"#,
         );
-        assert_one(
-            &f,
-            Severity::Error,
-            "syscalls[0].errnoRet",
-            "errno 1, not ENOSYS",
-        );
+        assert_one(&f, Severity::Error, "syscalls[0].errnoRet", "errno 1, not ENOSYS");
         let f = lint(
             r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38, "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}"#,
         );
@@ -1444,18 +1231,8 @@ mod tests {
                  {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 18446744073709551615, "valueTwo": 21505, "op": "SCMP_CMP_MASKED_EQ"}]},
                  {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 4294967295, "valueTwo": 21506, "op": "SCMP_CMP_MASKED_EQ"}]}"#,
         ));
-        assert_one(
-            &f,
-            Severity::Warning,
-            "syscalls[2].args[0].op",
-            "sign-extended",
-        );
-        assert_one(
-            &f,
-            Severity::Warning,
-            "syscalls[3].args[0].value",
-            "wider than 32 bits",
-        );
+        assert_one(&f, Severity::Warning, "syscalls[2].args[0].op", "sign-extended");
+        assert_one(&f, Severity::Warning, "syscalls[3].args[0].value", "wider than 32 bits");
         assert_eq!(f.len(), 2, "{f:?}");
     }
 
@@ -1468,63 +1245,23 @@ mod tests {
                            {"index": 99999999999, "value": 18446744073709551616, "op": "SCMP_CMP_EQ"}, {}]},
                  {"action": "SCMP_ACT_ALLOW", "name": "write"}, {"names": [], "action": "SCMP_ACT_ALLOW"}]}"#,
         );
-        assert_one(
-            &f,
-            Severity::Error,
-            "defaultAction",
-            "expected a string, found 5",
-        );
+        assert_one(&f, Severity::Error, "defaultAction", "expected a string, found 5");
         assert_one(&f, Severity::Error, "architectures", "expected an array");
         assert_one(&f, Severity::Error, "defaultErrnoRet", "found -1");
         assert_one(&f, Severity::Error, "syscalls[0]", "found null");
         assert_one(&f, Severity::Error, "syscalls[1]", "found 3");
         assert_one(&f, Severity::Error, "syscalls[2].names[0]", "found 1");
-        assert_one(
-            &f,
-            Severity::Error,
-            "syscalls[2].errnoRet",
-            "expected an unsigned integer",
-        );
+        assert_one(&f, Severity::Error, "syscalls[2].errnoRet", "expected an unsigned integer");
         assert_one(&f, Severity::Error, "syscalls[2].args[0]", "found 3");
-        assert_one(
-            &f,
-            Severity::Error,
-            "syscalls[2].args[1].index",
-            "the string \"a\"",
-        );
-        assert_one(
-            &f,
-            Severity::Error,
-            "syscalls[2].args[1].value",
-            "write -1 as 18446744073709551615",
-        );
+        assert_one(&f, Severity::Error, "syscalls[2].args[1].index", "the string \"a\"");
+        assert_one(&f, Severity::Error, "syscalls[2].args[1].value", "write -1 as 18446744073709551615");
         assert_one(&f, Severity::Error, "syscalls[2].args[1].op", "found 7");
-        assert_one(
-            &f,
-            Severity::Error,
-            "syscalls[2].args[2].index",
-            "found 99999999999",
-        );
-        assert_one(
-            &f,
-            Severity::Error,
-            "syscalls[2].args[3].op",
-            "op is missing",
-        );
+        assert_one(&f, Severity::Error, "syscalls[2].args[2].index", "found 99999999999");
+        assert_one(&f, Severity::Error, "syscalls[2].args[3].op", "op is missing");
         assert_one(&f, Severity::Error, "syscalls[3].names", "old `name`");
-        assert_one(
-            &f,
-            Severity::Warning,
-            "syscalls[3].name",
-            "old single-name form",
-        );
+        assert_one(&f, Severity::Warning, "syscalls[3].name", "old single-name form");
         assert_one(&f, Severity::Warning, "syscalls[4].names", "names is empty");
-        assert_one(
-            &f,
-            Severity::Error,
-            "syscalls[2].args[1].valueTwo",
-            "found 1.5",
-        );
+        assert_one(&f, Severity::Error, "syscalls[2].args[1].valueTwo", "found 1.5");
     }
 
     #[test]
@@ -1535,11 +1272,7 @@ mod tests {
                  "args": [{"index": 4294967295, "value": 18446744073709551615, "valueTwo": 18446744073709551615, "op": "SCMP_CMP_GT"}]}]}"#,
         );
         assert!(!f.is_empty());
-        assert!(
-            f.iter()
-                .all(|f| !f.message.is_empty() && !f.location.is_empty()),
-            "{f:?}"
-        );
+        assert!(f.iter().all(|f| !f.message.is_empty() && !f.location.is_empty()), "{f:?}");
     }
 
     #[test]
@@ -1549,10 +1282,7 @@ mod tests {
             extra.push_str(r#", {"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}"#);
         }
         extra.push_str(r#", {"names": ["getppid"], "action": "SCMP_ACT_ALLOW", "comment": "x"}"#);
-        let json = with_entries(&extra).replace(
-            r#""names": ["read", "#,
-            r#""comment": "y", "names": ["read", "#,
-        );
+        let json = with_entries(&extra).replace(r#""names": ["read", "#, r#""comment": "y", "names": ["read", "#);
         let f = lint(&json);
         let locations: Vec<&str> = f.iter().map(|f| f.location.as_str()).collect();
         assert_eq!(locations, ["syscalls[0].comment", "syscalls[12].comment"]);
@@ -1564,12 +1294,7 @@ mod tests {
             r#"{"ociVersion": "1.1.0", "process": {"args": ["sh"]}, "linux": {"namespaces": [],
                 "seccomp": {"defaultAction": "SCMP_ACT_ALLOW"}}}"#,
         );
-        assert_one(
-            &f,
-            Severity::Warning,
-            "linux.seccomp.defaultAction",
-            "denies only what it lists",
-        );
+        assert_one(&f, Severity::Warning, "linux.seccomp.defaultAction", "denies only what it lists");
         assert_eq!(f.len(), 1, "{f:?}");
     }
 
@@ -1582,12 +1307,7 @@ mod tests {
                   {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
                   {"names": ["read"], "action": "SCMP_ACT_ALLOW", "comment": "x"}]}}"#,
         );
-        assert_one(
-            &f,
-            Severity::Warning,
-            "spec.syscalls[1].comment",
-            "containerd drops it",
-        );
+        assert_one(&f, Severity::Warning, "spec.syscalls[1].comment", "containerd drops it");
         assert_eq!(f.len(), 1, "{f:?}");
     }
 
@@ -1601,10 +1321,7 @@ mod tests {
         for (json, needle) in [
             ("[]", "top level is not a JSON object"),
             (r#"{"foo": 1}"#, "no defaultAction or syscalls"),
-            (
-                r#"{"ociVersion": "1.1.0", "linux": {}}"#,
-                "without a linux.seccomp",
-            ),
+            (r#"{"ociVersion": "1.1.0", "linux": {}}"#, "without a linux.seccomp"),
             (
                 r#"{"apiVersion": "security-profiles-operator.x-k8s.io/v1beta1", "kind": "SeccompProfile"}"#,
                 "without a spec",
@@ -1612,18 +1329,11 @@ mod tests {
         ] {
             let err = lint_bytes(Path::new("p.json"), json.as_bytes()).unwrap_err();
             assert!(matches!(err, LintError::NotSeccomp { .. }), "{json}: {err}");
-            assert!(
-                err.to_string().starts_with("p.json: ") && err.to_string().contains(needle),
-                "{err}"
-            );
+            assert!(err.to_string().starts_with("p.json: ") && err.to_string().contains(needle), "{err}");
         }
 
         let err = lint_file(Path::new("/nonexistent/p.json")).unwrap_err();
         assert!(matches!(err, LintError::Io { .. }), "{err}");
-        assert!(
-            err.to_string()
-                .starts_with("cannot read /nonexistent/p.json: "),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("cannot read /nonexistent/p.json: "), "{err}");
     }
 }

@@ -53,12 +53,7 @@ impl ArgRule {
     /// `(arg & mask) == value`: how every trapline condition is written, so that 32-bit arguments compare
     /// equal whatever the register's upper half holds.
     pub fn masked_eq(index: u8, mask: u64, value: u64) -> ArgRule {
-        ArgRule {
-            index: u32::from(index),
-            value: mask,
-            value_two: value,
-            op: Op::MaskedEq,
-        }
+        ArgRule { index: u32::from(index), value: mask, value_two: value, op: Op::MaskedEq }
     }
 }
 
@@ -106,9 +101,7 @@ pub enum Op {
 /// kernel also accepts calls from.
 pub fn architectures_for(native: Arch) -> Vec<String> {
     let names: &[&str] = match native {
-        Arch::X86_64 | Arch::X32 | Arch::I386 => {
-            &["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
-        }
+        Arch::X86_64 | Arch::X32 | Arch::I386 => &["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
         Arch::Aarch64 | Arch::Arm => &["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
     };
     names.iter().map(|s| s.to_string()).collect()

@@ -14,13 +14,21 @@ use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
 
+use crate::decode::gpu::DeviceFamily;
 use crate::trace::EventSink;
 use crate::trace::aggregate::FdId;
 use crate::trace::model::{FdDesc, Text};
 
 #[derive(Clone, Default)]
 pub struct FdTable {
-    known: FxHashMap<i32, FdId>,
+    known: FxHashMap<i32, Fd>,
+}
+
+/// A described fd: its interned description, and its GPU driver family when it is a GPU device.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fd {
+    pub id: FdId,
+    pub family: Option<DeviceFamily>,
 }
 
 pub type SharedFdTable = Rc<RefCell<FdTable>>;
@@ -36,17 +44,21 @@ impl FdTable {
     }
 
     /// What `fd` of thread `tid` refers to, described once and then cached.
-    pub fn lookup(&mut self, tid: i32, fd: i32, sink: &mut dyn EventSink) -> FdId {
-        if let Some(id) = self.known.get(&fd) {
-            return *id;
+    pub fn lookup(&mut self, tid: i32, fd: i32, sink: &mut dyn EventSink) -> Fd {
+        if let Some(known) = self.known.get(&fd) {
+            return *known;
         }
         let desc = describe(tid, fd);
-        let id = sink.intern_fd(desc.clone());
+        let family = match &desc {
+            FdDesc::Device { family, .. } => *family,
+            _ => None,
+        };
+        let known = Fd { id: sink.intern_fd(desc.clone()), family };
         // An fd that is not open now may be opened later: do not cache its absence.
         if desc != FdDesc::Unknown {
-            self.known.insert(fd, id);
+            self.known.insert(fd, known);
         }
-        id
+        known
     }
 
     pub fn forget(&mut self, fd: i32) {
@@ -56,8 +68,7 @@ impl FdTable {
     /// close_range: drops every cached fd in `first..=last` (walks the cache, not the range, which may be
     /// `0..=u32::MAX`).
     pub fn forget_range(&mut self, first: u32, last: u32) {
-        self.known
-            .retain(|fd, _| !(first..=last).contains(&(*fd as u32)));
+        self.known.retain(|fd, _| !(first..=last).contains(&(*fd as u32)));
     }
 }
 
@@ -75,22 +86,23 @@ pub fn describe(tid: i32, fd: i32) -> FdDesc {
         }
     }
     if let Some(name) = target.strip_prefix(b"anon_inode:") {
-        return FdDesc::Anon {
-            name: String::from_utf8_lossy(name).into_owned(),
-        };
+        return FdDesc::Anon { name: String::from_utf8_lossy(name).into_owned() };
     }
     let Ok(meta) = std::fs::metadata(&link) else {
         return FdDesc::Unknown;
     };
     let kind = meta.file_type();
     if kind.is_char_device() || kind.is_block_device() {
-        let rdev = meta.rdev();
-        FdDesc::Device {
-            path: device_path(target),
-            dev: format!("{}:{}", libc::major(rdev), libc::minor(rdev)),
-        }
+        let (major, minor) = (libc::major(meta.rdev()), libc::minor(meta.rdev()));
+        let family = DeviceFamily::from_path(target).or_else(|| {
+            kind.is_char_device().then(|| DeviceFamily::from_major(major, minor, proc_devices())).flatten()
+        });
+        FdDesc::Device { path: device_path(target), dev: format!("{major}:{minor}"), family }
     } else if kind.is_file() {
-        FdDesc::File
+        match gpu_library(target) {
+            Some(name) => FdDesc::GpuLibrary { name },
+            None => FdDesc::File,
+        }
     } else if kind.is_dir() {
         FdDesc::Dir
     } else if kind.is_fifo() {
@@ -99,10 +111,24 @@ pub fn describe(tid: i32, fd: i32) -> FdDesc {
         FdDesc::Socket
     } else {
         let name = target.split(|b| *b == b':').next().unwrap_or_default();
-        FdDesc::Other {
-            name: String::from_utf8_lossy(name).into_owned(),
-        }
+        FdDesc::Other { name: String::from_utf8_lossy(name).into_owned() }
     }
+}
+
+/// User-space GPU driver libraries, whose versions must match the kernel driver's.
+const GPU_LIBRARIES: &[&[u8]] =
+    &[b"libcuda.so", b"libnvidia-ml.so", b"libnvidia-ptxjitcompiler.so", b"libamdhip64.so", b"libhsa-runtime64.so"];
+
+/// The file name of a mapped GPU driver library, if `path` is one.
+fn gpu_library(path: &[u8]) -> Option<String> {
+    let name = path.rsplit(|b| *b == b'/').next()?;
+    GPU_LIBRARIES.iter().any(|lib| name.starts_with(lib)).then(|| String::from_utf8_lossy(name).into_owned())
+}
+
+/// `/proc/devices`, read once: dynamic majors (nvidia-uvm, kfd) are fixed while the machine is up.
+fn proc_devices() -> &'static str {
+    static DEVICES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DEVICES.get_or_init(|| std::fs::read_to_string("/proc/devices").unwrap_or_default())
 }
 
 /// Pseudo-terminal numbers differ from run to run; fold them so runs merge into one class.

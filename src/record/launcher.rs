@@ -40,24 +40,18 @@ impl Launch {
 }
 
 fn find_program(program: &OsStr) -> Result<PathBuf, RecordError> {
-    let not_found = || RecordError::CommandNotFound {
-        program: program.to_os_string(),
-    };
+    let not_found = || RecordError::CommandNotFound { program: program.to_os_string() };
     if program.as_bytes().contains(&b'/') {
         let path = PathBuf::from(program);
         return match path.metadata() {
-            Ok(m) if m.is_dir() => Err(RecordError::NotExecutable {
-                program: program.to_os_string(),
-                reason: "Is a directory",
-            }),
-            Ok(m) if m.permissions().mode() & 0o111 == 0 => Err(RecordError::NotExecutable {
-                program: program.to_os_string(),
-                reason: "Permission denied",
-            }),
+            Ok(m) if m.is_dir() => {
+                Err(RecordError::NotExecutable { program: program.to_os_string(), reason: "Is a directory" })
+            }
+            Ok(m) if m.permissions().mode() & 0o111 == 0 => {
+                Err(RecordError::NotExecutable { program: program.to_os_string(), reason: "Permission denied" })
+            }
             Ok(_) => Ok(path),
-            Err(_) => Err(RecordError::NoSuchFile {
-                program: program.to_os_string(),
-            }),
+            Err(_) => Err(RecordError::NoSuchFile { program: program.to_os_string() }),
         };
     }
     if program.is_empty() {
@@ -65,29 +59,15 @@ fn find_program(program: &OsStr) -> Result<PathBuf, RecordError> {
     }
     let search = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
     std::env::split_paths(&search)
-        .map(|dir| {
-            if dir.as_os_str().is_empty() {
-                Path::new(".").join(program)
-            } else {
-                dir.join(program)
-            }
-        })
-        .find(|candidate| {
-            candidate
-                .metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        .map(|dir| if dir.as_os_str().is_empty() { Path::new(".").join(program) } else { dir.join(program) })
+        .find(|candidate| candidate.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
         .ok_or_else(not_found)
 }
 
 /// The recording filter: every syscall, from any architecture, stops in the tracer (SECCOMP_RET_TRACE),
 /// once, at entry.
-const TRACE_ALL: [libc::sock_filter; 1] = [libc::sock_filter {
-    code: (libc::BPF_RET | libc::BPF_K) as u16,
-    jt: 0,
-    jf: 0,
-    k: libc::SECCOMP_RET_TRACE,
-}];
+const TRACE_ALL: [libc::sock_filter; 1] =
+    [libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: libc::SECCOMP_RET_TRACE }];
 
 /// A forked child that waits for [`Started::release`] before it installs the filter and execs.
 pub struct Started {
@@ -102,10 +82,7 @@ pub fn spawn(launch: &Launch) -> Result<Started, RecordError> {
     let exec_error = pipe()?;
     let mut argv: Vec<*const libc::c_char> = launch.argv_c.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
-    let prog = libc::sock_fprog {
-        len: TRACE_ALL.len() as u16,
-        filter: TRACE_ALL.as_ptr() as *mut _,
-    };
+    let prog = libc::sock_fprog { len: TRACE_ALL.len() as u16, filter: TRACE_ALL.as_ptr() as *mut _ };
 
     // SAFETY: the child only calls async-signal-safe syscalls on memory prepared above, and leaves by exec or
     // _exit; the parent continues normally.
@@ -118,24 +95,14 @@ pub fn spawn(launch: &Launch) -> Result<Started, RecordError> {
         unsafe {
             libc::close(go.1.as_raw_fd());
             libc::close(exec_error.0.as_raw_fd());
-            child(
-                go.0.as_raw_fd(),
-                exec_error.1.as_raw_fd(),
-                &prog,
-                launch.path_c.as_ptr(),
-                argv.as_ptr(),
-            )
+            child(go.0.as_raw_fd(), exec_error.1.as_raw_fd(), &prog, launch.path_c.as_ptr(), argv.as_ptr())
         }
     }
     let (go_read, go_write) = go;
     let (error_read, error_write) = exec_error;
     drop(go_read);
     drop(error_write);
-    Ok(Started {
-        pid,
-        go: go_write,
-        exec_error: error_read,
-    })
+    Ok(Started { pid, go: go_write, exec_error: error_read })
 }
 
 /// The child between fork and exec.
@@ -157,14 +124,8 @@ unsafe fn child(
         if libc::read(go, (&raw mut byte).cast(), 1) != 1 {
             libc::_exit(127);
         }
-        let install = |p: &libc::sock_fprog| {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                0,
-                p as *const _,
-            )
-        };
+        let install =
+            |p: &libc::sock_fprog| libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, p as *const _);
         if install(prog) != 0 {
             // Without CAP_SYS_ADMIN a filter needs no_new_privs, which also stops setuid programs from gaining
             // privileges: that is the price of tracing as an unprivileged user.
@@ -205,11 +166,7 @@ impl Started {
     pub fn release(&self) -> Result<(), RecordError> {
         // SAFETY: writing one byte from a live stack variable to a pipe we own.
         let n = unsafe { libc::write(self.go.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(RecordError::Spawn(std::io::Error::last_os_error()))
-        }
+        if n == 1 { Ok(()) } else { Err(RecordError::Spawn(std::io::Error::last_os_error())) }
     }
 
     /// After the child has exited: whether it failed before running the workload. The pipe closes on a
@@ -217,23 +174,12 @@ impl Started {
     pub fn failure(&self) -> Option<ChildFailure> {
         let mut msg = [0u8; 5];
         // SAFETY: reading into a live stack buffer of the given length.
-        let n = unsafe {
-            libc::read(
-                self.exec_error.as_raw_fd(),
-                msg.as_mut_ptr().cast(),
-                msg.len(),
-            )
-        };
+        let n = unsafe { libc::read(self.exec_error.as_raw_fd(), msg.as_mut_ptr().cast(), msg.len()) };
         if n != 5 {
             return None;
         }
-        let err =
-            std::io::Error::from_raw_os_error(i32::from_ne_bytes([msg[1], msg[2], msg[3], msg[4]]));
-        Some(if msg[0] == 1 {
-            ChildFailure::Filter(err)
-        } else {
-            ChildFailure::Exec(err)
-        })
+        let err = std::io::Error::from_raw_os_error(i32::from_ne_bytes([msg[1], msg[2], msg[3], msg[4]]));
+        Some(if msg[0] == 1 { ChildFailure::Filter(err) } else { ChildFailure::Exec(err) })
     }
 }
 

@@ -1,6 +1,8 @@
 //! Recording: run a workload under a backend and aggregate every syscall it makes into a Trace.
 
+pub mod classify;
 pub mod fdtable;
+pub mod gpu;
 pub mod launcher;
 pub mod ptrace;
 pub mod signals;
@@ -34,10 +36,7 @@ pub enum RecordError {
     #[error("{}: No such file or directory", program.to_string_lossy())]
     NoSuchFile { program: OsString },
     #[error("{}: {reason}", program.to_string_lossy())]
-    NotExecutable {
-        program: OsString,
-        reason: &'static str,
-    },
+    NotExecutable { program: OsString, reason: &'static str },
     #[error("the command line contains a NUL byte")]
     NulInArgument,
     #[error("cannot start the workload: {0}")]
@@ -48,20 +47,14 @@ pub enum RecordError {
          recording run, and kernel.yama.ptrace_scope <= 1",
         program.to_string_lossy()
     )]
-    PtraceDenied {
-        program: OsString,
-        error: std::io::Error,
-    },
+    PtraceDenied { program: OsString, error: std::io::Error },
     #[error(
         "cannot install the recording seccomp filter ({0}); run trapline where seccomp(2) is allowed \
          (an unconfined seccomp profile for the recording run)"
     )]
     Filter(std::io::Error),
     #[error("{}: {error}", program.to_string_lossy())]
-    Exec {
-        program: OsString,
-        error: std::io::Error,
-    },
+    Exec { program: OsString, error: std::io::Error },
     #[error("lost track of the workload: {0}")]
     Wait(std::io::Error),
 }
@@ -107,11 +100,7 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
         (None, Some(signal)) => Some(format!("the workload was killed by {signal}")),
         (None, None) => None,
     };
-    let command = if plan.record_argv {
-        &plan.command[..]
-    } else {
-        &plan.command[..1]
-    };
+    let command = if plan.record_argv { &plan.command[..] } else { &plan.command[..1] };
     let run = Run {
         trapline: env!("CARGO_PKG_VERSION").to_string(),
         backend: "ptrace".to_string(),
@@ -124,35 +113,21 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
         complete: incomplete.is_none(),
         incomplete,
         results: plan.results,
-        totals: Totals {
-            processes: end.processes,
-            threads: end.threads,
-            ..Totals::default()
-        },
+        totals: Totals { processes: end.processes, threads: end.threads, ..Totals::default() },
+        gpu: Some(gpu::machine_facts()),
     };
     Ok(aggregator.finish(run))
 }
 
 fn kernel_release() -> String {
-    nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default()
+    nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// The exit status a shell reports for a workload that ended this way.
 pub fn exit_of(code: Option<i32>, signal: Option<i32>) -> Exit {
     match (code, signal) {
-        (_, Some(signal)) => Exit {
-            status: 128 + signal,
-            signal: Some(signal_name(signal)),
-        },
-        (Some(code), None) => Exit {
-            status: code,
-            signal: None,
-        },
-        (None, None) => Exit {
-            status: 0,
-            signal: None,
-        },
+        (_, Some(signal)) => Exit { status: 128 + signal, signal: Some(signal_name(signal)) },
+        (Some(code), None) => Exit { status: code, signal: None },
+        (None, None) => Exit { status: 0, signal: None },
     }
 }

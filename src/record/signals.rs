@@ -10,14 +10,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 static TARGET: AtomicI32 = AtomicI32::new(0);
 static INTERRUPTED_BY: AtomicI32 = AtomicI32::new(0);
 
-const FORWARDED: [libc::c_int; 6] = [
-    libc::SIGINT,
-    libc::SIGTERM,
-    libc::SIGHUP,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-];
+const FORWARDED: [libc::c_int; 6] =
+    [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2];
 
 extern "C" fn on_signal(signal: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     if !matches!(signal, libc::SIGUSR1 | libc::SIGUSR2) {

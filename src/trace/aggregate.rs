@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::model::{Arg, Class, FdDesc, Hex, Outcomes, Run, SCHEMA, Text, Totals, Trace};
+use super::model::{Arg, Class, FdDesc, GpuFacts, Hex, Outcomes, Run, SCHEMA, Text, Totals, Trace};
 use crate::decode::arch::Arch;
 use crate::decode::flags::errno_name;
+use crate::decode::gpu::nvidia;
 use crate::decode::ioctl::Ioc;
 use crate::decode::rows::ArgKind;
 use crate::decode::table::SyscallTables;
@@ -20,7 +21,7 @@ const PIDS_LISTED: usize = 16;
 
 /// An interned fd description; 0 means "no fd in this class".
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct FdId(u32);
+pub struct FdId(pub(crate) u32);
 
 /// An interned executable path.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -41,17 +42,21 @@ pub struct ClassKey {
     /// Bit i set: value i could not be read from the caller's memory (its slot holds the errno).
     pub unreadable: u8,
     pub fd: FdId,
+    /// What a driver call asked for behind its pointer (NVIDIA RM control command or alloc class).
+    pub detail: Option<Detail>,
+}
+
+/// A value read from a call's argument struct, for review only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Detail {
+    Value(u32),
+    /// The struct could not be read: the errno.
+    Unreadable(i32),
 }
 
 impl ClassKey {
     pub fn plain(arch: Arch, nr: u64) -> ClassKey {
-        ClassKey {
-            arch,
-            nr,
-            values: [0; 3],
-            unreadable: 0,
-            fd: FdId::default(),
-        }
+        ClassKey { arch, nr, values: [0; 3], unreadable: 0, fd: FdId::default(), detail: None }
     }
 }
 
@@ -113,24 +118,34 @@ impl Aggregator {
 
     /// The Trace of everything pushed so far; `run.totals` gets its syscall and class counts here.
     pub fn finish(self, mut run: Run) -> Trace {
-        run.totals = Totals {
-            syscalls: self.syscalls,
-            classes: self.stats.len() as u64,
-            ..run.totals
-        };
+        run.totals = Totals { syscalls: self.syscalls, classes: self.stats.len() as u64, ..run.totals };
         let mut classes: Vec<Class> = self.stats.iter().map(|s| self.class(s)).collect();
         classes.sort_by_cached_key(class_order);
-        Trace {
-            schema: SCHEMA,
-            run,
-            classes,
+        if let Some(gpu) = &mut run.gpu {
+            let mut libraries: Vec<String> = self
+                .fds
+                .iter()
+                .filter_map(|fd| match fd {
+                    FdDesc::GpuLibrary { name } => Some(name.clone()),
+                    _ => None,
+                })
+                .collect();
+            libraries.sort();
+            gpu.libraries = libraries;
         }
+        run.gpu = run.gpu.filter(|g| *g != GpuFacts::default());
+        Trace { schema: SCHEMA, run, classes }
     }
 
     fn class(&self, s: &Stats) -> Class {
         let entry = self.tables.get(s.key.arch, s.key.nr);
         let specs = entry.row.map(|r| r.args).unwrap_or(&[]);
-        let args = specs
+        let fd = (s.key.fd != FdId::default()).then(|| &self.fds[s.key.fd.0 as usize]);
+        let family = match fd {
+            Some(FdDesc::Device { family, .. }) => *family,
+            _ => None,
+        };
+        let mut args: Vec<Arg> = specs
             .iter()
             .zip(s.key.values)
             .enumerate()
@@ -141,34 +156,31 @@ impl Aggregator {
                     name: spec.name.to_string(),
                     value: Hex(if unreadable { 0 } else { value }),
                     raw: s.raw.filter(|_| i == 0 && spec.index.is_some()).map(Hex),
-                    decoded: if unreadable {
-                        String::new()
-                    } else {
-                        decode::describe(spec.kind, value)
+                    decoded: match (unreadable, spec.kind, family) {
+                        (true, _, _) => String::new(),
+                        (false, ArgKind::Ioctl, Some(family)) => {
+                            family.request_name(value as u32).unwrap_or_else(|| decode::describe(spec.kind, value))
+                        }
+                        (false, kind, _) => decode::describe(kind, value),
                     },
-                    ioc: (spec.kind == ArgKind::Ioctl && !unreadable)
-                        .then(|| Ioc::split(value as u32)),
+                    ioc: (spec.kind == ArgKind::Ioctl && !unreadable).then(|| Ioc::split(value as u32)),
                     unreadable: unreadable.then(|| errno_name(value as i32)),
                 }
             })
             .collect();
+        if let Some(detail) = s.key.detail {
+            args.push(detail_arg(s.key.values[0] as u32, detail));
+        }
         let mut pids: Vec<u32> = s.tgids.iter().copied().collect();
         pids.sort_unstable();
-        let mut exes: Vec<Text> = s
-            .exes
-            .iter()
-            .map(|e| self.exes[e.0 as usize].clone())
-            .collect();
+        let mut exes: Vec<Text> = s.exes.iter().map(|e| self.exes[e.0 as usize].clone()).collect();
         exes.sort();
         Class {
-            syscall: entry
-                .name
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("syscall_{}", s.key.nr)),
+            syscall: entry.name.map(str::to_string).unwrap_or_else(|| format!("syscall_{}", s.key.nr)),
             arch: s.key.arch,
             nr: s.key.nr,
             args,
-            fd: (s.key.fd != FdId::default()).then(|| self.fds[s.key.fd.0 as usize].clone()),
+            fd: fd.cloned(),
             count: s.count,
             results: s.outcomes.as_ref().map(|(ok, errors)| Outcomes {
                 ok: *ok,
@@ -182,14 +194,30 @@ impl Aggregator {
     }
 }
 
+/// The argument read from an NVIDIA RM call's struct: the control command or the class allocated.
+fn detail_arg(request: u32, detail: Detail) -> Arg {
+    let control = Ioc::split(request).nr == nvidia::NV_ESC_RM_CONTROL;
+    let (value, decoded, unreadable) = match detail {
+        Detail::Value(v) if control => (v, nvidia::control_name(v), None),
+        Detail::Value(v) => {
+            (v, nvidia::alloc_class_name(v).map(str::to_string).unwrap_or_else(|| format!("{v:#x}")), None)
+        }
+        Detail::Unreadable(errno) => (0, String::new(), Some(errno_name(errno))),
+    };
+    Arg {
+        index: None,
+        name: if control { "cmd" } else { "hClass" }.to_string(),
+        value: Hex(u64::from(value)),
+        raw: None,
+        decoded,
+        ioc: None,
+        unreadable,
+    }
+}
+
 /// Classes are listed by syscall name, then arch, then argument values, then fd.
 fn class_order(c: &Class) -> (String, crate::decode::arch::Arch, Vec<u64>, Option<FdDesc>) {
-    (
-        c.syscall.clone(),
-        c.arch,
-        c.args.iter().map(|a| a.value.0).collect(),
-        c.fd.clone(),
-    )
+    (c.syscall.clone(), c.arch, c.args.iter().map(|a| a.value.0).collect(), c.fd.clone())
 }
 
 fn round_micros(d: Duration) -> f64 {
@@ -233,9 +261,7 @@ impl EventSink for Aggregator {
     }
 
     fn result(&mut self, class: ClassId, rval: i64, is_error: bool) {
-        let (ok, errors) = self.stats[class.0]
-            .outcomes
-            .get_or_insert_with(Default::default);
+        let (ok, errors) = self.stats[class.0].outcomes.get_or_insert_with(Default::default);
         if is_error {
             *errors.entry(rval.unsigned_abs() as i32).or_insert(0) += 1;
         } else {

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::decode::arch::Arch;
+use crate::decode::gpu::DeviceFamily;
 use crate::decode::ioctl::Ioc;
 use crate::decode::table::Results;
 
@@ -43,6 +44,23 @@ pub struct Run {
     pub incomplete: Option<String>,
     pub results: Results,
     pub totals: Totals,
+    /// GPU facts of the recording machine; absent where it has no GPU driver and the workload used none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<GpuFacts>,
+}
+
+/// What GPU software a run met: profiles are tied to the driver branch, so traces say which one it was.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuFacts {
+    /// The NVIDIA kernel driver version (`/proc/driver/nvidia/version`, `/sys/module/nvidia/version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nvidia_driver: Option<String>,
+    /// GPU device nodes present on the machine (`/dev/nvidia*`, `/dev/kfd`, `/dev/dri/*`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    /// GPU driver libraries the workload mapped (`libcuda.so.550.54.15`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub libraries: Vec<String>,
 }
 
 /// How the workload ended, as a shell reports it: `status` is the exit code, or 128+N for death by signal N.
@@ -118,9 +136,9 @@ impl Serialize for Hex {
 impl<'de> Deserialize<'de> for Hex {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        let digits = text.strip_prefix("0x").ok_or_else(|| {
-            serde::de::Error::custom(format!("expected a 0x hex string, found {text:?}"))
-        })?;
+        let digits = text
+            .strip_prefix("0x")
+            .ok_or_else(|| serde::de::Error::custom(format!("expected a 0x hex string, found {text:?}")))?;
         u64::from_str_radix(digits, 16)
             .map(Hex)
             .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a 64-bit hex number")))
@@ -139,10 +157,18 @@ pub struct Outcomes {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum FdDesc {
-    /// A character or block device, by path (`/dev/pts/N` folded to `/dev/pts/*`) and `major:minor`.
+    /// A character or block device, by path (`/dev/pts/N` folded to `/dev/pts/*`) and `major:minor`, with
+    /// the GPU driver family it belongs to when it is one.
     Device {
         path: Text,
         dev: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        family: Option<DeviceFamily>,
+    },
+    /// A GPU driver's user-space library (`libcuda.so.550.54.15`), named because which driver a workload
+    /// loaded is part of what its profile is tied to.
+    GpuLibrary {
+        name: String,
     },
     File,
     Dir,
@@ -172,9 +198,7 @@ impl Text {
     pub fn from_bytes(bytes: Vec<u8>) -> Text {
         match String::from_utf8(bytes) {
             Ok(s) => Text::Utf8(s),
-            Err(e) => Text::Bytes {
-                bytes: e.into_bytes(),
-            },
+            Err(e) => Text::Bytes { bytes: e.into_bytes() },
         }
     }
 

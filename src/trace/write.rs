@@ -27,33 +27,18 @@ pub struct Output {
 impl Output {
     pub fn prepare(path: &Path) -> Result<Output, WriteError> {
         if path.is_dir() {
-            return Err(WriteError::IsDirectory {
-                path: path.to_path_buf(),
-            });
+            return Err(WriteError::IsDirectory { path: path.to_path_buf() });
         }
         let probe = temp_path(path);
-        let unwritable = |error| WriteError::Unwritable {
-            path: path.to_path_buf(),
-            error,
-        };
-        fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&probe)
-            .map_err(unwritable)?;
+        let unwritable = |error| WriteError::Unwritable { path: path.to_path_buf(), error };
+        fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&probe).map_err(unwritable)?;
         fs::remove_file(&probe).map_err(unwritable)?;
         if path.exists() {
             // An existing target must be replaceable too (rename needs the directory, not the file, but a
             // read-only file signals that the user did not mean it to be overwritten).
-            fs::OpenOptions::new()
-                .append(true)
-                .open(path)
-                .map_err(unwritable)?;
+            fs::OpenOptions::new().append(true).open(path).map_err(unwritable)?;
         }
-        Ok(Output {
-            path: path.to_path_buf(),
-        })
+        Ok(Output { path: path.to_path_buf() })
     }
 
     pub fn path(&self) -> &Path {
@@ -64,35 +49,22 @@ impl Output {
     pub fn commit(&self, bytes: &[u8]) -> Result<(), WriteError> {
         let temp = temp_path(&self.path);
         let result = (|| {
-            let mut file = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o644)
-                .open(&temp)?;
+            let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o644).open(&temp)?;
             file.write_all(bytes)?;
             file.sync_all()?;
             fs::rename(&temp, &self.path)
         })();
         result.map_err(|error| {
             let _ = fs::remove_file(&temp);
-            WriteError::Write {
-                path: self.path.clone(),
-                error,
-            }
+            WriteError::Write { path: self.path.clone(), error }
         })
     }
 }
 
 /// `dir/.name.trapline-PID.tmp`: hidden, unique per process, on the same filesystem as the target.
 fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     dir.join(format!(".{name}.trapline-{}.tmp", std::process::id()))
 }
 

@@ -117,7 +117,8 @@ mod tests {
 
     #[test]
     fn dynamic_majors_come_from_proc_devices() {
-        let devices = "Character devices:\n  1 mem\n195 nvidia-frontend\n234 nvidia-uvm\n235 kfd\n\nBlock devices:\n234 blkext\n";
+        let devices =
+            "Character devices:\n  1 mem\n195 nvidia-frontend\n234 nvidia-uvm\n235 kfd\n\nBlock devices:\n234 blkext\n";
         assert_eq!(DeviceFamily::from_major(234, 0, devices), Some(DeviceFamily::NvidiaUvm));
         assert_eq!(DeviceFamily::from_major(235, 0, devices), Some(DeviceFamily::AmdKfd));
         assert_eq!(DeviceFamily::from_major(195, 255, devices), Some(DeviceFamily::NvidiaFrontend));

@@ -12,16 +12,17 @@ use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
 
-use super::fdtable::{FdTable, SharedFdTable};
+use super::classify::{Call, CallSource, Classified, classify};
+use super::fdtable::{Fd, FdTable, SharedFdTable};
 use super::launcher::{self, ChildFailure, Launch};
 use super::{Backend, RecordError, RunEnd, exit_of, signals};
 use crate::decode::arch::Arch;
-use crate::decode::class_value;
-use crate::decode::flags::{CLONE_FILES, CLONE_THREAD, CLONE_VFORK, CLONE_VM, MAP_ANONYMOUS};
-use crate::decode::rows::{FdArg, Role, SpawnFlags};
+use crate::decode::flags::{CLONE_FILES, CLONE_THREAD, CLONE_VFORK, CLONE_VM};
+use crate::decode::rows::{Role, SpawnFlags};
 use crate::decode::table::SyscallTables;
 use crate::trace::EventSink;
-use crate::trace::aggregate::{ClassId, ClassKey, ExeId};
+use crate::trace::aggregate::ClassId;
+use crate::trace::aggregate::ExeId;
 use crate::trace::model::Text;
 use stop::Stop;
 
@@ -44,10 +45,7 @@ impl Backend for PtraceBackend {
                 libc::kill(child.pid, libc::SIGKILL);
                 libc::waitpid(child.pid, std::ptr::null_mut(), 0);
             }
-            return Err(RecordError::PtraceDenied {
-                program: launch.program.clone(),
-                error,
-            });
+            return Err(RecordError::PtraceDenied { program: launch.program.clone(), error });
         }
         // Until it execs, the child is the launcher; its first call (execve) is charged to what it becomes.
         let path = std::fs::canonicalize(&launch.path).unwrap_or_else(|_| launch.path.clone());
@@ -61,18 +59,13 @@ impl Backend for PtraceBackend {
             processes: 1,
             threads: 1,
         };
-        tracer
-            .tasks
-            .insert(child.pid, Task::new(child.pid, FdTable::shared(), exe));
+        tracer.tasks.insert(child.pid, Task::new(child.pid, FdTable::shared(), exe));
         child.release()?;
         signals::forward_to(child.pid);
         tracer.trace_until_all_gone()?;
 
         match child.failure() {
-            Some(ChildFailure::Exec(error)) => Err(RecordError::Exec {
-                program: launch.program.clone(),
-                error,
-            }),
+            Some(ChildFailure::Exec(error)) => Err(RecordError::Exec { program: launch.program.clone(), error }),
             Some(ChildFailure::Filter(error)) => Err(RecordError::Filter(error)),
             None => Ok(RunEnd {
                 exit: tracer.root_exit.unwrap_or_else(|| exit_of(None, None)),
@@ -95,13 +88,27 @@ struct Task {
 
 impl Task {
     fn new(tgid: i32, fds: SharedFdTable, exe: ExeId) -> Task {
-        Task {
-            tgid,
-            fds,
-            exe,
-            pending: None,
-            spawn_flags: None,
-        }
+        Task { tgid, fds, exe, pending: None, spawn_flags: None }
+    }
+}
+
+/// A stopped task as a source of fds and memory for classification.
+struct TaskSource<'t> {
+    pid: i32,
+    fds: &'t SharedFdTable,
+}
+
+impl CallSource for TaskSource<'_> {
+    fn fd(&mut self, fd: i32, sink: &mut dyn EventSink) -> Fd {
+        self.fds.borrow_mut().lookup(self.pid, fd, sink)
+    }
+
+    fn read_u32(&mut self, addr: u64) -> std::io::Result<u32> {
+        sys::read_u32(self.pid, addr)
+    }
+
+    fn read_u64(&mut self, addr: u64) -> std::io::Result<u64> {
+        sys::read_u64(self.pid, addr)
     }
 }
 
@@ -125,8 +132,7 @@ impl Tracer<'_> {
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
                 Err(e) => return Err(RecordError::Wait(e)),
             };
-            self.handle(pid, Stop::decode(status))
-                .map_err(RecordError::Wait)?;
+            self.handle(pid, Stop::decode(status)).map_err(RecordError::Wait)?;
         }
     }
 
@@ -168,8 +174,7 @@ impl Tracer<'_> {
             let exe = self.sink.intern_exe(proc_exe(pid));
             self.threads += 1;
             self.processes += u64::from(tgid == pid);
-            self.tasks
-                .insert(pid, Task::new(tgid, FdTable::shared(), exe));
+            self.tasks.insert(pid, Task::new(tgid, FdTable::shared(), exe));
         }
         self.tasks.get_mut(&pid).expect("inserted above")
     }
@@ -184,44 +189,14 @@ impl Tracer<'_> {
         let Some(arch) = Arch::of_call(info.arch, info.nr()) else {
             return self.resume(pid, 0);
         };
-        let nr = arch.table_nr(info.nr());
-        let entry = self.tables.get(arch, nr);
-        let args = info.args();
-        let mut key = ClassKey::plain(arch, nr);
-        let mut raw_high = None;
+        let call = Call { arch, nr: arch.table_nr(info.nr()), args: info.args() };
         self.adopt(pid);
         let task = self.tasks.get_mut(&pid).expect("adopted");
+        let Classified { key, raw_high, entry } =
+            classify(self.tables, &call, &mut TaskSource { pid, fds: &task.fds }, self.sink);
+        let args = call.args;
 
         if let Some(row) = entry.row {
-            for (i, spec) in row.args.iter().enumerate() {
-                match spec.index {
-                    Some(index) => {
-                        let register = args[usize::from(index)];
-                        key.values[i] = class_value(spec.kind, register);
-                        if i == 0 && key.values[i] != register {
-                            raw_high = Some(register);
-                        }
-                    }
-                    // clone3's flags: the first u64 of the struct its first argument points at.
-                    None => match sys::read_u64(pid, args[0]) {
-                        Ok(value) => key.values[i] = value,
-                        Err(e) => {
-                            key.unreadable |= 1 << i;
-                            key.values[i] = e.raw_os_error().unwrap_or(libc::EFAULT) as u64;
-                        }
-                    },
-                }
-            }
-            let fd = match row.fd {
-                Some(FdArg::Always(fd)) => Some(args[usize::from(fd)]),
-                Some(FdArg::UnlessAnonymous { fd, flags }) => {
-                    (args[usize::from(flags)] & MAP_ANONYMOUS == 0).then(|| args[usize::from(fd)])
-                }
-                None => None,
-            };
-            if let Some(fd) = fd {
-                key.fd = task.fds.borrow_mut().lookup(pid, fd as i32, self.sink);
-            }
             match row.role {
                 Role::Plain => {}
                 Role::Close => task.fds.borrow_mut().forget(args[0] as i32),
@@ -230,9 +205,7 @@ impl Tracer<'_> {
                     if args[2] & CLOSE_RANGE_UNSHARE != 0 {
                         task.fds = FdTable::copy(&task.fds);
                     }
-                    task.fds
-                        .borrow_mut()
-                        .forget_range(args[0] as u32, args[1] as u32);
+                    task.fds.borrow_mut().forget_range(args[0] as u32, args[1] as u32);
                 }
                 Role::Replace => task.fds.borrow_mut().forget(args[1] as i32),
                 Role::Unshare => {
@@ -262,9 +235,7 @@ impl Tracer<'_> {
         let pending = self.tasks.get_mut(&pid).and_then(|t| t.pending.take());
         if let Some(class) = pending {
             match sys::syscall_info(pid) {
-                Ok(info) if info.op == sys::OP_EXIT => {
-                    self.sink.result(class, info.rval(), info.is_error())
-                }
+                Ok(info) if info.op == sys::OP_EXIT => self.sink.result(class, info.rval(), info.is_error()),
                 Ok(_) => {}
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
                 Err(e) => return Err(e),
@@ -280,20 +251,9 @@ impl Tracer<'_> {
             Err(e) => return Err(e),
         };
         let parent_task = self.adopt(parent);
-        let flags = parent_task
-            .spawn_flags
-            .take()
-            .unwrap_or(libc::SIGCHLD as u64);
-        let tgid = if flags & CLONE_THREAD != 0 {
-            parent_task.tgid
-        } else {
-            child
-        };
-        let fds = if flags & CLONE_FILES != 0 {
-            Rc::clone(&parent_task.fds)
-        } else {
-            FdTable::copy(&parent_task.fds)
-        };
+        let flags = parent_task.spawn_flags.take().unwrap_or(libc::SIGCHLD as u64);
+        let tgid = if flags & CLONE_THREAD != 0 { parent_task.tgid } else { child };
+        let fds = if flags & CLONE_FILES != 0 { Rc::clone(&parent_task.fds) } else { FdTable::copy(&parent_task.fds) };
         let exe = parent_task.exe;
 
         match self.tasks.get_mut(&child) {
@@ -342,8 +302,5 @@ fn proc_exe(pid: i32) -> Text {
 
 fn proc_tgid(pid: i32) -> Option<i32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Tgid:"))
-        .and_then(|v| v.trim().parse().ok())
+    status.lines().find_map(|l| l.strip_prefix("Tgid:")).and_then(|v| v.trim().parse().ok())
 }

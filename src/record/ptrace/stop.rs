@@ -28,23 +28,17 @@ const SYSCALL_TRAP: i32 = libc::SIGTRAP | 0x80;
 impl Stop {
     pub fn decode(status: i32) -> Stop {
         if libc::WIFEXITED(status) {
-            return Stop::Exited {
-                code: libc::WEXITSTATUS(status),
-            };
+            return Stop::Exited { code: libc::WEXITSTATUS(status) };
         }
         if libc::WIFSIGNALED(status) {
-            return Stop::Killed {
-                signal: libc::WTERMSIG(status),
-            };
+            return Stop::Killed { signal: libc::WTERMSIG(status) };
         }
         let signal = libc::WSTOPSIG(status);
         match status >> 16 {
             0 if signal == SYSCALL_TRAP => Stop::SyscallExit,
             0 => Stop::Signal { signal },
             libc::PTRACE_EVENT_SECCOMP => Stop::Seccomp,
-            libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
-                Stop::Spawned
-            }
+            libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => Stop::Spawned,
             libc::PTRACE_EVENT_EXEC => Stop::Exec,
             libc::PTRACE_EVENT_STOP if is_stop_signal(signal) => Stop::Group { signal },
             _ => Stop::Event,
@@ -53,10 +47,7 @@ impl Stop {
 }
 
 fn is_stop_signal(signal: i32) -> bool {
-    matches!(
-        signal,
-        libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
-    )
+    matches!(signal, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
 }
 
 #[cfg(test)]
@@ -70,40 +61,16 @@ mod tests {
     #[test]
     fn decodes_each_kind_of_stop() {
         assert_eq!(Stop::decode(3 << 8), Stop::Exited { code: 3 });
-        assert_eq!(
-            Stop::decode(libc::SIGKILL),
-            Stop::Killed {
-                signal: libc::SIGKILL
-            }
-        );
-        assert_eq!(
-            Stop::decode(stopped(libc::SIGTRAP, libc::PTRACE_EVENT_SECCOMP)),
-            Stop::Seccomp
-        );
+        assert_eq!(Stop::decode(libc::SIGKILL), Stop::Killed { signal: libc::SIGKILL });
+        assert_eq!(Stop::decode(stopped(libc::SIGTRAP, libc::PTRACE_EVENT_SECCOMP)), Stop::Seccomp);
         assert_eq!(Stop::decode(stopped(SYSCALL_TRAP, 0)), Stop::SyscallExit);
-        assert_eq!(
-            Stop::decode(stopped(libc::SIGTRAP, libc::PTRACE_EVENT_CLONE)),
-            Stop::Spawned
-        );
-        assert_eq!(
-            Stop::decode(stopped(libc::SIGTRAP, libc::PTRACE_EVENT_EXEC)),
-            Stop::Exec
-        );
+        assert_eq!(Stop::decode(stopped(libc::SIGTRAP, libc::PTRACE_EVENT_CLONE)), Stop::Spawned);
+        assert_eq!(Stop::decode(stopped(libc::SIGTRAP, libc::PTRACE_EVENT_EXEC)), Stop::Exec);
         assert_eq!(
             Stop::decode(stopped(libc::SIGTSTP, libc::PTRACE_EVENT_STOP)),
-            Stop::Group {
-                signal: libc::SIGTSTP
-            }
+            Stop::Group { signal: libc::SIGTSTP }
         );
-        assert_eq!(
-            Stop::decode(stopped(libc::SIGTRAP, libc::PTRACE_EVENT_STOP)),
-            Stop::Event
-        );
-        assert_eq!(
-            Stop::decode(stopped(libc::SIGUSR1, 0)),
-            Stop::Signal {
-                signal: libc::SIGUSR1
-            }
-        );
+        assert_eq!(Stop::decode(stopped(libc::SIGTRAP, libc::PTRACE_EVENT_STOP)), Stop::Event);
+        assert_eq!(Stop::decode(stopped(libc::SIGUSR1, 0)), Stop::Signal { signal: libc::SIGUSR1 });
     }
 }

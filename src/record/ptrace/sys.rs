@@ -27,14 +27,7 @@ impl SyscallInfo {
         self.data[0]
     }
     pub fn args(&self) -> [u64; 6] {
-        [
-            self.data[1],
-            self.data[2],
-            self.data[3],
-            self.data[4],
-            self.data[5],
-            self.data[6],
-        ]
+        [self.data[1], self.data[2], self.data[3], self.data[4], self.data[5], self.data[6]]
     }
     pub fn rval(&self) -> i64 {
         self.data[0] as i64
@@ -55,19 +48,10 @@ pub const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESYSGOOD
     | libc::PTRACE_O_TRACEEXEC
     | libc::PTRACE_O_EXITKILL;
 
-fn request(
-    req: libc::c_uint,
-    pid: libc::pid_t,
-    addr: usize,
-    data: usize,
-) -> io::Result<libc::c_long> {
+fn request(req: libc::c_uint, pid: libc::pid_t, addr: usize, data: usize) -> io::Result<libc::c_long> {
     // SAFETY: callers pass either 0 or a pointer to a live, correctly sized buffer as `data`, per request.
     let r = unsafe { libc::ptrace(req, pid, addr, data) };
-    if r == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
+    if r == -1 { Err(io::Error::last_os_error()) } else { Ok(r) }
 }
 
 /// Swallows ESRCH: the tracee is gone and waitpid will say so.
@@ -105,11 +89,7 @@ fn wait_result(pid: libc::pid_t, status: i32) -> io::Result<Option<(libc::pid_t,
         return Ok(Some((pid, status)));
     }
     let err = io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::ECHILD) {
-        Ok(None)
-    } else {
-        Err(err)
-    }
+    if err.raw_os_error() == Some(libc::ECHILD) { Ok(None) } else { Err(err) }
 }
 
 pub fn seize(pid: libc::pid_t) -> io::Result<()> {
@@ -139,32 +119,35 @@ pub fn event_msg(pid: libc::pid_t) -> io::Result<u64> {
 
 pub fn syscall_info(pid: libc::pid_t) -> io::Result<SyscallInfo> {
     let mut info = std::mem::MaybeUninit::<SyscallInfo>::zeroed();
-    request(
-        PTRACE_GET_SYSCALL_INFO,
-        pid,
-        size_of::<SyscallInfo>(),
-        info.as_mut_ptr() as usize,
-    )?;
+    request(PTRACE_GET_SYSCALL_INFO, pid, size_of::<SyscallInfo>(), info.as_mut_ptr() as usize)?;
     // SAFETY: zero-initialised plain-old-data; the kernel filled at most size_of bytes.
     Ok(unsafe { info.assume_init() })
 }
 
 /// Reads a u64 from the tracee's memory (clone3's flags). Fails with EFAULT on a bad pointer.
 pub fn read_u64(pid: libc::pid_t, addr: u64) -> io::Result<u64> {
-    let mut value = 0u64;
-    let local = libc::iovec {
-        iov_base: (&raw mut value).cast(),
-        iov_len: 8,
-    };
-    let remote = libc::iovec {
-        iov_base: addr as *mut libc::c_void,
-        iov_len: 8,
-    };
-    // SAFETY: `local` points at a live u64; the remote address is only read by the kernel, which checks it.
+    let mut bytes = [0u8; 8];
+    read_memory(pid, addr, &mut bytes)?;
+    Ok(u64::from_ne_bytes(bytes))
+}
+
+/// Reads a u32 from the tracee's memory (a field of a driver's ioctl struct).
+pub fn read_u32(pid: libc::pid_t, addr: u64) -> io::Result<u32> {
+    let mut bytes = [0u8; 4];
+    read_memory(pid, addr, &mut bytes)?;
+    Ok(u32::from_ne_bytes(bytes))
+}
+
+/// Fills `buf` from the tracee's memory at `addr`: only fixed-size fields of syscall arguments, never
+/// buffers or strings (a Trace must not carry what a program reads or writes).
+fn read_memory(pid: libc::pid_t, addr: u64, buf: &mut [u8]) -> io::Result<()> {
+    let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: buf.len() };
+    // SAFETY: `local` covers `buf`, which is live and writable; the kernel checks the remote range.
     let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
     match n {
-        8 => Ok(value),
         -1 => Err(io::Error::last_os_error()),
+        n if n as usize == buf.len() => Ok(()),
         _ => Err(io::Error::from_raw_os_error(libc::EFAULT)),
     }
 }
