@@ -13,11 +13,7 @@ use trapline::profile::lint::{Severity, lint_file};
 use common::*;
 
 fn trapline_lint(path: &Path) -> Finished {
-    run(Command::new(TRAPLINE)
-        .arg("lint")
-        .arg(path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped()))
+    run(Command::new(TRAPLINE).arg("lint").arg(path).stdout(Stdio::piped()).stderr(Stdio::piped()))
 }
 
 const CLEAN: &str = r#"{
@@ -46,11 +42,7 @@ const DIRTY: &str = r#"{
 
 /// The lines `trapline lint` must print for `path`: the library's findings, in its order.
 fn expected_lines(path: &Path) -> Vec<String> {
-    lint_file(path)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .iter()
-        .map(|f| format!("{}: {f}", path.display()))
-        .collect()
+    lint_file(path).unwrap_or_else(|e| panic!("{e}")).iter().map(|f| format!("{}: {f}", path.display())).collect()
 }
 
 #[test]
@@ -83,10 +75,7 @@ fn findings_exit_1_with_one_line_each() {
         ("syscalls[2].args[0].op", "warning"),
     ] {
         let prefix = format!("{p}: {location}: {severity}: ");
-        assert!(
-            want.iter().any(|l| l.starts_with(&prefix)),
-            "no {prefix:?} in {want:#?}"
-        );
+        assert!(want.iter().any(|l| l.starts_with(&prefix)), "no {prefix:?} in {want:#?}");
     }
     assert_eq!(want.len(), 4, "{want:#?}");
 
@@ -100,9 +89,8 @@ fn findings_exit_1_with_one_line_each() {
 fn bundle_config_findings_are_located_under_linux_seccomp() {
     let dir = TempDir::new("lint-bundle");
     let path = dir.join("config.json");
-    let config = format!(
-        r#"{{"ociVersion": "1.1.0", "process": {{"args": ["sh"]}}, "linux": {{"seccomp": {DIRTY}}}}}"#
-    );
+    let config =
+        format!(r#"{{"ociVersion": "1.1.0", "process": {{"args": ["sh"]}}, "linux": {{"seccomp": {DIRTY}}}}}"#);
     fs::write(&path, config).unwrap();
     let out = trapline_lint(&path);
     assert_eq!(out.code(), 1, "{}{}", out.stdout_str(), out.stderr_str());
@@ -149,19 +137,12 @@ fn profile_made_by_trapline_has_no_errors() {
     assert_eq!(out.code(), 0, "{}", out.stderr_str());
 
     let findings = lint_file(&profile).unwrap_or_else(|e| panic!("{e}"));
-    let errors: Vec<String> = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .map(|f| f.to_string())
-        .collect();
+    let errors: Vec<String> =
+        findings.iter().filter(|f| f.severity == Severity::Error).map(|f| f.to_string()).collect();
     assert!(errors.is_empty(), "{errors:#?}");
 
     let out = trapline_lint(&profile);
     let want = if findings.is_empty() { 0 } else { 1 };
     assert_eq!(out.code(), want, "{}{}", out.stdout_str(), out.stderr_str());
-    assert!(
-        !out.stdout_str().contains(": error: "),
-        "{}",
-        out.stdout_str()
-    );
+    assert!(!out.stdout_str().contains(": error: "), "{}", out.stdout_str());
 }

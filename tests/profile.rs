@@ -20,22 +20,13 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    run(Command::new(TRAPLINE)
-        .arg("profile")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped()))
+    run(Command::new(TRAPLINE).arg("profile").args(args).stdout(Stdio::piped()).stderr(Stdio::piped()))
 }
 
 /// Records `cmd` into a trace, checks it recorded cleanly, and returns it (its file is `rec.dir/trace.json`).
 fn recorded(cmd: &[&str]) -> Recorded {
     let rec = record(cmd);
-    assert_eq!(
-        rec.code(),
-        0,
-        "{cmd:?} failed under trapline record: {}",
-        rec.out.stderr_str()
-    );
+    assert_eq!(rec.code(), 0, "{cmd:?} failed under trapline record: {}", rec.out.stderr_str());
     check_trace(&rec.trace);
     rec
 }
@@ -53,19 +44,12 @@ fn profile_of(traces: &[&Recorded], opts: &[&str]) -> Value {
     args.push("-o".into());
     args.push(out_path.clone());
     let out = trapline_profile(&args);
-    assert_eq!(
-        out.code(),
-        0,
-        "trapline profile {args:?}: {}",
-        out.stderr_str()
-    );
+    assert_eq!(out.code(), 0, "trapline profile {args:?}: {}", out.stderr_str());
     serde_json::from_slice(&fs::read(&out_path).unwrap()).expect("profile is JSON")
 }
 
 fn entries(profile: &Value) -> &Vec<Value> {
-    profile["syscalls"]
-        .as_array()
-        .unwrap_or_else(|| panic!("profile without syscalls: {profile}"))
+    profile["syscalls"].as_array().unwrap_or_else(|| panic!("profile without syscalls: {profile}"))
 }
 
 fn names_of(entry: &Value) -> Vec<&str> {
@@ -88,32 +72,20 @@ fn unconditional_allows(profile: &Value) -> BTreeSet<&str> {
 
 /// The entries that name `name`.
 fn entries_for<'a>(profile: &'a Value, name: &str) -> Vec<&'a Value> {
-    entries(profile)
-        .iter()
-        .filter(|e| names_of(e).contains(&name))
-        .collect()
+    entries(profile).iter().filter(|e| names_of(e).contains(&name)).collect()
 }
 
 /// For a conditional allow of `name` alone with a single `SCMP_CMP_MASKED_EQ` on argument `index`:
 /// `(mask, value)`. Panics on any other shape.
 fn masked_eq(entry: &Value, name: &str, index: u64) -> (u64, u64) {
-    assert_eq!(
-        names_of(entry),
-        [name],
-        "one name per conditional entry: {entry}"
-    );
+    assert_eq!(names_of(entry), [name], "one name per conditional entry: {entry}");
     assert_eq!(entry["action"], "SCMP_ACT_ALLOW", "{entry}");
-    let args = entry["args"]
-        .as_array()
-        .unwrap_or_else(|| panic!("conditional entry expected: {entry}"));
+    let args = entry["args"].as_array().unwrap_or_else(|| panic!("conditional entry expected: {entry}"));
     assert_eq!(args.len(), 1, "one condition expected: {entry}");
     let a = &args[0];
     assert_eq!(a["op"], "SCMP_CMP_MASKED_EQ", "{entry}");
     assert_eq!(a["index"], index, "{entry}");
-    (
-        a["value"].as_u64().expect("value"),
-        a["valueTwo"].as_u64().expect("valueTwo"),
-    )
+    (a["value"].as_u64().expect("value"), a["valueTwo"].as_u64().expect("valueTwo"))
 }
 
 fn hex(s: &str) -> u64 {
@@ -139,11 +111,7 @@ fn conditional_pairs(profile: &Value, name: &str, index: u64) -> BTreeSet<(u64, 
     );
     let list = entries_for(profile, name);
     let pairs: BTreeSet<(u64, u64)> = list.iter().map(|e| masked_eq(e, name, index)).collect();
-    assert_eq!(
-        pairs.len(),
-        list.len(),
-        "duplicate {name} entries: {list:?}"
-    );
+    assert_eq!(pairs.len(), list.len(), "duplicate {name} entries: {list:?}");
     pairs
 }
 
@@ -152,14 +120,8 @@ fn output_is_identical_for_traces_in_any_order() {
     let a = recorded(&[fixture("profile_ioctl").to_str().unwrap()]);
     let b = recorded(&[fixture("profile_wx").to_str().unwrap()]);
     let c = recorded(&["/bin/sh", "-c", "echo hi | cat >/dev/null; ls / >/dev/null"]);
-    let orders: [[&Recorded; 3]; 6] = [
-        [&a, &b, &c],
-        [&a, &c, &b],
-        [&b, &a, &c],
-        [&b, &c, &a],
-        [&c, &a, &b],
-        [&c, &b, &a],
-    ];
+    let orders: [[&Recorded; 3]; 6] =
+        [[&a, &b, &c], [&a, &c, &b], [&b, &a, &c], [&b, &c, &a], [&c, &a, &b], [&c, &b, &a]];
     let dir = TempDir::new("determinism");
     let mut outputs = Vec::new();
     for (i, order) in orders.iter().enumerate() {
@@ -196,10 +158,7 @@ fn ioctl_exact_is_one_masked_entry_per_request() {
         requests.contains(&0xc0104629) && requests.contains(&0x5401),
         "the trace should hold both requests: {requests:x?}"
     );
-    for opts in [
-        &["--runtime", "none"][..],
-        &["--runtime", "none", "--ioctl", "exact"],
-    ] {
+    for opts in [&["--runtime", "none"][..], &["--runtime", "none", "--ioctl", "exact"]] {
         let profile = profile_of(&[&rec], opts);
         let pairs = conditional_pairs(&profile, "ioctl", 1);
         let expected: BTreeSet<(u64, u64)> = requests.iter().map(|&r| (MASK_32, r)).collect();
@@ -226,18 +185,10 @@ fn ioctl_type_is_one_entry_per_type_byte() {
 fn ioctl_any_is_unconditional() {
     let rec = recorded(&[fixture("profile_ioctl").to_str().unwrap()]);
     let profile = profile_of(&[&rec], &["--runtime", "none", "--ioctl", "any"]);
-    assert!(
-        unconditional_allows(&profile).contains("ioctl"),
-        "{profile:#}"
-    );
-    let conditional: Vec<&Value> = entries_for(&profile, "ioctl")
-        .into_iter()
-        .filter(|e| e.get("args").is_some())
-        .collect();
-    assert!(
-        conditional.is_empty(),
-        "no ioctl conditions expected: {conditional:?}"
-    );
+    assert!(unconditional_allows(&profile).contains("ioctl"), "{profile:#}");
+    let conditional: Vec<&Value> =
+        entries_for(&profile, "ioctl").into_iter().filter(|e| e.get("args").is_some()).collect();
+    assert!(conditional.is_empty(), "no ioctl conditions expected: {conditional:?}");
 }
 
 #[test]
@@ -265,10 +216,7 @@ fn writable_and_executable_memory_opens_mmap() {
             if classes_named(&wx.trace, name).is_empty() {
                 continue;
             }
-            assert!(
-                open.contains(name),
-                "{name} should be unconditional: {profile:#}"
-            );
+            assert!(open.contains(name), "{name} should be unconditional: {profile:#}");
             assert_eq!(
                 entries_for(&profile, name).len(),
                 1,
@@ -283,20 +231,14 @@ fn writable_and_executable_memory_opens_mmap() {
         let prots = arg_values(&plain.trace, name, "prot");
         assert!(!prots.is_empty(), "the trace should hold {name} calls");
         let expected: BTreeSet<(u64, u64)> = prots.iter().map(|&p| (MASK_32, p)).collect();
-        assert_eq!(
-            conditional_pairs(&profile, name, 2),
-            expected,
-            "{name}: {profile:#}"
-        );
+        assert_eq!(conditional_pairs(&profile, name, 2), expected, "{name}: {profile:#}");
     }
 }
 
 /// Sorted names of the files in `dir`.
 fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut v: Vec<String> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     v.sort();
     v
 }
@@ -309,38 +251,18 @@ fn assert_refused(dir: &TempDir, traces: &[&Path], must: &[&str]) -> String {
     let out_path = dir.join("out.json");
     let explain_path = dir.join("out.md");
     let mut args: Vec<&OsStr> = traces.iter().map(|p| p.as_os_str()).collect();
-    args.extend([
-        OsStr::new("-o"),
-        out_path.as_os_str(),
-        OsStr::new("--explain"),
-        explain_path.as_os_str(),
-    ]);
+    args.extend([OsStr::new("-o"), out_path.as_os_str(), OsStr::new("--explain"), explain_path.as_os_str()]);
     let out = trapline_profile(&args);
     let stderr = out.stderr_str();
     assert_eq!(out.code(), 2, "{args:?}: {stderr}");
-    assert!(
-        out.stdout.is_empty(),
-        "{args:?}: stdout {:?}",
-        out.stdout_str()
-    );
-    assert!(
-        stderr.ends_with('\n') && stderr.lines().count() == 1,
-        "{args:?}: one line expected on stderr: {stderr:?}"
-    );
+    assert!(out.stdout.is_empty(), "{args:?}: stdout {:?}", out.stdout_str());
+    assert!(stderr.ends_with('\n') && stderr.lines().count() == 1, "{args:?}: one line expected on stderr: {stderr:?}");
     assert!(stderr.starts_with("trapline: "), "{args:?}: {stderr:?}");
     for m in must {
         assert!(stderr.contains(m), "{args:?}: {m:?} expected in {stderr:?}");
     }
-    assert!(
-        !out_path.exists(),
-        "{args:?}: {} written",
-        out_path.display()
-    );
-    assert!(
-        !explain_path.exists(),
-        "{args:?}: {} written",
-        explain_path.display()
-    );
+    assert!(!out_path.exists(), "{args:?}: {} written", out_path.display());
+    assert!(!explain_path.exists(), "{args:?}: {} written", explain_path.display());
     assert_eq!(listing(dir.path()), before, "{args:?}: files left behind");
     stderr.trim_end().to_string()
 }
@@ -397,11 +319,7 @@ fn newer_schema_asks_for_an_upgrade() {
     trace["schema"] = 99.into();
     let newer = dir.join("newer.json");
     fs::write(&newer, serde_json::to_vec_pretty(&trace).unwrap()).unwrap();
-    assert_refused(
-        &dir,
-        &[&good, &newer],
-        &[&newer.display().to_string(), "99", "newer", "upgrade"],
-    );
+    assert_refused(&dir, &[&good, &newer], &[&newer.display().to_string(), "99", "newer", "upgrade"]);
 }
 
 #[test]
@@ -415,12 +333,7 @@ fn mixed_architectures_are_refused() {
     assert_refused(
         &dir,
         &[&good, &arm],
-        &[
-            &good.display().to_string(),
-            &arm.display().to_string(),
-            "aarch64",
-            native_arch(),
-        ],
+        &[&good.display().to_string(), &arm.display().to_string(), "aarch64", native_arch()],
     );
 }
 
@@ -434,10 +347,7 @@ fn no_traces_is_a_usage_error() {
     assert!(out.stdout.is_empty());
     // clap's own usage error: its first line says what is missing (a usage hint follows).
     let first = stderr.lines().next().unwrap_or_default();
-    assert!(
-        first.starts_with("error:") && stderr.contains("<TRACE>"),
-        "{stderr:?}"
-    );
+    assert!(first.starts_with("error:") && stderr.contains("<TRACE>"), "{stderr:?}");
     assert!(!out_path.exists(), "{} written", out_path.display());
     assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
 }

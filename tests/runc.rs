@@ -33,16 +33,10 @@ fn runc() -> Result<PathBuf, String> {
     if !Path::new(BUSYBOX).is_file() {
         return Err(format!("no static busybox at {BUSYBOX}"));
     }
-    let candidates = [
-        PathBuf::from("/usr/sbin/runc"),
-        PathBuf::from("/usr/bin/runc"),
-    ];
+    let candidates = [PathBuf::from("/usr/sbin/runc"), PathBuf::from("/usr/bin/runc")];
     let found = candidates.into_iter().find(|p| p.is_file()).or_else(|| {
-        std::env::var_os("PATH").and_then(|path| {
-            std::env::split_paths(&path)
-                .map(|d| d.join("runc"))
-                .find(|p| p.is_file())
-        })
+        std::env::var_os("PATH")
+            .and_then(|path| std::env::split_paths(&path).map(|d| d.join("runc")).find(|p| p.is_file()))
     });
     found.ok_or_else(|| "runc is not installed".into())
 }
@@ -67,10 +61,8 @@ struct RuncLock(#[allow(dead_code)] File);
 impl RuncLock {
     fn take() -> RuncLock {
         let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("trapline-runc.lock");
-        let file = File::create(&path)
-            .unwrap_or_else(|e| panic!("cannot create lock file {}: {e}", path.display()));
-        file.lock()
-            .unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
+        let file = File::create(&path).unwrap_or_else(|e| panic!("cannot create lock file {}: {e}", path.display()));
+        file.lock().unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
         RuncLock(file)
     }
 }
@@ -78,11 +70,7 @@ impl RuncLock {
 /// A container id no other test (thread or process) uses: pid + counter.
 fn container_id() -> String {
     static SEQ: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "trapline-test-{}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("trapline-test-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
 }
 
 /// `runc delete -f ID` when dropped, so that a failing assertion leaves no container behind.
@@ -108,11 +96,7 @@ impl Drop for Container<'_> {
 /// script, so that tests recording at the same time do not remove each other's files.
 fn workload_script() -> String {
     static SEQ: AtomicUsize = AtomicUsize::new(0);
-    let dir = format!(
-        "/tmp/trapline-runc-wl-{}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    );
+    let dir = format!("/tmp/trapline-runc-wl-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
     format!(
         r#"busybox mkdir -p {dir}; echo "mkdir=$?"
 busybox echo "hello from trapline" > {dir}/file.txt; echo "write=$?"
@@ -168,11 +152,7 @@ fn record_and_profile(script: &str) -> Profiled {
     assert_eq!(prof.code(), 0, "trapline profile: {}", prof.stderr_str());
     let profile: Value = serde_json::from_slice(&fs::read(&profile_path).unwrap())
         .unwrap_or_else(|e| panic!("profile is not JSON: {e}"));
-    Profiled {
-        dir,
-        trace,
-        profile,
-    }
+    Profiled { dir, trace, profile }
 }
 
 /// An OCI bundle: rootfs with /bin/busybox, /tmp and /workload.sh; config.json from `runc spec`.
@@ -196,16 +176,11 @@ impl Bundle {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()));
         assert_eq!(spec.code(), 0, "runc spec: {}", spec.stderr_str());
-        let mut config: Value =
-            serde_json::from_slice(&fs::read(dir.join("config.json")).unwrap()).unwrap();
+        let mut config: Value = serde_json::from_slice(&fs::read(dir.join("config.json")).unwrap()).unwrap();
         config["process"]["terminal"] = json!(false);
         config["process"]["args"] = json!(["/bin/busybox", "sh", "/workload.sh"]);
         config["root"]["readonly"] = json!(false);
-        Bundle {
-            dir,
-            runc: runc.to_path_buf(),
-            config,
-        }
+        Bundle { dir, runc: runc.to_path_buf(), config }
     }
 
     /// Runs the workload in a fresh container, under `seccomp` as `linux.seccomp` (none when `None`).
@@ -219,16 +194,9 @@ impl Bundle {
                 }
             }
         }
-        fs::write(
-            self.dir.join("config.json"),
-            serde_json::to_vec_pretty(&config).unwrap(),
-        )
-        .unwrap();
+        fs::write(self.dir.join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
         let _lock = RuncLock::take();
-        let container = Container {
-            runc: &self.runc,
-            id: container_id(),
-        };
+        let container = Container { runc: &self.runc, id: container_id() };
         run(Command::new(&self.runc)
             .args(["run", "--bundle"])
             .arg(self.dir.path())
@@ -239,12 +207,7 @@ impl Bundle {
 }
 
 fn describe(out: &Finished) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        out.stdout_str(),
-        out.stderr_str()
-    )
+    format!("status {:?}\nstdout:\n{}\nstderr:\n{}", out.status, out.stdout_str(), out.stderr_str())
 }
 
 /// The profile with `name` taken out of every ALLOW entry (entries left without names are dropped).
@@ -281,12 +244,7 @@ fn profiled_container_prints_the_same_as_unconfined() {
     let bundle = Bundle::new(&runc, &script);
 
     let plain = bundle.run(None);
-    assert_eq!(
-        plain.code(),
-        0,
-        "unconfined container: {}",
-        describe(&plain)
-    );
+    assert_eq!(plain.code(), 0, "unconfined container: {}", describe(&plain));
     for step in ["mkdir=0", "write=0", "read=0", "ls=0", "uname=0", "rm=0"] {
         assert!(
             plain.stdout_str().lines().any(|l| l == step),
@@ -304,17 +262,8 @@ fn profiled_container_prints_the_same_as_unconfined() {
         describe(&profiled),
         p.dir.join("profile.json").display()
     );
-    assert_eq!(
-        profiled.status.code(),
-        plain.status.code(),
-        "{}",
-        describe(&profiled)
-    );
-    assert!(
-        !profiled.stdout_str().contains("Operation not permitted"),
-        "{}",
-        describe(&profiled)
-    );
+    assert_eq!(profiled.status.code(), plain.status.code(), "{}", describe(&profiled));
+    assert!(!profiled.stdout_str().contains("Operation not permitted"), "{}", describe(&profiled));
 }
 
 /// (b) Without `socket` the container still starts and runs the script, but `nc` fails with EPERM.
@@ -338,12 +287,7 @@ fn dropping_a_needed_syscall_fails_that_step_with_eperm() {
     let bundle = Bundle::new(&runc, &script);
 
     let plain = bundle.run(None);
-    assert_eq!(
-        plain.code(),
-        0,
-        "unconfined container: {}",
-        describe(&plain)
-    );
+    assert_eq!(plain.code(), 0, "unconfined container: {}", describe(&plain));
     let nc_line = |out: &Finished| {
         out.stdout_str()
             .lines()
@@ -353,11 +297,7 @@ fn dropping_a_needed_syscall_fails_that_step_with_eperm() {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    assert!(
-        !nc_line(&plain).contains("Operation not permitted"),
-        "{}",
-        describe(&plain)
-    );
+    assert!(!nc_line(&plain).contains("Operation not permitted"), "{}", describe(&plain));
 
     let out = bundle.run(Some(&crippled));
     let stdout = out.stdout_str();
@@ -374,11 +314,7 @@ fn dropping_a_needed_syscall_fails_that_step_with_eperm() {
         "nc should fail with EPERM without socket: {}",
         describe(&out)
     );
-    assert!(
-        stdout.lines().any(|l| l == "nc=1"),
-        "nc should exit 1: {}",
-        describe(&out)
-    );
+    assert!(stdout.lines().any(|l| l == "nc=1"), "nc should exit 1: {}", describe(&out));
 }
 
 /// (c) The profile allows exactly the names in the trace plus runc's own, and denies nothing but the unused
@@ -398,16 +334,8 @@ fn profile_allows_exactly_trace_and_runtime_names() {
         // Numbers without a name in trapline's tables are left out of profiles (with a warning).
         .filter(|n| !n.starts_with("syscall_"))
         .collect();
-    let runtime: BTreeSet<String> = Runtime::Runc
-        .syscalls()
-        .names
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    assert!(
-        runtime.contains("execve") && runtime.contains("getdents64"),
-        "{runtime:?}"
-    );
+    let runtime: BTreeSet<String> = Runtime::Runc.syscalls().names.iter().map(|s| s.to_string()).collect();
+    assert!(runtime.contains("execve") && runtime.contains("getdents64"), "{runtime:?}");
     let expected: BTreeSet<String> = traced.union(&runtime).cloned().collect();
 
     let entries = p.profile["syscalls"].as_array().expect("profile.syscalls");
@@ -428,20 +356,10 @@ fn profile_allows_exactly_trace_and_runtime_names() {
         expected.difference(&allowed).collect::<Vec<_>>()
     );
 
-    let fallback: BTreeSet<String> = FALLBACK_ENOSYS
-        .iter()
-        .map(|s| s.to_string())
-        .filter(|n| !expected.contains(n))
-        .collect();
-    assert!(
-        !fallback.is_empty(),
-        "busybox does not use clone3 or openat2"
-    );
-    assert_eq!(
-        errno_entries.len(),
-        1,
-        "one ERRNO entry expected: {errno_entries:?}"
-    );
+    let fallback: BTreeSet<String> =
+        FALLBACK_ENOSYS.iter().map(|s| s.to_string()).filter(|n| !expected.contains(n)).collect();
+    assert!(!fallback.is_empty(), "busybox does not use clone3 or openat2");
+    assert_eq!(errno_entries.len(), 1, "one ERRNO entry expected: {errno_entries:?}");
     let e = errno_entries[0];
     assert_eq!(e["errnoRet"], 38, "ENOSYS fallback entry: {e}");
     assert!(e.get("args").is_none(), "ENOSYS fallback entry: {e}");

@@ -24,7 +24,9 @@ pub struct Call {
     pub args: [u64; 6],
 }
 
-/// What classification needs from a backend: what an fd is, and words of the caller's memory.
+/// What classification needs from a backend: what an fd is, and words of the caller's memory. A source that
+/// cannot read memory at all (an imported log) fails reads with ENOSYS: then what lives behind pointers is
+/// left out of the class rather than marked unreadable.
 pub trait CallSource {
     fn fd(&mut self, fd: i32, sink: &mut dyn EventSink) -> Fd;
     fn read_u32(&mut self, addr: u64) -> io::Result<u32>;
@@ -95,8 +97,9 @@ fn nvidia_detail(request: u32, params: u64, source: &mut dyn CallSource) -> Opti
         NV_ESC_RM_ALLOC => NVOS21_64_HCLASS_OFFSET,
         _ => return None,
     };
-    Some(match source.read_u32(params.wrapping_add(offset)) {
-        Ok(value) => Detail::Value(value),
-        Err(e) => Detail::Unreadable(e.raw_os_error().unwrap_or(libc::EFAULT)),
-    })
+    match source.read_u32(params.wrapping_add(offset)) {
+        Ok(value) => Some(Detail::Value(value)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => None,
+        Err(e) => Some(Detail::Unreadable(e.raw_os_error().unwrap_or(libc::EFAULT))),
+    }
 }
