@@ -79,6 +79,12 @@ struct ProfileArgs {
     #[arg(long)]
     allow_mixed_arch: bool,
 
+    /// Ignore the size bits of every NVIDIA frontend ioctl request, so the profile survives driver updates
+    /// that change a parameter struct's size. Commands whose size varies with the GPU count are always
+    /// compared without size.
+    #[arg(long)]
+    gpu_portable: bool,
+
     /// Also write a Markdown report that says why each rule is there.
     #[arg(long, value_name = "FILE.md")]
     explain: Option<PathBuf>,
@@ -213,6 +219,7 @@ fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
             RuntimeArg::None => None,
         },
         allow_mixed_arch: args.allow_mixed_arch,
+        gpu_portable: args.gpu_portable,
     };
     let output = args.output.as_deref().map(Output::prepare).transpose()?;
     let explain_output = args.explain.as_deref().map(Output::prepare).transpose()?;

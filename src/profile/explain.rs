@@ -1,7 +1,7 @@
 //! The explain report: a Markdown companion to a profile that says, for every rule, why it is there.
 //! It stays out of the profile JSON because containerd drops unknown keys.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -19,11 +19,15 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
         let command: Vec<String> = trace.run.command.iter().map(|t| t.to_string()).collect();
         let _ = writeln!(
             out,
-            "- `{}`: `{}` on {} (kernel {}), {}, exit status {}{}",
+            "- `{}`: `{}` on {} (kernel {}{}), {}, exit status {}{}",
             path.display(),
             command.join(" "),
             trace.run.arch,
             trace.run.kernel,
+            match trace.run.gpu.as_ref().and_then(|g| g.nvidia_driver.as_deref()) {
+                Some(driver) => format!(", NVIDIA driver {driver}"),
+                None => String::new(),
+            },
             trace.run.started,
             trace.run.exit.status,
             if trace.run.complete { String::new() } else { " — **incomplete**".to_string() },
@@ -59,7 +63,21 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
                 _ => "always".to_string(),
             }
         } else {
-            reason.condition.iter().map(|r| describe_condition(&reason.name, r)).collect::<Vec<_>>().join(" and ")
+            let decoded = match &reason.source {
+                Source::Seen(seen) => seen.iter().find_map(|(_, c)| {
+                    c.args
+                        .iter()
+                        .find(|a| a.index == reason.condition.first().map(|r| r.index as u8))
+                        .map(|a| a.decoded.as_str())
+                }),
+                _ => None,
+            };
+            reason
+                .condition
+                .iter()
+                .map(|r| describe_condition(&reason.name, r, decoded))
+                .collect::<Vec<_>>()
+                .join(" and ")
         };
         match &reason.source {
             Source::Seen(seen) => {
@@ -96,6 +114,7 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
             }
         }
     }
+    ioctls_by_device(&mut out, generated);
     if let Some(runtime) = generated.reasons.iter().find_map(|r| match r.source {
         Source::Runtime(rt) => Some(rt),
         _ => None,
@@ -119,6 +138,47 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
     out
 }
 
+/// ioctl requests grouped by the device they went to, with what seccomp cannot see: the RM control commands
+/// and alloc classes behind NVIDIA's pointers.
+fn ioctls_by_device(out: &mut String, generated: &Generated<'_>) {
+    // device -> request name -> (calls, details seen)
+    let mut devices: BTreeMap<String, BTreeMap<String, (u64, BTreeSet<String>)>> = BTreeMap::new();
+    for reason in generated.reasons.iter().filter(|r| r.name == "ioctl") {
+        let Source::Seen(seen) = &reason.source else { continue };
+        for (_, class) in seen {
+            let Some(device) = device(class.fd.as_ref()) else { continue };
+            let Some(request) = class.args.iter().find(|a| a.index == Some(1)) else { continue };
+            let entry = devices
+                .entry(device)
+                .or_default()
+                .entry(format!("`{:#010x}` {}", request.value.0, request.decoded))
+                .or_default();
+            entry.0 += class.count;
+            for detail in class.args.iter().filter(|a| a.index.is_none()) {
+                entry.1.insert(format!("{} {}", detail.name, detail.decoded));
+            }
+        }
+    }
+    if devices.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## ioctl requests by device\n");
+    let _ = writeln!(
+        out,
+        "seccomp compares only the request number: a request allowed for one device is allowed on every fd. \
+         What a request carried behind its pointer is listed for review; it is not enforced.\n"
+    );
+    for (device, requests) in devices {
+        let _ = writeln!(out, "- {device}");
+        for (request, (calls, details)) in requests {
+            let _ = writeln!(out, "  - {request}: {calls} call(s)");
+            for detail in details {
+                let _ = writeln!(out, "    - {detail}");
+            }
+        }
+    }
+}
+
 fn device(fd: Option<&FdDesc>) -> Option<String> {
     match fd? {
         FdDesc::Device { path, .. } => Some(format!("`{path}`")),
@@ -126,6 +186,7 @@ fn device(fd: Option<&FdDesc>) -> Option<String> {
         FdDesc::Socket => Some("socket".to_string()),
         FdDesc::Pipe => Some("pipe".to_string()),
         FdDesc::File => Some("file".to_string()),
+        FdDesc::GpuLibrary { name } => Some(name.clone()),
         _ => None,
     }
 }

@@ -9,8 +9,10 @@ use super::oci::{Action, ArgRule, Seccomp, SyscallRule, architectures_for};
 use super::runtime::Runtime;
 use crate::decode::arch::Arch;
 use crate::decode::flags::CLONE_NAMESPACES;
+use crate::decode::gpu::{DeviceFamily, nvidia};
+use crate::decode::ioctl::Ioc;
 use crate::decode::{self, rows::ArgKind};
-use crate::trace::model::{Class, Trace};
+use crate::trace::model::{Class, FdDesc, Trace};
 
 /// libseccomp and the proposed Kubernetes profile validation both cap one syscall at this many entries.
 pub const MAX_ENTRIES_PER_SYSCALL: usize = 128;
@@ -64,6 +66,9 @@ pub struct ProfilePlan {
     pub ioctl: IoctlMode,
     pub runtime: Option<Runtime>,
     pub allow_mixed_arch: bool,
+    /// Ignore the size bits of every NVIDIA frontend request, so the profile survives driver updates that
+    /// change a parameter struct's size (at the price of allowing any size for those commands).
+    pub gpu_portable: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +116,7 @@ pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Resul
     let (first_path, first) = traces.first().ok_or(ProfileError::NoTraces)?;
     let mut architectures = BTreeSet::new();
     let mut warnings = Vec::new();
+    let mut drivers: BTreeMap<String, PathBuf> = BTreeMap::new();
     for (path, trace) in traces {
         if trace.run.arch != first.run.arch && !plan.allow_mixed_arch {
             return Err(ProfileError::MixedArch {
@@ -121,9 +127,21 @@ pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Resul
             });
         }
         architectures.extend(architectures_for(trace.run.arch));
+        if let Some(driver) = trace.run.gpu.as_ref().and_then(|g| g.nvidia_driver.as_ref()) {
+            drivers.entry(driver.clone()).or_insert_with(|| path.clone());
+        }
         if let Some(why) = &trace.run.incomplete {
             warnings.push(format!("{} is incomplete ({why}): the profile may miss calls", path.display()));
         }
+    }
+
+    if drivers.len() > 1 {
+        let list: Vec<String> = drivers.iter().map(|(d, p)| format!("{d} ({})", p.display())).collect();
+        warnings.push(format!(
+            "the traces come from different NVIDIA drivers: {}; request values differ between driver branches, \
+             so the profile allows the requests of each (record on the branch you deploy, or use --gpu-portable)",
+            list.join(", ")
+        ));
     }
 
     // Every class, grouped by syscall name; BTreeMap keeps the output order independent of input order.
@@ -155,7 +173,7 @@ pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Resul
         if runtime_names.contains(name) {
             continue; // allowed unconditionally below; a condition would only narrow what the runtime needs
         }
-        for (condition, seen) in conditions(name, classes, plan.ioctl, wx_seen, &mut warnings) {
+        for (condition, seen) in conditions(name, classes, plan, wx_seen, &mut warnings) {
             reasons.push(Reason {
                 name: name.to_string(),
                 condition,
@@ -220,7 +238,7 @@ type Seen<'a> = Vec<(usize, &'a Class)>;
 fn conditions<'a>(
     name: &str,
     classes: &[(usize, &'a Class)],
-    ioctl: IoctlMode,
+    plan: &ProfilePlan,
     wx_seen: bool,
     warnings: &mut Vec<String>,
 ) -> Vec<(Vec<ArgRule>, Seen<'a>)> {
@@ -239,10 +257,21 @@ fn conditions<'a>(
     };
     match name {
         "ioctl" => {
+            let gpu_portable = plan.gpu_portable;
             let request = |c: &Class| arg_value(c, "request");
-            let exact = |c: &Class| request(c).map(|r| ArgRule::masked_eq(1, LOW_32_BITS, r));
+            let exact = |c: &Class| {
+                let r = request(c)?;
+                // NVIDIA commands whose struct is an array sized by GPU or entry count, or every frontend
+                // command under --gpu-portable: compare everything but the size bits.
+                let nvidia = matches!(&c.fd, Some(FdDesc::Device { family: Some(DeviceFamily::NvidiaFrontend), .. }));
+                Some(if nvidia && (gpu_portable || nvidia::size_varies(r as u32)) {
+                    ArgRule::masked_eq(1, u64::from(nvidia::SIZE_MASK), r & u64::from(nvidia::SIZE_MASK))
+                } else {
+                    ArgRule::masked_eq(1, LOW_32_BITS, r)
+                })
+            };
             let by_type = |c: &Class| request(c).map(|r| ArgRule::masked_eq(1, 0xff00, r & 0xff00));
-            let mut mode = ioctl;
+            let mut mode = plan.ioctl;
             loop {
                 let groups = match mode {
                     IoctlMode::Exact => by(&exact),
@@ -315,8 +344,9 @@ fn entries(reasons: &[Reason<'_>]) -> Vec<SyscallRule> {
     out
 }
 
-/// How a condition reads for a person: `request == 0x5401 (TCGETS)`.
-pub fn describe_condition(name: &str, rule: &ArgRule) -> String {
+/// How a condition reads for a person: `request == 0x5401 (TCGETS)`. `decoded` is the name the traces gave
+/// the value (it knows the device a request went to), used in preference to a generic decoding.
+pub fn describe_condition(name: &str, rule: &ArgRule, decoded: Option<&str>) -> String {
     let (arg, kind) = match (name, rule.index) {
         ("ioctl", 1) => ("request", Some(ArgKind::Ioctl)),
         ("socket", 0) => ("domain", Some(ArgKind::SocketDomain)),
@@ -328,6 +358,14 @@ pub fn describe_condition(name: &str, rule: &ArgRule) -> String {
     match (name, rule.value) {
         ("clone", mask) if mask == CLONE_NAMESPACES => "no namespace flags".to_string(),
         ("ioctl", 0xff00) => format!("request type '{}'", char::from((rule.value_two >> 8) as u8).escape_default()),
+        ("ioctl", mask) if mask == u64::from(nvidia::SIZE_MASK) => format!(
+            "request {:#x} with any size ({})",
+            rule.value_two,
+            decoded.map(str::to_string).unwrap_or_else(|| Ioc::split(rule.value_two as u32).render())
+        ),
+        (_, LOW_32_BITS) if decoded.is_some() => {
+            format!("{arg} == {:#x} ({})", rule.value_two, decoded.unwrap_or_default())
+        }
         (_, LOW_32_BITS) => match kind {
             Some(kind) => format!("{arg} == {:#x} ({})", rule.value_two, decode::describe(kind, rule.value_two)),
             None => format!("{arg} == {:#x}", rule.value_two),

@@ -167,6 +167,7 @@ pub enum FdDesc {
     },
     /// A GPU driver's user-space library (`libcuda.so.550.54.15`), named because which driver a workload
     /// loaded is part of what its profile is tied to.
+    #[serde(rename = "gpu-library")]
     GpuLibrary {
         name: String,
     },
