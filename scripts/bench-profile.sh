@@ -73,7 +73,7 @@ def measure(extra):
         entries = len(json.load(f)["syscalls"])
     return min(times), times, entries, warnings
 
-print(f"template: {' '.join(tpl['run']['command'])} ({len(tpl['classes'])} classes), kernel {os.uname().release}, "
+print(f"template: {' '.join(tpl['runs'][0]['command'])} ({len(tpl['classes'])} classes), kernel {os.uname().release}, "
       f"{os.cpu_count()} CPUs")
 print(f"input: {len(traces)} traces, {classes_in} classes in, {size / 2**20:.1f} MiB of JSON")
 print(f"{'variant':<20}{'classes in':>12}{'entries out':>13}{'best of ' + str(runs):>12}   all runs (s)")

@@ -100,7 +100,7 @@ class Maker:
         tpl_classes = template["classes"]
         self.exes = next((c["exes"] for c in tpl_classes if c.get("exes")), ["/usr/bin/synthetic"])
         self.pids = next((c["pids"] for c in tpl_classes if c.get("pids")), [1000])
-        self.arch = template["run"]["arch"]
+        self.arch = template["runs"][0]["arch"]
         self.nrs = {name: nr for nr, name in syscall_names()}
 
     def cls(self, syscall, args, fd=None, results=None):
@@ -115,6 +115,7 @@ class Maker:
             c["fd"] = fd
         count = rng.randint(1, 2000)
         c["count"] = count
+        c["runs"] = 1
         if results is not None:
             failed = rng.randint(0, count)
             c["results"] = {"ok": count - failed, "errors": {results: failed}} if failed else {"ok": count}
@@ -204,7 +205,8 @@ def make_trace(template, index, n_classes, names, seed):
     classes.sort(key=lambda c: (c["syscall"], c["arch"], [int(a["value"], 16) for a in c["args"]],
                                 json.dumps(c.get("fd"), sort_keys=True)))
 
-    run = copy.deepcopy(template["run"])
+    run = copy.deepcopy(template["runs"][0])
+    run["id"] = f"{rng_id(index):016x}"
     run["command"] = [f"synthetic-{index:03d}"]
     run["exit"] = {"status": 0}
     run["complete"] = True
@@ -215,7 +217,12 @@ def make_trace(template, index, n_classes, names, seed):
         "processes": max(len(set(p for c in classes for p in c["pids"])), 1),
         "threads": max(len(set(p for c in classes for p in c["pids"])), 1),
     }
-    return {"schema": template["schema"], "run": run, "classes": classes}
+    return {"schema": template["schema"], "runs": [run], "classes": classes}
+
+
+def rng_id(index):
+    """A distinct, reproducible run id per synthetic trace."""
+    return (0x9E3779B97F4A7C15 * (index + 1)) & 0xFFFFFFFFFFFFFFFF
 
 
 def main():

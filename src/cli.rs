@@ -257,7 +257,8 @@ fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
     let trace = record::record(&plan)?;
     output.commit(&to_json(&trace))?;
     if !args.quiet {
-        let t = trace.run.totals;
+        let run = &trace.runs[0]; // a recording holds exactly one run
+        let t = run.totals;
         let _ = writeln!(
             std::io::stderr(),
             "trapline: recorded {} syscalls in {} classes from {} processes, {} threads{} -> {}",
@@ -265,9 +266,9 @@ fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
             t.classes,
             t.processes,
             t.threads,
-            trace.run.incomplete.as_ref().map(|r| format!(" (incomplete: {r})")).unwrap_or_default(),
+            run.incomplete.as_ref().map(|r| format!(" (incomplete: {r})")).unwrap_or_default(),
             output.path().display()
         );
     }
-    Ok(Verdict::Workload(trace.run.exit.status))
+    Ok(Verdict::Workload(trace.runs[0].exit.status))
 }

@@ -327,7 +327,7 @@ fn mixed_architectures_are_refused() {
     let dir = TempDir::new("mixed-arch");
     let (good, text) = good_trace(&dir);
     let mut trace: Value = serde_json::from_str(&text).unwrap();
-    trace["run"]["arch"] = "aarch64".into();
+    trace["runs"][0]["arch"] = "aarch64".into();
     let arm = dir.join("arm.json");
     fs::write(&arm, serde_json::to_vec_pretty(&trace).unwrap()).unwrap();
     assert_refused(

@@ -42,11 +42,11 @@ fn threads64_every_thread_syscall_recorded_once() {
             assert_eq!(c["processes"], 1, "{c}");
         }
     }
-    let totals = &r.trace["run"]["totals"];
+    let totals = &r.trace["runs"][0]["totals"];
     assert_eq!(totals["processes"], 1, "{totals}");
     assert!(totals["threads"].as_u64().unwrap() >= 65, "{totals}");
     assert!(count(&r.trace, "clone3") >= 64, "clone3: {}", count(&r.trace, "clone3"));
-    assert_eq!(r.trace["run"]["exit"], json!({"status": 0}));
+    assert_eq!(r.trace["runs"][0]["exit"], json!({"status": 0}));
 }
 
 #[test]
@@ -81,7 +81,7 @@ fn fork_vfork_clone3_and_exec_chain() {
     let flags = arg(clones[0], Some(0)).unwrap_or_else(|| panic!("clone without arg 0: {}", clones[0]));
     assert_eq!(flags["value"], "0x1200011", "{}", clones[0]);
     // Top process, 3 chain children, the vfork child and the clone3 child.
-    let totals = &t["run"]["totals"];
+    let totals = &t["runs"][0]["totals"];
     assert!(totals["processes"].as_u64().unwrap() >= 6, "{totals}");
     let execve = classes_named(t, "execve");
     assert!(execve.iter().all(|c| c["processes"].as_u64().unwrap() >= 5), "execve from 5 processes: {execve:?}");
@@ -92,15 +92,15 @@ fn exec_from_non_main_thread_passes_exit_status() {
     let r = record_fixture("exec_from_thread", &[]);
     assert_eq!(r.code(), 7, "stderr:\n{}", r.out.stderr_str());
     let t = &r.trace;
-    assert_eq!(t["run"]["exit"], json!({"status": 7}));
+    assert_eq!(t["runs"][0]["exit"], json!({"status": 7}));
     assert_eq!(count(t, "execve"), 2, "execve: the command and /bin/sh");
     // The busy threads' getppid loop was seen, and so was the shell that replaced the process.
     assert!(count(t, "getppid") >= 1);
     let sh = fs::canonicalize("/bin/sh").unwrap();
     let sh = sh.to_str().unwrap();
     assert!(classes(t).iter().any(|c| c["exes"].as_array().unwrap().iter().any(|e| e == sh)), "no class made by {sh}");
-    assert_eq!(t["run"]["totals"]["processes"], 1);
-    assert!(t["run"]["totals"]["threads"].as_u64().unwrap() >= 6);
+    assert_eq!(t["runs"][0]["totals"]["processes"], 1);
+    assert!(t["runs"][0]["totals"]["threads"].as_u64().unwrap() >= 6);
 }
 
 #[test]
@@ -109,14 +109,14 @@ fn killed_by_signal_exits_128_plus_signal() {
         let exe = fixture_str("killself");
         let r = record(&[&exe, sig]);
         assert_eq!(r.code(), 128 + n, "SIG{sig}; stderr:\n{}", r.out.stderr_str());
-        assert_eq!(r.trace["run"]["exit"], json!({"status": 128 + n, "signal": format!("SIG{sig}")}), "SIG{sig}");
+        assert_eq!(r.trace["runs"][0]["exit"], json!({"status": 128 + n, "signal": format!("SIG{sig}")}), "SIG{sig}");
         assert_eq!(r.out.stdout_str(), format!("killself {sig}\n"));
         // A run that died from a signal is no healthy run to profile from: the trace says so.
-        assert_eq!(r.trace["run"]["complete"], false, "SIG{sig}");
-        assert_eq!(r.trace["run"]["incomplete"], format!("the workload was killed by SIG{sig}"));
+        assert_eq!(r.trace["runs"][0]["complete"], false, "SIG{sig}");
+        assert_eq!(r.trace["runs"][0]["incomplete"], format!("the workload was killed by SIG{sig}"));
         let mut as_if_complete = r.trace.clone();
-        as_if_complete["run"]["complete"] = json!(true);
-        as_if_complete["run"].as_object_mut().unwrap().remove("incomplete");
+        as_if_complete["runs"][0]["complete"] = json!(true);
+        as_if_complete["runs"][0].as_object_mut().unwrap().remove("incomplete");
         check_trace(&as_if_complete);
     }
 }
@@ -126,7 +126,7 @@ fn exit_codes_pass_through() {
     for code in [0, 3, 42, 255] {
         let r = record_fixture("exitcode", &[&code.to_string()]);
         assert_eq!(r.code(), code);
-        assert_eq!(r.trace["run"]["exit"], json!({"status": code}));
+        assert_eq!(r.trace["runs"][0]["exit"], json!({"status": code}));
         assert!(count(&r.trace, "exit_group") >= 1);
     }
 }
@@ -189,7 +189,7 @@ fn int80_from_64bit_process_is_an_i386_class() {
     assert_eq!(classes_named_arch(t, "getppid", "i386")[0]["nr"], 64);
     // ... and the 64-bit calls are still x86_64 classes.
     assert_eq!(classes_named_arch(t, "getpid", "x86_64")[0]["nr"], 39);
-    assert_eq!(t["run"]["arch"], "x86_64");
+    assert_eq!(t["runs"][0]["arch"], "x86_64");
 }
 
 #[test]
@@ -221,7 +221,7 @@ fn summary_line_without_quiet() {
     assert_eq!(out.code(), 0, "{}", out.stderr_str());
     let trace = read_trace(&out_path, &out);
     check_trace(&trace);
-    let totals = &trace["run"]["totals"];
+    let totals = &trace["runs"][0]["totals"];
     let expected = format!(
         "trapline: recorded {} syscalls in {} classes from {} processes, {} threads -> {}\n",
         totals["syscalls"],
@@ -249,7 +249,7 @@ fn default_output_is_trace_json_in_current_directory() {
     let trace = read_trace(&dir.join("trace.json"), &out);
     check_trace(&trace);
     // argv[0] only, as given on the command line.
-    assert_eq!(trace["run"]["command"], json!([exe.to_str().unwrap()]));
+    assert_eq!(trace["runs"][0]["command"], json!([exe.to_str().unwrap()]));
     let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers, vec![std::ffi::OsString::from("trace.json")], "no temporary files left");
 }
@@ -260,7 +260,7 @@ fn record_argv_keeps_the_whole_command_line() {
     let r = record_with(&["--record-argv"], &[&exe, "3"]);
     check_trace(&r.trace);
     assert_eq!(r.code(), 3);
-    assert_eq!(r.trace["run"]["command"], json!([exe, "3"]));
+    assert_eq!(r.trace["runs"][0]["command"], json!([exe, "3"]));
 }
 
 #[test]
@@ -272,8 +272,8 @@ fn results_auto_versus_all() {
         check_trace(&r.trace);
         assert_eq!(r.code(), 0);
     }
-    assert_eq!(auto.trace["run"]["results"], "auto");
-    assert_eq!(all.trace["run"]["results"], "all");
+    assert_eq!(auto.trace["runs"][0]["results"], "auto");
+    assert_eq!(all.trace["runs"][0]["results"], "all");
     // fd-creating calls have results either way: opening /dev/null succeeded.
     for r in [&auto, &all] {
         let openat = classes_named(&r.trace, "openat");

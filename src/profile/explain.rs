@@ -7,31 +7,33 @@ use std::path::PathBuf;
 
 use super::generate::{Generated, Source, describe_condition};
 use super::oci::Action;
-use crate::trace::model::{FdDesc, Trace};
+use crate::trace::model::{Class, FdDesc, Trace};
 
 pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
     let mut out = String::new();
-    let runs = traces.len();
+    let runs: u64 = traces.iter().map(|(_, t)| t.runs.len() as u64).sum();
     let profile = &generated.profile;
     let _ = writeln!(out, "# Seccomp profile, explained\n");
-    let _ = writeln!(out, "Made by trapline {} from {runs} trace(s):\n", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(out, "Made by trapline {} from {runs} run(s):\n", env!("CARGO_PKG_VERSION"));
     for (path, trace) in traces {
-        let command: Vec<String> = trace.run.command.iter().map(|t| t.to_string()).collect();
-        let _ = writeln!(
-            out,
-            "- `{}`: `{}` on {} (kernel {}{}), {}, exit status {}{}",
-            path.display(),
-            command.join(" "),
-            trace.run.arch,
-            trace.run.kernel,
-            match trace.run.gpu.as_ref().and_then(|g| g.nvidia_driver.as_deref()) {
-                Some(driver) => format!(", NVIDIA driver {driver}"),
-                None => String::new(),
-            },
-            trace.run.started,
-            trace.run.exit.status,
-            if trace.run.complete { String::new() } else { " — **incomplete**".to_string() },
-        );
+        for run in &trace.runs {
+            let command: Vec<String> = run.command.iter().map(|t| t.to_string()).collect();
+            let _ = writeln!(
+                out,
+                "- `{}`: `{}` on {} (kernel {}{}), {}, exit status {}{}",
+                path.display(),
+                command.join(" "),
+                run.arch,
+                run.kernel,
+                match run.gpu.as_ref().and_then(|g| g.nvidia_driver.as_deref()) {
+                    Some(driver) => format!(", NVIDIA driver {driver}"),
+                    None => String::new(),
+                },
+                run.started,
+                run.exit.status,
+                if run.complete { String::new() } else { " — **incomplete**".to_string() },
+            );
+        }
     }
     let default = match profile.default_action {
         Action::Errno => "every syscall not listed fails with EPERM".to_string(),
@@ -82,17 +84,17 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
         match &reason.source {
             Source::Seen(seen) => {
                 let calls: u64 = seen.iter().map(|(_, c)| c.count).sum();
-                let in_runs: BTreeSet<usize> = seen.iter().map(|(i, _)| *i).collect();
+                let in_runs = runs_seen(seen);
                 let processes: u64 = seen.iter().map(|(_, c)| c.processes).sum();
                 let devices: BTreeSet<String> = seen.iter().filter_map(|(_, c)| device(c.fd.as_ref())).collect();
                 let exes: BTreeSet<String> =
                     seen.iter().flat_map(|(_, c)| c.exes.iter().map(|e| e.to_string())).collect();
-                let partial = if in_runs.len() < runs { " ⚠" } else { "" };
+                let partial = if in_runs < runs { " ⚠" } else { "" };
                 let _ = writeln!(
                     out,
                     "| `{}` | {when} | {calls} | {} of {runs}{partial} | {processes} | {} | {} |",
                     reason.name,
-                    in_runs.len(),
+                    in_runs,
                     devices.into_iter().collect::<Vec<_>>().join(", "),
                     exes.into_iter().collect::<Vec<_>>().join(", "),
                 );
@@ -121,9 +123,7 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
     }) {
         let _ = writeln!(out, "\nRuntime list: {}.", runtime.syscalls().source);
     }
-    if generated.reasons.iter().any(
-        |r| matches!(&r.source, Source::Seen(s) if s.iter().map(|(i, _)| *i).collect::<BTreeSet<_>>().len() < runs),
-    ) {
+    if generated.reasons.iter().any(|r| matches!(&r.source, Source::Seen(s) if runs_seen(s) < runs)) {
         let _ = writeln!(
             out,
             "\n⚠ seen in only some runs: record more runs, or accept that a run may take paths the others did not."
@@ -136,6 +136,17 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
         }
     }
     out
+}
+
+/// In how many runs a rule's classes were seen: per trace the most of any one class (a lower bound where
+/// several classes back one rule), summed over traces.
+fn runs_seen(seen: &[(usize, &Class)]) -> u64 {
+    let mut per_trace: BTreeMap<usize, u64> = BTreeMap::new();
+    for (i, class) in seen {
+        let most = per_trace.entry(*i).or_default();
+        *most = (*most).max(class.runs);
+    }
+    per_trace.values().sum()
 }
 
 /// ioctl requests grouped by the device they went to, with what seccomp cannot see: the RM control commands

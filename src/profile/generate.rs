@@ -118,23 +118,27 @@ pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Resul
     let mut warnings = Vec::new();
     let mut drivers: BTreeMap<String, PathBuf> = BTreeMap::new();
     for (path, trace) in traces {
-        if trace.run.arch != first.run.arch && !plan.allow_mixed_arch {
+        let Some(arch) = trace.arch() else { continue };
+        let first_arch = first.arch().unwrap_or(arch);
+        if arch != first_arch && !plan.allow_mixed_arch {
             return Err(ProfileError::MixedArch {
                 first: first_path.clone(),
-                first_arch: first.run.arch,
+                first_arch,
                 other: path.clone(),
-                other_arch: trace.run.arch,
+                other_arch: arch,
             });
         }
-        architectures.extend(architectures_for(trace.run.arch));
-        if let Some(driver) = trace.run.gpu.as_ref().and_then(|g| g.nvidia_driver.as_ref()) {
-            drivers.entry(driver.clone()).or_insert_with(|| path.clone());
-        }
-        if let Some(why) = &trace.run.incomplete {
-            warnings.push(format!("{} is incomplete ({why}): the profile may miss calls", path.display()));
+        architectures.extend(architectures_for(arch));
+        for run in &trace.runs {
+            if let Some(driver) = run.gpu.as_ref().and_then(|g| g.nvidia_driver.as_ref()) {
+                drivers.entry(driver.clone()).or_insert_with(|| path.clone());
+            }
+            if let Some(why) = &run.incomplete {
+                warnings
+                    .push(format!("{} holds an incomplete run ({why}): the profile may miss calls", path.display()));
+            }
         }
     }
-
     if drivers.len() > 1 {
         let list: Vec<String> = drivers.iter().map(|(d, p)| format!("{d} ({})", p.display())).collect();
         warnings.push(format!(

@@ -102,6 +102,7 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
     };
     let command = if plan.record_argv { &plan.command[..] } else { &plan.command[..1] };
     let run = Run {
+        id: run_id(started_at),
         trapline: env!("CARGO_PKG_VERSION").to_string(),
         backend: "ptrace".to_string(),
         arch: Arch::native(),
@@ -117,6 +118,15 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
         gpu: Some(gpu::machine_facts()),
     };
     Ok(aggregator.finish(run))
+}
+
+/// 64 bits that tell this run from any other: the start time mixed with the kernel's randomness.
+fn run_id(started_at: SystemTime) -> String {
+    let mut random = [0u8; 8];
+    // SAFETY: getrandom writes at most 8 bytes into the live array.
+    unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
+    let nanos = started_at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    format!("{:016x}", u64::from_ne_bytes(random) ^ nanos.rotate_left(32))
 }
 
 fn kernel_release() -> String {

@@ -134,7 +134,7 @@ impl Aggregator {
             gpu.libraries = libraries;
         }
         run.gpu = run.gpu.filter(|g| *g != GpuFacts::default());
-        Trace { schema: SCHEMA, run, classes }
+        Trace { schema: SCHEMA, runs: vec![run], classes }
     }
 
     fn class(&self, s: &Stats) -> Class {
@@ -182,6 +182,7 @@ impl Aggregator {
             args,
             fd: fd.cloned(),
             count: s.count,
+            runs: 1,
             results: s.outcomes.as_ref().map(|(ok, errors)| Outcomes {
                 ok: *ok,
                 errors: errors.iter().map(|(e, n)| (errno_name(*e), *n)).collect(),

@@ -18,13 +18,23 @@ pub const SCHEMA: u32 = 1;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Trace {
     pub schema: u32,
-    pub run: Run,
+    /// The runs this trace holds: one for a recording, several for a merge of recordings.
+    pub runs: Vec<Run>,
     pub classes: Vec<Class>,
+}
+
+impl Trace {
+    /// The native architecture of the runs (all runs of one trace share it, merge makes sure).
+    pub fn arch(&self) -> Option<Arch> {
+        self.runs.first().map(|r| r.arch)
+    }
 }
 
 /// Facts about the run as a whole.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Run {
+    /// A unique id, so a merge can tell a run it already holds from a new one.
+    pub id: String,
     /// The trapline version that recorded it.
     pub trapline: String,
     pub backend: String,
@@ -90,6 +100,8 @@ pub struct Class {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fd: Option<FdDesc>,
     pub count: u64,
+    /// In how many of the trace's runs the class was seen ("seen in 3 of 5 runs").
+    pub runs: u64,
     /// Present when the tracer saw results for this class.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results: Option<Outcomes>,

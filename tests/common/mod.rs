@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: building the C fixtures, running `trapline record`, reading traces.
 #![allow(dead_code)]
 
+pub mod container;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Read;
@@ -260,7 +262,11 @@ fn is_hex(s: &str) -> bool {
 /// nothing; panics with the offending part otherwise.
 pub fn check_trace(trace: &Value) {
     assert_eq!(trace["schema"], 1, "schema");
-    let run = &trace["run"];
+    let runs = trace["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1, "a recording holds one run");
+    let run = &runs[0];
+    let id = run["id"].as_str().expect("run.id");
+    assert!(id.len() == 16 && is_hex(&format!("0x{id}")), "run.id: {id}");
     assert_eq!(run["trapline"], env!("CARGO_PKG_VERSION"), "run.trapline");
     assert_eq!(run["backend"], "ptrace", "run.backend");
     assert_eq!(run["arch"], native_arch(), "run.arch");
@@ -332,6 +338,7 @@ pub fn check_trace(trace: &Value) {
         assert!(pids.windows(2).all(|w| w[0] < w[1]), "pids not ascending/distinct: {c}");
         assert!(c["exes"].is_array(), "class exes: {c}");
         assert!(c["first_seen_secs"].as_f64().is_some_and(|t| t >= 0.0), "class first_seen_secs: {c}");
+        assert_eq!(c["runs"], 1, "a recorded class was seen in its one run: {c}");
         // A class is identified by its syscall, arch, decoded args and fd: no two classes may share all of them.
         let key = (name.to_string(), c["arch"].to_string(), c["args"].to_string(), c.get("fd").map(Value::to_string));
         assert!(seen.insert(key), "duplicate class: {c}");
@@ -429,11 +436,12 @@ pub fn check_keys(o: &Ordered, documented: &[&str], place: &str) {
 /// Checks every object of a trace file against the key lists and orders of docs/trace-format.md.
 pub fn check_trace_key_order(text: &str) {
     let doc: Ordered = serde_json::from_str(text).expect("trace is not JSON");
-    check_keys(&doc, &["schema", "run", "classes"], "top level");
-    let run = doc.get("run").expect("run");
+    check_keys(&doc, &["schema", "runs", "classes"], "top level");
+    let run = &doc.get("runs").expect("runs").items()[0];
     check_keys(
         run,
         &[
+            "id",
             "trapline",
             "backend",
             "arch",
@@ -463,6 +471,7 @@ pub fn check_trace_key_order(text: &str) {
                 "args",
                 "fd",
                 "count",
+                "runs",
                 "results",
                 "processes",
                 "pids",
