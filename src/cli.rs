@@ -14,6 +14,7 @@ use crate::profile::generate::{DefaultAction, IoctlMode, ProfilePlan, generate};
 use crate::profile::lint::lint_file;
 use crate::profile::runtime::Runtime;
 use crate::record::{self, RecordError, RecordPlan};
+use crate::trace::merge::merge;
 use crate::trace::read::read_traces;
 use crate::trace::write::{Output, to_json};
 
@@ -44,6 +45,20 @@ enum Command {
     /// Accepts a bare seccomp profile, a bundle's config.json, or a Security Profiles Operator SeccompProfile
     /// in JSON. Exit 1 when there are findings, 2 when the file cannot be read as a profile.
     Lint(LintArgs),
+    /// Merge traces of several runs into one, keeping per-run provenance: each class says in how many runs
+    /// it was seen. Order does not matter: any grouping of the same runs gives the same bytes.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct MergeArgs {
+    /// Traces to merge (recordings or earlier merges; each run may appear once).
+    #[arg(required = true, value_name = "TRACE")]
+    traces: Vec<PathBuf>,
+
+    /// Where to write the merged trace; standard output when absent.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -188,7 +203,26 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         Command::Record(args) => run_record(args),
         Command::Profile(args) => run_profile(args),
         Command::Lint(args) => run_lint(args),
+        Command::Merge(args) => run_merge(args),
     }
+}
+
+fn run_merge(args: MergeArgs) -> anyhow::Result<Verdict> {
+    let output = args.output.as_deref().map(Output::prepare).transpose()?;
+    let merged = merge(read_traces(&args.traces)?)?;
+    let json = to_json(&merged);
+    match &output {
+        Some(output) => output.commit(&json)?,
+        None => std::io::stdout().write_all(&json)?,
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "trapline: merged {} runs into {} classes{}",
+        merged.runs.len(),
+        merged.classes.len(),
+        output.as_ref().map(|o| format!(" -> {}", o.path().display())).unwrap_or_default()
+    );
+    Ok(Verdict::Clean)
 }
 
 fn run_lint(args: LintArgs) -> anyhow::Result<Verdict> {

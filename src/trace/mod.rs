@@ -1,6 +1,7 @@
 //! The Trace model, its aggregation from live calls, and reading and writing it.
 
 pub mod aggregate;
+pub mod merge;
 pub mod model;
 pub mod read;
 pub mod write;
