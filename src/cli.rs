@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -14,7 +14,12 @@ use crate::profile::generate::{DefaultAction, IoctlMode, ProfilePlan, generate};
 use crate::profile::lint::lint_file;
 use crate::profile::runtime::Runtime;
 use crate::record::{self, RecordError, RecordPlan};
+use crate::profile::compile::{Mode, compile};
+use crate::profile::read::read_profile;
+use crate::record::enforce::run_enforced;
+use crate::record::launcher::Launch;
 use crate::trace::merge::merge;
+use crate::trace::model::{Class, FdDesc};
 use crate::trace::read::read_traces;
 use crate::trace::write::{Output, to_json};
 
@@ -48,6 +53,31 @@ enum Command {
     /// Merge traces of several runs into one, keeping per-run provenance: each class says in how many runs
     /// it was seen. Order does not matter: any grouping of the same runs gives the same bytes.
     Merge(MergeArgs),
+    /// Run a command under a profile: enforcing it, or with --audit reporting what it would deny.
+    ///
+    /// The profile is compiled with libseccomp here and loaded in the workload's process right before it
+    /// execs. With --audit only the calls the profile does not allow stop in trapline: they are reported and
+    /// let through, so an audited run costs about what an unfiltered one does.
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The profile: a seccomp JSON object, a bundle's config.json, or an SPO SeccompProfile.
+    #[arg(long, value_name = "PROFILE")]
+    profile: PathBuf,
+
+    /// Report what the profile would deny instead of denying it.
+    #[arg(long)]
+    audit: bool,
+
+    /// With --audit: also write the calls it would deny as a Trace.
+    #[arg(short, long, value_name = "FILE", requires = "audit")]
+    output: Option<PathBuf>,
+
+    /// The command to run, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<OsString>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -156,6 +186,11 @@ struct RecordArgs {
     #[arg(short, long)]
     quiet: bool,
 
+    /// Record only what this profile does not already allow: everything it allows runs untraced, at native
+    /// speed, and the trace holds exactly what is new.
+    #[arg(long, value_name = "PROFILE")]
+    known: Option<PathBuf>,
+
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<OsString>,
@@ -204,6 +239,7 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         Command::Profile(args) => run_profile(args),
         Command::Lint(args) => run_lint(args),
         Command::Merge(args) => run_merge(args),
+        Command::Run(args) => run_run(args),
     }
 }
 
@@ -277,6 +313,77 @@ fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
     Ok(Verdict::Clean)
 }
 
+/// The filter that lets what `profile` allows run untraced and stops on everything else.
+fn audit_filter(profile: &Path) -> anyhow::Result<Vec<libc::sock_filter>> {
+    let (filter, unknown) = compile(&read_profile(profile)?, Mode::TraceOutside)?;
+    warn_unknown(profile, &unknown);
+    Ok(filter)
+}
+
+fn warn_unknown(profile: &Path, unknown: &[String]) {
+    if !unknown.is_empty() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "trapline: warning: {}: libseccomp knows no syscall {}; left out, as runc does",
+            profile.display(),
+            unknown.join(", ")
+        );
+    }
+}
+
+fn run_run(args: RunArgs) -> anyhow::Result<Verdict> {
+    if !args.audit {
+        let (filter, unknown) = compile(&read_profile(&args.profile)?, Mode::Enforce)?;
+        warn_unknown(&args.profile, &unknown);
+        let launch = Launch::resolve(&args.command)?;
+        return Ok(Verdict::Workload(run_enforced(&launch, &filter)?.status));
+    }
+    let output = args.output.as_deref().map(Output::prepare).transpose()?;
+    let plan = RecordPlan {
+        command: args.command,
+        results: Results::Auto,
+        record_argv: false,
+        known: Some((args.profile.clone(), audit_filter(&args.profile)?)),
+    };
+    let trace = record::record(&plan)?;
+    if let Some(output) = &output {
+        output.commit(&to_json(&trace))?;
+    }
+    let mut err = std::io::stderr().lock();
+    let calls: u64 = trace.classes.iter().map(|c| c.count).sum();
+    if trace.classes.is_empty() {
+        let _ = writeln!(err, "trapline: audit: {} allowed every call", args.profile.display());
+    } else {
+        let _ = writeln!(
+            err,
+            "trapline: audit: {} would deny {calls} calls in {} classes:",
+            args.profile.display(),
+            trace.classes.len()
+        );
+        for class in &trace.classes {
+            let _ = writeln!(err, "  {}", describe_class(class));
+        }
+    }
+    Ok(Verdict::Workload(trace.runs[0].exit.status))
+}
+
+/// One line for a call class: `ioctl request=0xc020462a (NV_ESC_RM_CONTROL) on /dev/nvidiactl: 3 calls by
+/// /usr/bin/python3`.
+fn describe_class(class: &Class) -> String {
+    let mut line = class.syscall.clone();
+    for arg in &class.args {
+        line.push_str(&format!(" {}={:#x}", arg.name, arg.value.0));
+        if !arg.decoded.is_empty() {
+            line.push_str(&format!(" ({})", arg.decoded));
+        }
+    }
+    if let Some(FdDesc::Device { path, .. }) = &class.fd {
+        line.push_str(&format!(" on {path}"));
+    }
+    let exes: Vec<String> = class.exes.iter().map(|e| e.to_string()).collect();
+    format!("{line}: {} call(s) by {}", class.count, exes.join(", "))
+}
+
 fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
     let BackendArg::Ptrace = args.backend;
     let plan = RecordPlan {
@@ -286,6 +393,7 @@ fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
             ResultsArg::All => Results::All,
         },
         record_argv: args.record_argv,
+        known: args.known.map(|path| audit_filter(&path).map(|filter| (path, filter))).transpose()?,
     };
     let output = Output::prepare(&args.output)?;
     let trace = record::record(&plan)?;

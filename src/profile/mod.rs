@@ -1,7 +1,9 @@
 //! Profiles: the OCI seccomp model, generation from traces, the runtime baselines and the explain report.
 
+pub mod compile;
 pub mod explain;
 pub mod generate;
 pub mod lint;
 pub mod oci;
+pub mod read;
 pub mod runtime;

@@ -22,6 +22,9 @@ use crate::trace::model::{FdDesc, Text};
 #[derive(Clone, Default)]
 pub struct FdTable {
     known: FxHashMap<i32, Fd>,
+    /// Off when the filter lets close and dup2 run untraced: then nothing could invalidate the cache, and every
+    /// lookup goes to /proc (such runs trap few calls).
+    caching: bool,
 }
 
 /// A described fd: its interned description, and its GPU driver family when it is a GPU device.
@@ -34,8 +37,9 @@ pub struct Fd {
 pub type SharedFdTable = Rc<RefCell<FdTable>>;
 
 impl FdTable {
-    pub fn shared() -> SharedFdTable {
-        Rc::new(RefCell::new(FdTable::default()))
+    /// An empty table; `caching` only when the tracer sees every call that can close an fd.
+    pub fn shared(caching: bool) -> SharedFdTable {
+        Rc::new(RefCell::new(FdTable { known: FxHashMap::default(), caching }))
     }
 
     /// A private copy, for fork and unshare.
@@ -55,7 +59,7 @@ impl FdTable {
         };
         let known = Fd { id: sink.intern_fd(desc.clone()), family };
         // An fd that is not open now may be opened later: do not cache its absence.
-        if desc != FdDesc::Unknown {
+        if self.caching && desc != FdDesc::Unknown {
             self.known.insert(fd, known);
         }
         known

@@ -66,8 +66,12 @@ fn find_program(program: &OsStr) -> Result<PathBuf, RecordError> {
 
 /// The recording filter: every syscall, from any architecture, stops in the tracer (SECCOMP_RET_TRACE),
 /// once, at entry.
-const TRACE_ALL: [libc::sock_filter; 1] =
+pub const TRACE_ALL: [libc::sock_filter; 1] =
     [libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: libc::SECCOMP_RET_TRACE }];
+
+/// The kernel's limit on one filter (BPF_MAXINSNS): checked here so a long profile gets a clear error rather
+/// than EINVAL from seccomp(2) in the child.
+const BPF_MAXINSNS: u16 = 4096;
 
 /// A forked child that waits for [`Started::release`] before it installs the filter and execs.
 pub struct Started {
@@ -76,13 +80,15 @@ pub struct Started {
     exec_error: OwnedFd,
 }
 
-/// Forks the workload's process. It blocks until released, so the tracer can attach first.
-pub fn spawn(launch: &Launch) -> Result<Started, RecordError> {
+/// Forks the workload's process. It blocks until released, so a tracer can attach first, then installs
+/// `filter` (a ready BPF program) and execs.
+pub fn spawn(launch: &Launch, filter: &[libc::sock_filter]) -> Result<Started, RecordError> {
+    let len = u16::try_from(filter.len()).ok().filter(|n| *n <= BPF_MAXINSNS).ok_or(RecordError::FilterTooLong(filter.len()))?;
     let go = pipe()?;
     let exec_error = pipe()?;
     let mut argv: Vec<*const libc::c_char> = launch.argv_c.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
-    let prog = libc::sock_fprog { len: TRACE_ALL.len() as u16, filter: TRACE_ALL.as_ptr() as *mut _ };
+    let prog = libc::sock_fprog { len, filter: filter.as_ptr() as *mut _ };
 
     // SAFETY: the child only calls async-signal-safe syscalls on memory prepared above, and leaves by exec or
     // _exit; the parent continues normally.

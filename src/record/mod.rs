@@ -1,6 +1,7 @@
 //! Recording: run a workload under a backend and aggregate every syscall it makes into a Trace.
 
 pub mod classify;
+pub mod enforce;
 pub mod fdtable;
 pub mod gpu;
 pub mod launcher;
@@ -8,6 +9,7 @@ pub mod ptrace;
 pub mod signals;
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Instant, SystemTime};
 
@@ -19,12 +21,14 @@ use crate::trace::{Aggregator, EventSink, Trace};
 use launcher::Launch;
 
 /// What to record, validated.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RecordPlan {
     pub command: Vec<OsString>,
     pub results: Results,
     /// Keep the whole command line in the trace, not only argv[0].
     pub record_argv: bool,
+    /// Record only what this profile does not allow: (its path, its compiled audit filter).
+    pub known: Option<(PathBuf, Vec<libc::sock_filter>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +59,14 @@ pub enum RecordError {
     Filter(std::io::Error),
     #[error("{}: {error}", program.to_string_lossy())]
     Exec { program: OsString, error: std::io::Error },
+    #[error(
+        "{}: the profile denies execve, which trapline's launcher needs to start the workload after loading \
+         it; allow execve in the profile",
+        program.to_string_lossy()
+    )]
+    ProfileDeniesExec { program: OsString },
+    #[error("the filter has {0} BPF instructions; the kernel loads at most 4096 (coarsen the profile, e.g. --ioctl type)")]
+    FilterTooLong(usize),
     #[error("lost track of the workload: {0}")]
     Wait(std::io::Error),
 }
@@ -91,7 +103,11 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
     let started_at = SystemTime::now();
     let start = Instant::now();
     let mut aggregator = Aggregator::new(Rc::clone(&tables), start);
-    let end = ptrace::PtraceBackend::new(tables).run(&launch, &mut aggregator)?;
+    let backend = match &plan.known {
+        Some((_, filter)) => ptrace::PtraceBackend::with_filter(tables, filter.clone()),
+        None => ptrace::PtraceBackend::new(tables),
+    };
+    let end = backend.run(&launch, &mut aggregator)?;
     let duration = start.elapsed();
 
     let killed = end.exit.signal.clone();
@@ -114,6 +130,7 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
         complete: incomplete.is_none(),
         incomplete,
         results: plan.results,
+        known: plan.known.as_ref().map(|(path, _)| Text::from_os(path.as_os_str())),
         totals: Totals { processes: end.processes, threads: end.threads, ..Totals::default() },
         gpu: Some(gpu::machine_facts()),
     };

@@ -53,6 +53,9 @@ pub struct Run {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
     pub results: Results,
+    /// Recorded with `--known PROFILE`: calls that profile allows were not recorded, only what is new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known: Option<Text>,
     pub totals: Totals,
     /// GPU facts of the recording machine; absent where it has no GPU driver and the workload used none.
     #[serde(default, skip_serializing_if = "Option::is_none")]

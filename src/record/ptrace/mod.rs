@@ -28,17 +28,26 @@ use stop::Stop;
 
 pub struct PtraceBackend {
     tables: Rc<SyscallTables>,
+    /// The filter the workload runs under; `None` traps every syscall.
+    filter: Option<Vec<libc::sock_filter>>,
 }
 
 impl PtraceBackend {
+    /// Traps and records every syscall.
     pub fn new(tables: Rc<SyscallTables>) -> PtraceBackend {
-        PtraceBackend { tables }
+        PtraceBackend { tables, filter: None }
+    }
+
+    /// Records only what `filter` traps (SECCOMP_RET_TRACE); everything else runs untraced, at native speed.
+    pub fn with_filter(tables: Rc<SyscallTables>, filter: Vec<libc::sock_filter>) -> PtraceBackend {
+        PtraceBackend { tables, filter: Some(filter) }
     }
 }
 
 impl Backend for PtraceBackend {
     fn run(self, launch: &Launch, sink: &mut dyn EventSink) -> Result<RunEnd, RecordError> {
-        let child = launcher::spawn(launch)?;
+        let traps_all = self.filter.is_none();
+        let child = launcher::spawn(launch, self.filter.as_deref().unwrap_or(&launcher::TRACE_ALL))?;
         if let Err(error) = sys::seize(child.pid) {
             // SAFETY: killing and reaping our own child, which is blocked waiting to be released.
             unsafe {
@@ -58,8 +67,9 @@ impl Backend for PtraceBackend {
             root_exit: None,
             processes: 1,
             threads: 1,
+            traps_all,
         };
-        tracer.tasks.insert(child.pid, Task::new(child.pid, FdTable::shared(), exe));
+        tracer.tasks.insert(child.pid, Task::new(child.pid, FdTable::shared(traps_all), exe));
         child.release()?;
         signals::forward_to(child.pid);
         tracer.trace_until_all_gone()?;
@@ -120,6 +130,8 @@ struct Tracer<'a> {
     root_exit: Option<crate::trace::model::Exit>,
     processes: u64,
     threads: u64,
+    /// Whether every syscall stops here; if not, fd tables cannot be cached and clone flags are not seen.
+    traps_all: bool,
 }
 
 impl Tracer<'_> {
@@ -174,7 +186,7 @@ impl Tracer<'_> {
             let exe = self.sink.intern_exe(proc_exe(pid));
             self.threads += 1;
             self.processes += u64::from(tgid == pid);
-            self.tasks.insert(pid, Task::new(tgid, FdTable::shared(), exe));
+            self.tasks.insert(pid, Task::new(tgid, FdTable::shared(self.traps_all), exe));
         }
         self.tasks.get_mut(&pid).expect("inserted above")
     }
@@ -278,11 +290,12 @@ impl Tracer<'_> {
             self.tasks.insert(pid, task);
         }
         let exe = self.sink.intern_exe(proc_exe(pid));
+        let fds = FdTable::shared(self.traps_all);
         let task = self.adopt(pid);
         task.tgid = pid;
         task.exe = exe;
         // The exec closed every CLOEXEC fd and left the process a table of its own.
-        task.fds = FdTable::shared();
+        task.fds = fds;
         self.resume(pid, 0)
     }
 

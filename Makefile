@@ -1,0 +1,63 @@
+# trapline: build, test, demo and benchmark entry points. `make help` lists them.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+CARGO ?= cargo
+PYTHON ?= python3
+TRAPLINE := target/release/trapline
+
+# Debian packages the targets below use: a C compiler (bench fixtures), strace (benchmark baseline), libseccomp and
+# pkg-config, runc and a static busybox (container examples), python3 (summaries, benchmark timing).
+DEB_PACKAGES := build-essential strace libseccomp-dev pkg-config runc busybox-static python3
+
+.PHONY: help deps build test demo bench
+
+help:
+	@echo "make deps   install the Debian packages trapline's targets use (only those missing; needs root)"
+	@echo "make build  cargo build --release"
+	@echo "make test   deps, then the test suite, cargo fmt --check and clippy with warnings denied"
+	@echo "make demo   deps and build, then record, profile, lint and run real workloads (scripts/demo.sh)"
+	@echo "make bench  time trapline against native runs and strace (scripts/bench.sh)"
+
+deps:
+	@if ! command -v dpkg >/dev/null || ! command -v apt-get >/dev/null; then \
+	  echo "deps: no dpkg/apt-get here; install these yourself: $(DEB_PACKAGES)" >&2; exit 0; \
+	fi; \
+	missing=(); \
+	for p in $(DEB_PACKAGES); do \
+	  dpkg -s "$$p" 2>/dev/null | grep -qx 'Status: install ok installed' || missing+=("$$p"); \
+	done; \
+	if [ $${#missing[@]} -eq 0 ]; then exit 0; fi; \
+	echo "deps: installing $${missing[*]}"; \
+	sudo=(); \
+	if [ "$$(id -u)" -ne 0 ]; then \
+	  command -v sudo >/dev/null || { echo "deps: run as root to install $${missing[*]}" >&2; exit 2; }; \
+	  sudo=(sudo); \
+	fi; \
+	"$${sudo[@]}" apt-get update -q; \
+	"$${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$${missing[@]}"
+
+build:
+	$(CARGO) build --release
+
+test: deps
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  echo "$(CARGO) nextest run --no-fail-fast"; $(CARGO) nextest run --no-fail-fast; \
+	else \
+	  echo "$(CARGO) test --no-fail-fast"; $(CARGO) test --no-fail-fast; \
+	fi
+	@# nextest does not run doctests
+	@if [ -f src/lib.rs ] && $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  echo "$(CARGO) test --doc"; $(CARGO) test --doc; \
+	fi
+
+# Record, profile, lint, run under the profile, a runc container and the emulated GPU rig: scripts/demo.sh.
+demo: deps build
+	bash scripts/demo.sh
+
+bench:
+	bash scripts/bench.sh
+

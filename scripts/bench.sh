@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# bench.sh: how much does recording slow a workload down, next to strace?
+#
+# Builds trapline (release) and bench/getppid_loop.c, then times three variants of two workloads:
+#   workloads: getppid_loop (N getppid syscalls: nearly pure syscall overhead), python3 -c pass (startup)
+#   variants:  native | trapline record -q -o FILE -- CMD | strace -f -o /dev/null CMD
+# Each variant runs up to RUNS times, fewer when the next run would take it past BUDGET seconds (always at least
+# once); the table shows the best (minimum) wall time. Target: trapline/strace <= 0.5 on the loop.
+#
+# Environment: N (loop iterations, default 200000), RUNS (default 5), BUDGET (seconds per variant, default 20).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+N=${N:-200000}
+RUNS=${RUNS:-5}
+BUDGET=${BUDGET:-20}
+TARGET=0.5
+
+# The system interpreter, not a version-manager shim (a shim would add a shell script and an extra exec to the
+# workload being measured).
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3) || { echo "bench: python3 not found (make deps)" >&2; exit 2; }
+command -v strace >/dev/null || { echo "bench: strace not found (make deps)" >&2; exit 2; }
+command -v cc >/dev/null || { echo "bench: cc not found (make deps)" >&2; exit 2; }
+
+echo "bench: building trapline (release) and getppid_loop" >&2
+cargo build --release --quiet
+mkdir -p target/bench
+cc -O2 -Wall -Wextra -Werror -o target/bench/getppid_loop bench/getppid_loop.c
+
+TRAPLINE=target/release/trapline
+LOOP=target/bench/getppid_loop
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+trace=$tmp/trace.json
+results=$tmp/results
+
+# measure WORKLOAD VARIANT CMD...: time CMD, append "WORKLOAD<TAB>VARIANT<TAB>best_secs<TAB>runs" to $results.
+# The workload's output is discarded; a non-zero exit status fails the benchmark.
+measure() {
+  local workload=$1 variant=$2
+  shift 2
+  echo "bench: $workload / $variant" >&2
+  "$PY" - "$RUNS" "$BUDGET" "$workload" "$variant" "$@" >>"$results" <<'EOF'
+import subprocess, sys, time
+
+runs, budget, workload, variant, cmd = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
+times = []
+while len(times) < runs and (not times or sum(times) + times[-1] <= budget):
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - t0
+    if p.returncode != 0:
+        sys.stderr.write(p.stderr.decode(errors="replace"))
+        sys.exit(f"bench: {' '.join(cmd)} exited with status {p.returncode}")
+    times.append(elapsed)
+print(f"{workload}\t{variant}\t{min(times):.6f}\t{len(times)}")
+EOF
+}
+
+bench_workload() {
+  local workload=$1
+  shift
+  measure "$workload" native "$@"
+  measure "$workload" trapline "$TRAPLINE" record -q -o "$trace" -- "$@"
+  measure "$workload" strace strace -f -o /dev/null "$@"
+}
+
+bench_workload "getppid x$N" "$LOOP" "$N"
+# A fast recorder that missed the calls would be no result: the last loop trace must hold all N getppid calls.
+"$PY" - "$trace" "$N" <<'EOF'
+import json, sys
+
+path, n = sys.argv[1], int(sys.argv[2])
+with open(path) as f:
+    trace = json.load(f)
+seen = sum(c["count"] for c in trace["classes"] if c["syscall"] == "getppid")
+if seen < n:
+    sys.exit(f"bench: the trace holds {seen} getppid calls, expected at least {n}: the recorder missed calls")
+EOF
+bench_workload "python3 -c pass" "$PY" -c pass
+
+"$PY" - "$results" "$TARGET" "$RUNS" "$(uname -r)" "$(nproc)" "$(strace -V | sed -n 1p)" <<'EOF'
+import sys
+
+path, target, runs, kernel, cpus, strace_version = sys.argv[1], float(sys.argv[2]), *sys.argv[3:]
+rows = {}
+for line in open(path):
+    workload, variant, secs, runs = line.rstrip("\n").split("\t")
+    rows.setdefault(workload, {})[variant] = (float(secs), int(runs))
+
+print(f"kernel {kernel}, {cpus} CPUs, {strace_version}; best wall time of up to {runs} runs [runs made]")
+header = ("workload", "native", "trapline", "strace", "trapline/native", "strace/native", "trapline/strace")
+print(f"{header[0]:<18}{header[1]:>14}{header[2]:>14}{header[3]:>14}{header[4]:>17}{header[5]:>15}{header[6]:>17}")
+for workload, v in rows.items():
+    (nat, nn), (tl, tn), (st, sn) = v["native"], v["trapline"], v["strace"]
+    cell = lambda secs, runs: f"{secs:.4f}s [{runs}]"
+    print(f"{workload:<18}{cell(nat, nn):>14}{cell(tl, tn):>14}{cell(st, sn):>14}"
+          f"{tl / nat:>16.1f}x{st / nat:>14.1f}x{tl / st:>17.2f}")
+
+loop = next(v for w, v in rows.items() if w.startswith("getppid"))
+ratio = loop["trapline"][0] / loop["strace"][0]
+verdict = "met" if ratio <= target else "NOT met"
+print(f"target trapline/strace <= {target:.2f} on the getppid loop: {verdict} ({ratio:.2f})")
+EOF

@@ -1,0 +1,164 @@
+//! A profile compiled to the BPF program the kernel runs, with libseccomp, in trapline's own process: the
+//! workload's launcher then only has to load the ready program between fork and exec.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::str::FromStr;
+
+use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
+
+use super::oci::{Action, Op, Seccomp};
+
+/// What the compiled filter does with a call the profile does not allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// What the profile says: deny, kill, trap.
+    Enforce,
+    /// Stop in the tracer (SECCOMP_RET_TRACE), which reports the call and lets it run: calls the profile
+    /// allows never leave the kernel, so an audited run costs about what an unfiltered one does.
+    TraceOutside,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error("libseccomp cannot {what}: {error}; `trapline lint` on the profile says more")]
+    Libseccomp { what: String, error: libseccomp::error::SeccompError },
+    #[error("cannot hold the compiled filter in memory: {0}")]
+    Export(std::io::Error),
+    #[error("the compiled filter is not a whole number of BPF instructions ({0} bytes)")]
+    Malformed(usize),
+}
+
+/// Compiles `profile`, as runc would load it (unknown names skipped, entries equal to the default skipped).
+/// Returns the BPF program and the names libseccomp did not know.
+pub fn compile(profile: &Seccomp, mode: Mode) -> Result<(Vec<libc::sock_filter>, Vec<String>), CompileError> {
+    let fail = |what: String| move |error| CompileError::Libseccomp { what, error };
+    let default = action(profile.default_action, profile.default_errno_ret, mode);
+    let mut ctx = ScmpFilterContext::new(default).map_err(fail("create a filter".into()))?;
+    for name in &profile.architectures {
+        let arch = ScmpArch::from_str(name).map_err(fail(format!("use architecture {name}")))?;
+        if !ctx.is_arch_present(arch).unwrap_or(false) {
+            ctx.add_arch(arch).map_err(fail(format!("add architecture {name}")))?;
+        }
+    }
+    let mut unknown = Vec::new();
+    for entry in &profile.syscalls {
+        let action = action(entry.action, entry.errno_ret, mode);
+        if action == default {
+            continue; // libseccomp refuses it (EACCES) and runc skips it: the default already applies
+        }
+        let conditions: Vec<ScmpArgCompare> =
+            entry.args.iter().map(|a| compare(a.index, a.op, a.value, a.value_two)).collect();
+        for name in &entry.names {
+            let Ok(syscall) = ScmpSyscall::from_name(name) else {
+                unknown.push(name.clone());
+                continue;
+            };
+            ctx.add_rule_conditional(action, syscall, &conditions).map_err(fail(format!("add the rule for {name}")))?;
+        }
+    }
+    // export_bpf_mem needs libseccomp 2.6; an in-memory file works with every version.
+    let memfd = nix::sys::memfd::memfd_create(c"trapline-bpf", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+        .map_err(|e| CompileError::Export(e.into()))?;
+    ctx.export_bpf(&memfd).map_err(fail("export the filter".into()))?;
+    let mut file = std::fs::File::from(memfd);
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0)).and_then(|_| file.read_to_end(&mut bytes)).map_err(CompileError::Export)?;
+    Ok((to_program(&bytes)?, unknown))
+}
+
+fn action(action: Action, errno: Option<u32>, mode: Mode) -> ScmpAction {
+    let allows = matches!(action, Action::Allow | Action::Log);
+    if mode == Mode::TraceOutside && !allows {
+        return ScmpAction::Trace(0);
+    }
+    let errno = errno.unwrap_or(libc::EPERM as u32) as i32;
+    match action {
+        Action::Kill | Action::KillThread => ScmpAction::KillThread,
+        Action::KillProcess => ScmpAction::KillProcess,
+        Action::Trap => ScmpAction::Trap,
+        Action::Errno => ScmpAction::Errno(errno),
+        Action::Trace => ScmpAction::Trace(errno as u16),
+        Action::Allow => ScmpAction::Allow,
+        Action::Log => ScmpAction::Log,
+        Action::Notify => ScmpAction::Notify,
+    }
+}
+
+fn compare(index: u32, op: Op, value: u64, value_two: u64) -> ScmpArgCompare {
+    let op_value = match op {
+        Op::Ne => (ScmpCompareOp::NotEqual, value),
+        Op::Lt => (ScmpCompareOp::Less, value),
+        Op::Le => (ScmpCompareOp::LessOrEqual, value),
+        Op::Eq => (ScmpCompareOp::Equal, value),
+        Op::Ge => (ScmpCompareOp::GreaterEqual, value),
+        Op::Gt => (ScmpCompareOp::Greater, value),
+        // In the OCI format `value` is the mask and `valueTwo` the value.
+        Op::MaskedEq => (ScmpCompareOp::MaskedEqual(value), value_two),
+    };
+    ScmpArgCompare::new(index, op_value.0, op_value.1)
+}
+
+/// libseccomp's export is the kernel's `struct sock_filter` array in native byte order.
+fn to_program(bytes: &[u8]) -> Result<Vec<libc::sock_filter>, CompileError> {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(8) {
+        return Err(CompileError::Malformed(bytes.len()));
+    }
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|b| libc::sock_filter {
+            code: u16::from_ne_bytes([b[0], b[1]]),
+            jt: b[2],
+            jf: b[3],
+            k: u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::oci::{ArgRule, SyscallRule};
+
+    fn profile() -> Seccomp {
+        Seccomp {
+            default_action: Action::Errno,
+            default_errno_ret: None,
+            architectures: vec!["SCMP_ARCH_X86_64".into()],
+            flags: vec![],
+            listener_path: None,
+            listener_metadata: None,
+            syscalls: vec![
+                SyscallRule {
+                    names: vec!["read".into(), "nosuchcall".into()],
+                    action: Action::Allow,
+                    errno_ret: None,
+                    args: vec![],
+                },
+                SyscallRule {
+                    names: vec!["ioctl".into()],
+                    action: Action::Allow,
+                    errno_ret: None,
+                    args: vec![ArgRule::masked_eq(1, 0xffff_ffff, 0x5401)],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn compiles_to_bpf_and_names_what_it_skipped() {
+        let (program, unknown) = compile(&profile(), Mode::Enforce).unwrap();
+        assert!(program.len() > 5, "{}", program.len());
+        assert_eq!(unknown, vec!["nosuchcall".to_string()]);
+        // The last instruction of a libseccomp filter is a return.
+        assert_eq!(program.last().unwrap().code, (libc::BPF_RET | libc::BPF_K) as u16);
+    }
+
+    #[test]
+    fn audit_mode_traces_instead_of_denying() {
+        let (program, _) = compile(&profile(), Mode::TraceOutside).unwrap();
+        let returns: Vec<u32> =
+            program.iter().filter(|i| i.code == (libc::BPF_RET | libc::BPF_K) as u16).map(|i| i.k).collect();
+        assert!(returns.contains(&libc::SECCOMP_RET_TRACE));
+        assert!(!returns.iter().any(|k| k & libc::SECCOMP_RET_ACTION_FULL == libc::SECCOMP_RET_ERRNO));
+    }
+}
