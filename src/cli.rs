@@ -9,15 +9,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::decode::table::Results;
+use crate::profile::compile::{Mode, compile};
 use crate::profile::explain::explain;
 use crate::profile::generate::{DefaultAction, IoctlMode, ProfilePlan, generate};
 use crate::profile::lint::lint_file;
-use crate::profile::runtime::Runtime;
-use crate::record::{self, RecordError, RecordPlan};
-use crate::profile::compile::{Mode, compile};
 use crate::profile::read::read_profile;
+use crate::profile::runtime::Runtime;
 use crate::record::enforce::run_enforced;
 use crate::record::launcher::Launch;
+use crate::record::{self, RecordError, RecordPlan};
 use crate::trace::merge::merge;
 use crate::trace::model::{Class, FdDesc};
 use crate::trace::read::read_traces;

@@ -13,7 +13,9 @@ pub enum ProfileReadError {
     Json { path: PathBuf, line: usize, column: usize, what: String },
     #[error("{path}: {what}; `trapline lint` says more")]
     Shape { path: PathBuf, what: String },
-    #[error("{path}: no seccomp profile here (expected defaultAction, linux.seccomp or an SPO spec); `trapline lint` says more")]
+    #[error(
+        "{path}: no seccomp profile here (expected defaultAction, linux.seccomp or an SPO spec); `trapline lint` says more"
+    )]
     NotAProfile { path: PathBuf },
 }
 
@@ -36,5 +38,6 @@ pub fn read_profile(path: &Path) -> Result<Seccomp, ProfileReadError> {
         return Err(ProfileReadError::NotAProfile { path: path.to_path_buf() });
     };
     // A Value has no positions left: shape errors name the field instead.
-    serde_json::from_value(object).map_err(|e| ProfileReadError::Shape { path: path.to_path_buf(), what: e.to_string() })
+    serde_json::from_value(object)
+        .map_err(|e| ProfileReadError::Shape { path: path.to_path_buf(), what: e.to_string() })
 }

@@ -124,7 +124,7 @@ const GPU_LIBRARIES: &[&[u8]] =
     &[b"libcuda.so", b"libnvidia-ml.so", b"libnvidia-ptxjitcompiler.so", b"libamdhip64.so", b"libhsa-runtime64.so"];
 
 /// The file name of a mapped GPU driver library, if `path` is one.
-fn gpu_library(path: &[u8]) -> Option<String> {
+pub(crate) fn gpu_library(path: &[u8]) -> Option<String> {
     let name = path.rsplit(|b| *b == b'/').next()?;
     GPU_LIBRARIES.iter().any(|lib| name.starts_with(lib)).then(|| String::from_utf8_lossy(name).into_owned())
 }
@@ -136,7 +136,7 @@ fn proc_devices() -> &'static str {
 }
 
 /// Pseudo-terminal numbers differ from run to run; fold them so runs merge into one class.
-fn device_path(target: &[u8]) -> Text {
+pub(crate) fn device_path(target: &[u8]) -> Text {
     if let Some(rest) = target.strip_prefix(b"/dev/pts/")
         && rest.iter().all(u8::is_ascii_digit)
     {

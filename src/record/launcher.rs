@@ -83,7 +83,10 @@ pub struct Started {
 /// Forks the workload's process. It blocks until released, so a tracer can attach first, then installs
 /// `filter` (a ready BPF program) and execs.
 pub fn spawn(launch: &Launch, filter: &[libc::sock_filter]) -> Result<Started, RecordError> {
-    let len = u16::try_from(filter.len()).ok().filter(|n| *n <= BPF_MAXINSNS).ok_or(RecordError::FilterTooLong(filter.len()))?;
+    let len = u16::try_from(filter.len())
+        .ok()
+        .filter(|n| *n <= BPF_MAXINSNS)
+        .ok_or(RecordError::FilterTooLong(filter.len()))?;
     let go = pipe()?;
     let exec_error = pipe()?;
     let mut argv: Vec<*const libc::c_char> = launch.argv_c.iter().map(|a| a.as_ptr()).collect();

@@ -65,7 +65,9 @@ pub enum RecordError {
         program.to_string_lossy()
     )]
     ProfileDeniesExec { program: OsString },
-    #[error("the filter has {0} BPF instructions; the kernel loads at most 4096 (coarsen the profile, e.g. --ioctl type)")]
+    #[error(
+        "the filter has {0} BPF instructions; the kernel loads at most 4096 (coarsen the profile, e.g. --ioctl type)"
+    )]
     FilterTooLong(usize),
     #[error("lost track of the workload: {0}")]
     Wait(std::io::Error),
