@@ -9,7 +9,7 @@ TRAPLINE := target/release/trapline
 
 # Debian packages the targets below use: a C compiler (bench fixtures), strace (benchmark baseline), libseccomp and
 # pkg-config, runc and a static busybox (container examples), python3 (summaries, benchmark timing).
-DEB_PACKAGES := build-essential strace libseccomp-dev pkg-config runc busybox-static python3
+DEB_PACKAGES := build-essential strace libseccomp-dev pkg-config runc busybox-static python3 python3-yaml
 
 .PHONY: help deps build test demo bench
 

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::decode::table::Results;
 use crate::profile::compile::{Mode, compile};
+use crate::profile::deploy::{k8s_snippet, spo_object, to_yaml};
 use crate::profile::explain::explain;
 use crate::profile::generate::{DefaultAction, IoctlMode, ProfilePlan, generate};
 use crate::profile::lint::lint_file;
@@ -18,6 +19,7 @@ use crate::profile::runtime::Runtime;
 use crate::record::enforce::run_enforced;
 use crate::record::launcher::Launch;
 use crate::record::{self, RecordError, RecordPlan};
+use crate::review::{self, CheckFormat, DiffFormat, ReviewPlan};
 use crate::trace::merge::merge;
 use crate::trace::model::{Class, FdDesc};
 use crate::trace::read::read_traces;
@@ -48,17 +50,65 @@ enum Command {
     /// architectures and report what breaks or surprises runc, containerd, Docker and Kubernetes.
     ///
     /// Accepts a bare seccomp profile, a bundle's config.json, or a Security Profiles Operator SeccompProfile
-    /// in JSON. Exit 1 when there are findings, 2 when the file cannot be read as a profile.
+    /// in JSON; given a Kubernetes workload (Pod, Deployment, Job, ...) in JSON, it reports containers that
+    /// run privileged (seccomp is then ignored) or Unconfined. Exit 1 when there are findings, 2 when the file
+    /// cannot be read.
     Lint(LintArgs),
     /// Merge traces of several runs into one, keeping per-run provenance: each class says in how many runs
     /// it was seen. Order does not matter: any grouping of the same runs gives the same bytes.
     Merge(MergeArgs),
+    /// Show what changed between two traces, two profiles, or a profile and a trace, with decoded names.
+    ///
+    /// Each input is a trace or a seccomp profile (or a bundle config.json), told apart by content. With a
+    /// profile first and a trace second, added is what the run did that the profile does not allow and
+    /// removed is what the profile allows that the run never did.
+    Diff(DiffArgs),
+    /// Check that a seccomp profile allows everything the recorded runs did, as the kernel would decide.
+    ///
+    /// Exit 1 when some call would be denied (each is one line), 0 when the profile allows them all, 2 when
+    /// an input cannot be read or the profile is for another architecture.
+    Check(CheckArgs),
     /// Run a command under a profile: enforcing it, or with --audit reporting what it would deny.
     ///
     /// The profile is compiled with libseccomp here and loaded in the workload's process right before it
     /// execs. With --audit only the calls the profile does not allow stop in trapline: they are reported and
     /// let through, so an audited run costs about what an unfiltered one does.
     Run(RunArgs),
+    /// Turn a syscall log written by another tool into a Trace, for machines where `trapline record`
+    /// cannot run.
+    Import(ImportArgs),
+    /// Print the pod spec snippet for a Localhost profile, and where the profile file must go on the nodes.
+    K8sSnippet(SnippetArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ImportArgs {
+    #[command(subcommand)]
+    format: ImportFormat,
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportFormat {
+    /// Read the log of `strace -f -o LOG COMMAND`.
+    ///
+    /// Each line becomes a call of the Trace, classified as `trapline record` classifies it. Any strace
+    /// rendering is read: with or without timestamps, `-y`/`-yy` (then ioctl and mmap calls name their
+    /// device, as recorded traces do; without it fds are followed through the log's opens), `-X raw` or
+    /// `-X verbose` (needed for ioctl requests that strace names but trapline does not). Lines not
+    /// understood are counted on standard error. Calls of 32-bit processes are i386 only where strace's
+    /// mode-switch notes are in the log, which they are without `-o` (`strace -f COMMAND 2> LOG`).
+    Strace(ImportStraceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ImportStraceArgs {
+    /// The strace log.
+    #[arg(value_name = "LOG")]
+    log: PathBuf,
+
+    /// Where to write the Trace (JSON). Checked before the log is read; written atomically at the end.
+    #[arg(short, long, value_name = "FILE", default_value = "trace.json")]
+    output: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,6 +128,53 @@ struct RunArgs {
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<OsString>,
+}
+
+#[derive(Debug, clap::Args)]
+struct DiffArgs {
+    /// The old side: a trace, a profile or a bundle config.json.
+    #[arg(value_name = "A")]
+    a: PathBuf,
+
+    /// The new side: a trace, a profile or a bundle config.json.
+    #[arg(value_name = "B")]
+    b: PathBuf,
+
+    /// How to write the report: text (coloured on a terminal), markdown (a pull-request comment), json.
+    #[arg(long, value_enum, default_value_t = DiffFormatArg::Text)]
+    format: DiffFormatArg,
+
+    /// Exit 1 when the inputs differ (something added or removed), as `git diff --exit-code` does.
+    #[arg(long)]
+    exit_code: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DiffFormatArg {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// The seccomp profile to check against (a profile or a bundle config.json).
+    #[arg(long, value_name = "PROFILE")]
+    profile: PathBuf,
+
+    /// How to write the findings: one line each, or SARIF 2.1.0 for code-scanning upload.
+    #[arg(long, value_enum, default_value_t = CheckFormatArg::Text)]
+    format: CheckFormatArg,
+
+    /// Traces of the runs to check (recordings or merges).
+    #[arg(required = true, value_name = "TRACE")]
+    traces: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CheckFormatArg {
+    Text,
+    Sarif,
 }
 
 #[derive(Debug, clap::Args)]
@@ -133,6 +230,32 @@ struct ProfileArgs {
     /// Also write a Markdown report that says why each rule is there.
     #[arg(long, value_name = "FILE.md")]
     explain: Option<PathBuf>,
+
+    /// `oci`: the runtime-spec seccomp JSON (Docker, runc, a kubelet Localhost profile). `spo`: a Security
+    /// Profiles Operator SeccompProfile object in YAML, for `kubectl apply`.
+    #[arg(long, value_enum, default_value_t = ProfileFormat::Oci)]
+    format: ProfileFormat,
+
+    /// With `--format spo`: the object's name (a DNS-1123 subdomain, e.g. `pytorch-train`).
+    #[arg(long, required_if_eq("format", "spo"))]
+    name: Option<String>,
+
+    /// With `--format spo`: the object's namespace.
+    #[arg(long, requires = "name")]
+    namespace: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ProfileFormat {
+    Oci,
+    Spo,
+}
+
+#[derive(Debug, clap::Args)]
+struct SnippetArgs {
+    /// The profile's name on the nodes: it is installed as /var/lib/kubelet/seccomp/profiles/NAME.json.
+    #[arg(value_name = "NAME")]
+    name: String,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -191,6 +314,12 @@ struct RecordArgs {
     #[arg(long, value_name = "PROFILE")]
     known: Option<PathBuf>,
 
+    /// The command is a container runtime run (`runc run -b BUNDLE ID`, or crun's): record what the container
+    /// does from the moment its init process loads its seccomp filter, the runtime's last steps included, and
+    /// nothing of the runtime's setup before it. The profile needs no runtime list (`--runtime none`).
+    #[arg(long)]
+    container: bool,
+
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<OsString>,
@@ -239,8 +368,51 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         Command::Profile(args) => run_profile(args),
         Command::Lint(args) => run_lint(args),
         Command::Merge(args) => run_merge(args),
+        Command::Diff(args) => run_diff(args),
+        Command::Check(args) => run_check(args),
         Command::Run(args) => run_run(args),
+        Command::K8sSnippet(args) => {
+            print!("{}", k8s_snippet(&args.name));
+            Ok(Verdict::Clean)
+        }
+        Command::Import(args) => run_import(args),
     }
+}
+
+fn run_diff(args: DiffArgs) -> anyhow::Result<Verdict> {
+    use std::io::IsTerminal;
+    let format = match args.format {
+        // Colour only for a person at a terminal; NO_COLOR (no-color.org) turns it off there too.
+        DiffFormatArg::Text => {
+            DiffFormat::Text { color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+        }
+        DiffFormatArg::Markdown => DiffFormat::Markdown,
+        DiffFormatArg::Json => DiffFormat::Json,
+    };
+    let outcome = review::review(&ReviewPlan::Diff { a: args.a, b: args.b, format })?;
+    print_review(&outcome)?;
+    Ok(if args.exit_code && outcome.findings { Verdict::Findings } else { Verdict::Clean })
+}
+
+fn run_check(args: CheckArgs) -> anyhow::Result<Verdict> {
+    let format = match args.format {
+        CheckFormatArg::Text => CheckFormat::Text,
+        CheckFormatArg::Sarif => CheckFormat::Sarif,
+    };
+    let outcome = review::review(&ReviewPlan::Check { profile: args.profile, traces: args.traces, format })?;
+    print_review(&outcome)?;
+    Ok(if outcome.findings { Verdict::Findings } else { Verdict::Clean })
+}
+
+/// Writes a review's report to standard output and its summary line to standard error. A reader that went
+/// away (`| head`) is not an error.
+fn print_review(outcome: &review::Outcome) -> anyhow::Result<()> {
+    match std::io::stdout().lock().write_all(outcome.report.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other?,
+    }
+    let _ = writeln!(std::io::stderr(), "trapline: {}", outcome.summary);
+    Ok(())
 }
 
 fn run_merge(args: MergeArgs) -> anyhow::Result<Verdict> {
@@ -298,7 +470,12 @@ fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
     for warning in &generated.warnings {
         let _ = writeln!(std::io::stderr(), "trapline: warning: {warning}");
     }
-    let json = to_json(&generated.profile);
+    let json = match (args.format, args.name.as_deref()) {
+        (ProfileFormat::Spo, Some(name)) => {
+            to_yaml(&spo_object(&generated.profile, name, args.namespace.as_deref())).into_bytes()
+        }
+        _ => to_json(&generated.profile),
+    };
     match &output {
         Some(output) => output.commit(&json)?,
         None => std::io::stdout().write_all(&json)?,
@@ -344,6 +521,7 @@ fn run_run(args: RunArgs) -> anyhow::Result<Verdict> {
         results: Results::Auto,
         record_argv: false,
         known: Some((args.profile.clone(), audit_filter(&args.profile)?)),
+        container: false,
     };
     let trace = record::record(&plan)?;
     if let Some(output) = &output {
@@ -384,6 +562,30 @@ fn describe_class(class: &Class) -> String {
     format!("{line}: {} call(s) by {}", class.count, exes.join(", "))
 }
 
+fn run_import(args: ImportArgs) -> anyhow::Result<Verdict> {
+    let ImportFormat::Strace(args) = args.format;
+    let output = Output::prepare(&args.output)?;
+    let imported = crate::import::strace::import(&args.log)?;
+    output.commit(&to_json(&imported.trace))?;
+    let log = args.log.display();
+    let not_understood = match &imported.first_not_understood {
+        Some((line, text)) => {
+            let n = imported.not_understood;
+            format!("; {n} line{} not understood (first at {log}:{line}: {text})", if n == 1 { "" } else { "s" })
+        }
+        None => String::new(),
+    };
+    let incomplete = imported.trace.runs[0].incomplete.as_ref(); // an import holds exactly one run
+    let _ = writeln!(
+        std::io::stderr(),
+        "trapline: imported {} syscalls from {log}{not_understood}{} -> {}",
+        imported.syscalls,
+        incomplete.map(|r| format!(" (incomplete: {r})")).unwrap_or_default(),
+        output.path().display()
+    );
+    Ok(Verdict::Clean)
+}
+
 fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
     let BackendArg::Ptrace = args.backend;
     let plan = RecordPlan {
@@ -394,6 +596,7 @@ fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
         },
         record_argv: args.record_argv,
         known: args.known.map(|path| audit_filter(&path).map(|filter| (path, filter))).transpose()?,
+        container: args.container,
     };
     let output = Output::prepare(&args.output)?;
     let trace = record::record(&plan)?;
@@ -413,4 +616,38 @@ fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
         );
     }
     Ok(Verdict::Workload(trace.runs[0].exit.status))
+}
+
+#[cfg(test)]
+mod review_flag_tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Args::try_parse_from(std::iter::once("trapline").chain(args.iter().copied())).map(|a| a.command)
+    }
+
+    #[test]
+    fn diff_takes_two_inputs_a_format_and_exit_code() {
+        let Ok(Command::Diff(d)) = parse(&["diff", "--format", "markdown", "--exit-code", "a.json", "b.json"]) else {
+            panic!("diff did not parse");
+        };
+        assert!(matches!(d.format, DiffFormatArg::Markdown) && d.exit_code);
+        assert_eq!((d.a, d.b), (PathBuf::from("a.json"), PathBuf::from("b.json")));
+        let Ok(Command::Diff(d)) = parse(&["diff", "a.json", "b.json"]) else { panic!("diff did not parse") };
+        assert!(matches!(d.format, DiffFormatArg::Text) && !d.exit_code);
+        assert!(parse(&["diff", "a.json"]).is_err());
+        assert!(parse(&["diff", "--format", "html", "a.json", "b.json"]).is_err());
+    }
+
+    #[test]
+    fn check_needs_a_profile_and_a_trace() {
+        let Ok(Command::Check(c)) = parse(&["check", "--profile", "p.json", "--format", "sarif", "t1.json", "t2.json"])
+        else {
+            panic!("check did not parse");
+        };
+        assert!(matches!(c.format, CheckFormatArg::Sarif));
+        assert_eq!(c.traces.len(), 2);
+        assert!(parse(&["check", "t.json"]).is_err());
+        assert!(parse(&["check", "--profile", "p.json"]).is_err());
+    }
 }

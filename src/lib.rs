@@ -3,6 +3,8 @@
 
 pub mod cli;
 pub mod decode;
+pub mod import;
 pub mod profile;
 pub mod record;
+pub mod review;
 pub mod trace;

@@ -294,6 +294,65 @@ pub const SOCKETCALL: &[(u64, &str)] = &[
     (20, "SYS_SENDMMSG"),
 ];
 
+/// linux/personality.h personas by their names (the persona byte with the flags the name implies); only read
+/// back from other tools' logs, as [`personality`] renders the parts.
+const PERSONAS: &[(u64, &str)] = &[
+    (0, "PER_LINUX"),
+    (0x0800000, "PER_LINUX_32BIT"),
+    (0x0080000, "PER_LINUX_FDPIC"),
+    (8, "PER_LINUX32"),
+    (0x8000008, "PER_LINUX32_3GB"),
+];
+
+/// The value of a name from the tables above (`PROT_EXEC`, `MAP_SHARED`, `AF_INET`, `SOCK_CLOEXEC`,
+/// `CLONE_VM`, `PR_SET_NAME`, `ADDR_NO_RANDOMIZE`, `PER_LINUX32`, `SYS_SOCKET`): the reverse of the renderers,
+/// for reading logs of tools that print names. Each table's names carry their own prefix, so one lookup
+/// serves them all.
+pub fn value_of(name: &str) -> Option<u64> {
+    const TABLES: &[&[(u64, &str)]] =
+        &[PROT, MAP_TYPE, MAP_FLAGS, AF, SOCK_TYPE, SOCK_FLAGS, CLONE, PRCTL, PERSONALITY_FLAGS, PERSONAS, SOCKETCALL];
+    if name == "PROT_NONE" {
+        return Some(0);
+    }
+    TABLES.iter().flat_map(|table| table.iter()).find(|(_, n)| *n == name).map(|(value, _)| *value)
+}
+
+/// A signal's number from its name (`SIGCHLD`; `SIGRTMIN`, `SIGRT_N` as strace writes real-time signals).
+pub fn signal_number(name: &str) -> Option<i32> {
+    // The kernel's SIGRTMIN is 32; glibc reserves two above it, but strace counts from the kernel's.
+    const SIGRTMIN: i32 = 32;
+    if name == "SIGRTMIN" {
+        return Some(SIGRTMIN);
+    }
+    if let Some(n) = name.strip_prefix("SIGRT_") {
+        return n.parse::<i32>().ok().filter(|n| (0..=32).contains(n)).map(|n| SIGRTMIN + n);
+    }
+    name.parse::<nix::sys::signal::Signal>().ok().map(|s| s as i32)
+}
+
+/// Kernel-internal errnos (include/linux/errno.h) that strace prints for interrupted calls and that libc does
+/// not name.
+const KERNEL_ERRNOS: &[(i32, &str)] = &[
+    (512, "ERESTARTSYS"),
+    (513, "ERESTARTNOINTR"),
+    (514, "ERESTARTNOHAND"),
+    (515, "ENOIOCTLCMD"),
+    (516, "ERESTART_RESTARTBLOCK"),
+    (517, "EPROBE_DEFER"),
+    (518, "EOPENSTALE"),
+    (524, "ENOTSUPP"),
+];
+
+/// An errno's number from its name (`ENOENT`, `ERESTARTSYS`): the reverse of [`errno_name`].
+pub fn errno_number(name: &str) -> Option<i32> {
+    static BY_NAME: std::sync::OnceLock<std::collections::HashMap<String, i32>> = std::sync::OnceLock::new();
+    let by_name = BY_NAME.get_or_init(|| {
+        // errno_name falls back to `E<number>` for numbers without a name; those are not names.
+        (1..4096).map(|n| (errno_name(n), n)).filter(|(name, n)| *name != format!("E{n}")).collect()
+    });
+    by_name.get(name).copied().or_else(|| KERNEL_ERRNOS.iter().find(|(_, n)| *n == name).map(|(number, _)| *number))
+}
+
 /// A signal's name (`SIGCHLD`), or its number when it has none.
 pub fn signal_name(signal: i32) -> String {
     nix::sys::signal::Signal::try_from(signal)
@@ -323,5 +382,28 @@ mod tests {
         assert_eq!(personality(0x0040000), "PER_LINUX|ADDR_NO_RANDOMIZE");
         assert_eq!(errno_name(2), "ENOENT");
         assert_eq!(signal_name(17), "SIGCHLD");
+    }
+
+    #[test]
+    fn names_read_back_to_their_values() {
+        assert_eq!(value_of("PROT_EXEC"), Some(4));
+        assert_eq!(value_of("PROT_NONE"), Some(0));
+        assert_eq!(value_of("MAP_SHARED"), Some(1));
+        assert_eq!(value_of("MAP_FIXED"), Some(0x10));
+        assert_eq!(value_of("AF_INET"), Some(2));
+        assert_eq!(value_of("SOCK_CLOEXEC"), Some(0x80000));
+        assert_eq!(value_of("CLONE_THREAD"), Some(0x10000));
+        assert_eq!(value_of("PR_SET_NAME"), Some(15));
+        assert_eq!(value_of("PER_LINUX32"), Some(8));
+        assert_eq!(value_of("O_RDONLY"), None);
+        assert_eq!(signal_number("SIGCHLD"), Some(17));
+        assert_eq!(signal_number("SIGRT_1"), Some(33));
+        assert_eq!(signal_number("SIGNOPE"), None);
+        assert_eq!(errno_number("ENOENT"), Some(2));
+        assert_eq!(errno_number("ERESTARTSYS"), Some(512));
+        assert_eq!(errno_number("E4000"), None);
+        for (value, name) in PROT.iter().chain(CLONE).chain(AF).chain(PRCTL) {
+            assert_eq!(value_of(name), Some(*value), "{name}");
+        }
     }
 }

@@ -118,6 +118,12 @@ pub fn generic_name(request: u32) -> Option<&'static str> {
     GENERIC.iter().find(|(code, _)| *code == request).map(|(_, name)| *name)
 }
 
+/// The request code of a generic request's name (`TCGETS` is 0x5401): the reverse of [`generic_name`], for
+/// reading logs of tools that print names.
+pub fn generic_value(name: &str) -> Option<u32> {
+    GENERIC.iter().find(|(_, n)| *n == name).map(|(code, _)| *code)
+}
+
 /// How a request reads in a trace: its generic name when it has one, else its `_IOC` form.
 pub fn describe(request: u32) -> String {
     generic_name(request).map(str::to_string).unwrap_or_else(|| Ioc::split(request).render())

@@ -86,6 +86,9 @@ pub fn lint_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<Finding>, LintError> 
         column: e.column(),
         what: strip_position(&e.to_string()),
     })?;
+    if let Some(findings) = super::podspec::lint_workload(&value) {
+        return Ok(findings);
+    }
     let (object, prefix, kind) =
         locate(&value).map_err(|what| LintError::NotSeccomp { path: path.to_path_buf(), what: what.to_string() })?;
     let mut out = Out { prefix, findings: Vec::new() };

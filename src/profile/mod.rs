@@ -1,9 +1,11 @@
 //! Profiles: the OCI seccomp model, generation from traces, the runtime baselines and the explain report.
 
 pub mod compile;
+pub mod deploy;
 pub mod explain;
 pub mod generate;
 pub mod lint;
 pub mod oci;
+pub mod podspec;
 pub mod read;
 pub mod runtime;

@@ -1,6 +1,7 @@
 //! Recording: run a workload under a backend and aggregate every syscall it makes into a Trace.
 
 pub mod classify;
+pub mod container;
 pub mod enforce;
 pub mod fdtable;
 pub mod gpu;
@@ -29,6 +30,9 @@ pub struct RecordPlan {
     pub record_argv: bool,
     /// Record only what this profile does not allow: (its path, its compiled audit filter).
     pub known: Option<(PathBuf, Vec<libc::sock_filter>)>,
+    /// The command is a container runtime (`runc run ...`): keep what the container does once its filter
+    /// is loaded.
+    pub container: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +73,8 @@ pub enum RecordError {
         "the filter has {0} BPF instructions; the kernel loads at most 4096 (coarsen the profile, e.g. --ioctl type)"
     )]
     FilterTooLong(usize),
+    #[error(transparent)]
+    Container(#[from] container::ContainerError),
     #[error("lost track of the workload: {0}")]
     Wait(std::io::Error),
 }
@@ -100,7 +106,8 @@ pub trait Backend {
 
 /// Runs the plan's command under the ptrace backend and returns its Trace.
 pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
-    let launch = Launch::resolve(&plan.command)?;
+    let prepared = plan.container.then(|| container::prepare(&plan.command)).transpose()?;
+    let launch = Launch::resolve(prepared.as_ref().map_or(&plan.command, |p| &p.command))?;
     let tables = Rc::new(SyscallTables::new(plan.results));
     let started_at = SystemTime::now();
     let start = Instant::now();
@@ -109,6 +116,7 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
         Some((_, filter)) => ptrace::PtraceBackend::with_filter(tables, filter.clone()),
         None => ptrace::PtraceBackend::new(tables),
     };
+    let backend = if plan.container { backend.anchored_at_filter_load() } else { backend };
     let end = backend.run(&launch, &mut aggregator)?;
     let duration = start.elapsed();
 

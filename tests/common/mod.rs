@@ -491,3 +491,32 @@ pub fn check_trace_key_order(text: &str) {
         }
     }
 }
+
+/// Builds a C program from `source` held by the test itself (once per test process) and returns the path of
+/// the executable: for small programs that belong to one test file. Written and renamed like [`fixture`].
+pub fn program(name: &str, source: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(path) = built.get(name) {
+        return path.clone();
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("programs");
+    fs::create_dir_all(&dir).unwrap();
+    let src = dir.join(format!(".{name}.{}.c", std::process::id()));
+    fs::write(&src, source).unwrap();
+    let out = dir.join(name);
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = Command::new("cc")
+        .args(["-O1", "-Wall", "-Wextra", "-o"])
+        .arg(&tmp)
+        .arg(&src)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run cc (a C compiler is needed to build the test programs)");
+    let _ = fs::remove_file(&src);
+    assert!(result.status.success(), "cc failed for {name}:\n{}", String::from_utf8_lossy(&result.stderr));
+    fs::rename(&tmp, &out).unwrap();
+    built.insert(name.to_string(), out.clone());
+    out
+}

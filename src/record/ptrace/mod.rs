@@ -30,17 +30,26 @@ pub struct PtraceBackend {
     tables: Rc<SyscallTables>,
     /// The filter the workload runs under; `None` traps every syscall.
     filter: Option<Vec<libc::sock_filter>>,
+    /// See [`PtraceBackend::anchored_at_filter_load`].
+    anchored: bool,
 }
 
 impl PtraceBackend {
     /// Traps and records every syscall.
     pub fn new(tables: Rc<SyscallTables>) -> PtraceBackend {
-        PtraceBackend { tables, filter: None }
+        PtraceBackend { tables, filter: None, anchored: false }
+    }
+
+    /// Keeps only what each process does from the moment it, or an ancestor, loaded a seccomp filter: what
+    /// a container does under the filter its runtime loads, and nothing of the runtime's setup.
+    pub fn anchored_at_filter_load(mut self) -> PtraceBackend {
+        self.anchored = true;
+        self
     }
 
     /// Records only what `filter` traps (SECCOMP_RET_TRACE); everything else runs untraced, at native speed.
     pub fn with_filter(tables: Rc<SyscallTables>, filter: Vec<libc::sock_filter>) -> PtraceBackend {
-        PtraceBackend { tables, filter: Some(filter) }
+        PtraceBackend { tables, filter: Some(filter), anchored: false }
     }
 }
 
@@ -68,8 +77,9 @@ impl Backend for PtraceBackend {
             processes: 1,
             threads: 1,
             traps_all,
+            anchored: self.anchored,
         };
-        tracer.tasks.insert(child.pid, Task::new(child.pid, FdTable::shared(traps_all), exe));
+        tracer.tasks.insert(child.pid, Task::new(child.pid, FdTable::shared(traps_all), exe, !self.anchored));
         child.release()?;
         signals::forward_to(child.pid);
         tracer.trace_until_all_gone()?;
@@ -94,11 +104,33 @@ struct Task {
     pending: Option<ClassId>,
     /// Flags of the fork/clone in progress, to set up the child when its event arrives.
     spawn_flags: Option<u64>,
+    /// Whether this task's calls go into the trace (with `--container`, only after it loaded a filter).
+    recording: bool,
+    /// The seccomp filter load in progress, whose success starts the recording.
+    anchor_pending: bool,
 }
 
 impl Task {
-    fn new(tgid: i32, fds: SharedFdTable, exe: ExeId) -> Task {
-        Task { tgid, fds, exe, pending: None, spawn_flags: None }
+    fn new(tgid: i32, fds: SharedFdTable, exe: ExeId, recording: bool) -> Task {
+        Task { tgid, fds, exe, pending: None, spawn_flags: None, recording, anchor_pending: false }
+    }
+
+    /// Whether the task must stop again at the exit of the syscall in progress.
+    fn awaits_exit(&self) -> bool {
+        self.pending.is_some() || self.anchor_pending
+    }
+}
+
+/// seccomp(SECCOMP_SET_MODE_FILTER, ..) or prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ..): where a container's
+/// init process loads its filter.
+fn loads_filter(name: Option<&str>, args: &[u64; 6]) -> bool {
+    const SECCOMP_SET_MODE_FILTER: u64 = 1;
+    const PR_SET_SECCOMP: u64 = 22;
+    const SECCOMP_MODE_FILTER: u64 = 2;
+    match name {
+        Some("seccomp") => args[0] == SECCOMP_SET_MODE_FILTER,
+        Some("prctl") => args[0] & 0xffff_ffff == PR_SET_SECCOMP && args[1] == SECCOMP_MODE_FILTER,
+        _ => false,
     }
 }
 
@@ -132,6 +164,8 @@ struct Tracer<'a> {
     threads: u64,
     /// Whether every syscall stops here; if not, fd tables cannot be cached and clone flags are not seen.
     traps_all: bool,
+    /// Record a task only once it (or its ancestor) has loaded a seccomp filter: a container under its runtime.
+    anchored: bool,
 }
 
 impl Tracer<'_> {
@@ -173,7 +207,7 @@ impl Tracer<'_> {
     /// Resumes a task; it stops again at syscall exit only when a result is awaited.
     fn resume(&mut self, pid: i32, signal: i32) -> std::io::Result<()> {
         match self.tasks.get(&pid) {
-            Some(task) if task.pending.is_some() => sys::syscall(pid, signal),
+            Some(task) if task.awaits_exit() => sys::syscall(pid, signal),
             _ => sys::cont(pid, signal),
         }
     }
@@ -186,7 +220,10 @@ impl Tracer<'_> {
             let exe = self.sink.intern_exe(proc_exe(pid));
             self.threads += 1;
             self.processes += u64::from(tgid == pid);
-            self.tasks.insert(pid, Task::new(tgid, FdTable::shared(self.traps_all), exe));
+            // A thread records as its process does, a new process as its parent (fixed up by the parent's event).
+            let related = if tgid == pid { proc_ppid(pid) } else { Some(tgid) };
+            let recording = !self.anchored || related.and_then(|r| self.tasks.get(&r)).is_some_and(|t| t.recording);
+            self.tasks.insert(pid, Task::new(tgid, FdTable::shared(self.traps_all), exe, recording));
         }
         self.tasks.get_mut(&pid).expect("inserted above")
     }
@@ -236,14 +273,24 @@ impl Tracer<'_> {
             }
         }
 
-        let class = self.sink.call(key, task.tgid as u32, task.exe, raw_high);
-        if entry.wants_result {
-            task.pending = Some(class);
+        if task.recording {
+            let class = self.sink.call(key, task.tgid as u32, task.exe, raw_high);
+            if entry.wants_result {
+                task.pending = Some(class);
+            }
+        } else if loads_filter(entry.name, &args) {
+            task.anchor_pending = true;
         }
         self.resume(pid, 0)
     }
 
     fn on_syscall_exit(&mut self, pid: i32) -> std::io::Result<()> {
+        if let Some(task) = self.tasks.get_mut(&pid)
+            && std::mem::take(&mut task.anchor_pending)
+        {
+            // The filter is in place if the call succeeded: from here on, this task is the container.
+            task.recording = sys::syscall_info(pid).is_ok_and(|info| info.op == sys::OP_EXIT && !info.is_error());
+        }
         let pending = self.tasks.get_mut(&pid).and_then(|t| t.pending.take());
         if let Some(class) = pending {
             match sys::syscall_info(pid) {
@@ -267,15 +314,19 @@ impl Tracer<'_> {
         let tgid = if flags & CLONE_THREAD != 0 { parent_task.tgid } else { child };
         let fds = if flags & CLONE_FILES != 0 { Rc::clone(&parent_task.fds) } else { FdTable::copy(&parent_task.fds) };
         let exe = parent_task.exe;
+        let recording = parent_task.recording;
 
         match self.tasks.get_mut(&child) {
             // The child's first stop came first and it was adopted from /proc; only fd-table sharing could
             // not be known then.
-            Some(task) => task.fds = fds,
+            Some(task) => {
+                task.fds = fds;
+                task.recording = recording;
+            }
             None => {
                 self.threads += 1;
                 self.processes += u64::from(tgid == child);
-                self.tasks.insert(child, Task::new(tgid, fds, exe));
+                self.tasks.insert(child, Task::new(tgid, fds, exe, recording));
             }
         }
         self.resume(parent, 0)
@@ -307,13 +358,29 @@ impl Tracer<'_> {
     }
 }
 
+/// The executable of a task. One that cannot be named from here (a runtime's sealed memfd copy of itself,
+/// a file outside our mount namespace shows as "/") is named by its command name instead: `[runc:[2:INIT]]`.
 fn proc_exe(pid: i32) -> Text {
-    std::fs::read_link(format!("/proc/{pid}/exe"))
-        .map(|p| Text::from_os(p.as_os_str()))
-        .unwrap_or_else(|_| Text::from("?"))
+    match std::fs::read_link(format!("/proc/{pid}/exe")) {
+        Ok(path) if path != std::path::Path::new("/") && !path.starts_with("/memfd:") => {
+            Text::from_os(path.as_os_str())
+        }
+        _ => {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            Text::Utf8(format!("[{}]", comm.trim_end()))
+        }
+    }
 }
 
 fn proc_tgid(pid: i32) -> Option<i32> {
+    proc_status_field(pid, "Tgid:")
+}
+
+fn proc_ppid(pid: i32) -> Option<i32> {
+    proc_status_field(pid, "PPid:")
+}
+
+fn proc_status_field(pid: i32, field: &str) -> Option<i32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("Tgid:")).and_then(|v| v.trim().parse().ok())
+    status.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.trim().parse().ok())
 }

@@ -1,0 +1,30 @@
+//! Importing syscall logs written by other tools into Traces, for machines where `trapline record` cannot
+//! run (no ptrace, a GPU host one cannot install on) and for published logs of real workloads.
+
+pub mod strace;
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::trace::Trace;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read {}: {error}", path.display())]
+    Read { path: PathBuf, error: io::Error },
+    #[error(
+        "{}: no syscalls found in {lines} lines; expected the log of `strace -f -o LOG COMMAND`",
+        path.display()
+    )]
+    NoSyscalls { path: PathBuf, lines: usize },
+}
+
+/// A Trace built from a log, and what of the log could not be used.
+pub struct Imported {
+    pub trace: Trace,
+    pub syscalls: u64,
+    /// Lines that are neither a call, an exit, a signal nor a note of the logging tool.
+    pub not_understood: u64,
+    /// The first of them: its line number and text.
+    pub first_not_understood: Option<(usize, String)>,
+}

@@ -1,0 +1,876 @@
+//! `trapline import strace`: an `strace -f` log to a Trace.
+//!
+//! Each call line goes through the same classification as a live recording ([`classify`]), with a
+//! [`CallSource`] that answers from the log: an fd is what its `-y` decoration says or, without `-y`, what the
+//! opens, dups and closes seen so far in its process made it; memory cannot be read at all. strace already
+//! printed what it read from memory, so clone3's flags come from the text; NVIDIA RM parameters are not in the
+//! log and are left out, as for any source that cannot read memory.
+//!
+//! Lines are read one at a time, so logs of any size fit. A line that is not understood is counted, never
+//! dropped silently; a call line among them, or a log that stops before its first process exited, makes the
+//! Trace incomplete.
+//!
+//! What a log does not say: which calls were i386, unless the log is strace's stderr (strace writes its
+//! `[ Process PID=N runs in 32 bit mode. ]` notes there, not to `-o`'s file); the full 64-bit register behind
+//! a 32-bit argument (no `raw` field); the resolved executable (the path given to execve is kept); inherited
+//! fds without `-y` (unknown); the numbers of dynamically numbered devices without `-yy`; the kernel release;
+//! when each class was first seen (`first_seen_secs` is the time of import).
+
+mod fds;
+mod line;
+mod value;
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Instant;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::{ImportError, Imported};
+use crate::decode::arch::Arch;
+use crate::decode::flags::{self, CLONE_FILES, CLONE_THREAD, CLONE_VFORK, CLONE_VM};
+use crate::decode::rows::FdArg;
+use crate::decode::table::{Results, SyscallTables};
+use crate::record::classify::{Call, CallSource, Classified, classify};
+use crate::record::exit_of;
+use crate::record::fdtable::Fd;
+use crate::trace::aggregate::ExeId;
+use crate::trace::model::{Exit, FdDesc, Run, Text, Totals};
+use crate::trace::{Aggregator, EventSink};
+use fds::Fds;
+use line::{Event, Line, Stamp};
+use value::{Outcome, ValueError};
+
+/// Calls that create a task; their result is its id.
+const SPAWNS: &[&str] = &["clone", "clone3", "fork", "vfork"];
+
+/// Calls whose result is a new fd.
+const FD_CREATORS: &[&str] = &[
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "open_by_handle_at",
+    "socket",
+    "accept",
+    "accept4",
+    "dup",
+    "dup2",
+    "dup3",
+    "eventfd",
+    "eventfd2",
+    "epoll_create",
+    "epoll_create1",
+    "memfd_create",
+    "memfd_secret",
+    "signalfd",
+    "signalfd4",
+    "timerfd_create",
+    "inotify_init",
+    "inotify_init1",
+    "fanotify_init",
+    "userfaultfd",
+    "perf_event_open",
+    "pidfd_open",
+    "pidfd_getfd",
+    "io_uring_setup",
+    "fsopen",
+    "fspick",
+    "open_tree",
+    "fsmount",
+];
+
+/// Reads the strace log at `path` into a Trace.
+pub fn import(path: &Path) -> Result<Imported, ImportError> {
+    let read_error = |error| ImportError::Read { path: path.to_path_buf(), error };
+    let file = File::open(path).map_err(read_error)?;
+    let started = file
+        .metadata()
+        .and_then(|m| m.modified())
+        .map(|t| humantime::format_rfc3339_millis(t).to_string())
+        .unwrap_or_default();
+    let unprefixed = unprefixed_pid(path).map_err(read_error)?.unwrap_or(0);
+    let tables = Rc::new(SyscallTables::new(Results::All));
+    let mut aggregator = Aggregator::new(Rc::clone(&tables), Instant::now());
+    let mut importer = Importer::new(&tables, &mut aggregator, unprefixed);
+    let mut id = Fnv1a::default();
+    let lines = read_lines(file, |number, text| {
+        id.write(text.as_bytes());
+        importer.line(number, text);
+    })
+    .map_err(read_error)?;
+    let end = importer.finish();
+    if end.syscalls == 0 {
+        return Err(ImportError::NoSyscalls { path: path.to_path_buf(), lines });
+    }
+    let run = Run {
+        id: format!("{:016x}", id.0),
+        trapline: env!("CARGO_PKG_VERSION").to_string(),
+        backend: "strace-import".to_string(),
+        arch: Arch::native(),
+        kernel: String::new(),
+        command: end.command.into_iter().collect(),
+        started,
+        duration_secs: end.duration_secs,
+        exit: end.exit,
+        complete: end.incomplete.is_none(),
+        incomplete: end.incomplete,
+        results: Results::All,
+        known: None,
+        totals: Totals { processes: end.processes, threads: end.threads, ..Totals::default() },
+        gpu: None,
+    };
+    Ok(Imported {
+        trace: aggregator.finish(run),
+        syscalls: end.syscalls,
+        not_understood: end.not_understood,
+        first_not_understood: end.first_not_understood,
+    })
+}
+
+/// FNV-1a over the log's bytes: the run's id. The same log imported twice is the same run, which `merge`
+/// then counts once; any other log is, for all practical purposes, another run.
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Fnv1a {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+/// The pid of the lines strace printed without one. On a terminal, strace leaves the pid out while it traces a
+/// single process and puts `[pid N]` on every line once there are more; the first process's own pid shows then,
+/// or in a mode-switch note, or as the result of its early `set_tid_address`. Found in a first pass so that
+/// its calls are not split between a placeholder and its real pid.
+fn unprefixed_pid(path: &Path) -> io::Result<Option<u32>> {
+    let mut children = FxHashSet::default();
+    // While a spawn of the unprefixed process is unfinished, new pids are its children.
+    let mut spawning = false;
+    let mut found = None;
+    read_lines(File::open(path)?, |_, text| {
+        if found.is_some() {
+            return;
+        }
+        let Ok(Line { pid, event, .. }) = line::parse(text) else {
+            return;
+        };
+        let value = |result| match value::outcome(result) {
+            Ok(Outcome::Value { value, .. }) => u32::try_from(value).ok(),
+            _ => None,
+        };
+        found = match (pid, event) {
+            (None, Event::Mode { pid, .. }) if !spawning => Some(Some(pid)),
+            (None, Event::Call { name, result, .. }) if ["set_tid_address", "gettid", "getpid"].contains(&name) => {
+                Some(value(result))
+            }
+            (None, Event::Call { name, result, .. }) if SPAWNS.contains(&name) => {
+                children.extend(value(result));
+                None
+            }
+            (None, Event::Unfinished { name, .. }) if SPAWNS.contains(&name) => {
+                spawning = true;
+                None
+            }
+            (Some(pid), Event::Resumed { name, .. }) if spawning && SPAWNS.contains(&name) => Some(Some(pid)),
+            (Some(pid), _) if !spawning && !children.contains(&pid) => Some(Some(pid)),
+            _ => None,
+        };
+    })?;
+    Ok(found.flatten())
+}
+
+/// Calls `each(number, text)` for every line of `file` and returns how many there were.
+///
+/// On a terminal strace's own notes go to the same stream as the calls, unbuffered, so `strace: Process 12
+/// attached` can land inside a call line that strace finishes on the next line: the note is dropped and the
+/// two halves are joined.
+fn read_lines(file: File, mut each: impl FnMut(usize, &str)) -> io::Result<usize> {
+    let mut reader = BufReader::new(file);
+    let mut buf = Vec::new();
+    let mut number = 0;
+    let mut carried: Option<(usize, String)> = None;
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        number += 1;
+        let text = String::from_utf8_lossy(&buf);
+        let (first, text) = match carried.take() {
+            Some((first, head)) => (first, Cow::Owned(format!("{head}{text}"))),
+            None => (number, text),
+        };
+        match split_note(&text) {
+            Some(head) => carried = Some((first, head.to_string())),
+            None => each(first, &text),
+        }
+    }
+    if let Some((first, head)) = carried {
+        each(first, &head);
+    }
+    Ok(number)
+}
+
+/// The text before a `strace: Process N attached` (or `detached`) note that ends the line, when there is some.
+fn split_note(text: &str) -> Option<&str> {
+    let start = text.rfind("strace: Process ")?;
+    let note = text[start..].trim_end();
+    let (pid, what) = note.strip_prefix("strace: Process ")?.split_once(' ')?;
+    let is_note = pid.bytes().all(|b| b.is_ascii_digit()) && ["attached", "detached"].contains(&what);
+    (start > 0 && is_note).then(|| &text[..start])
+}
+
+struct Task {
+    tgid: u32,
+    arch: Arch,
+    fds: Fds,
+    exe: ExeId,
+    /// The call whose `<unfinished ...>` line came, awaiting its `<... resumed>` line.
+    pending: Option<Pending>,
+    /// First seen without knowing its parent: its fd table started empty.
+    orphan: bool,
+}
+
+struct Pending {
+    name: String,
+    args: String,
+    line: usize,
+    /// For a spawn: the task first seen while it was unfinished, taken to be its child.
+    child: Option<u32>,
+}
+
+/// What the log said about the run as a whole.
+struct End {
+    syscalls: u64,
+    not_understood: u64,
+    first_not_understood: Option<(usize, String)>,
+    command: Option<Text>,
+    exit: Exit,
+    incomplete: Option<String>,
+    duration_secs: f64,
+    processes: u64,
+    threads: u64,
+}
+
+struct Importer<'a> {
+    tables: &'a SyscallTables,
+    sink: &'a mut Aggregator,
+    tasks: FxHashMap<u32, Task>,
+    /// Thread id to thread group id, for every task seen.
+    seen: FxHashMap<u32, u32>,
+    unprefixed: u32,
+    first: Option<u32>,
+    exit: Option<Exit>,
+    command: Option<Text>,
+    unknown_exe: ExeId,
+    syscalls: u64,
+    not_understood: u64,
+    first_not_understood: Option<(usize, String)>,
+    /// Call lines that could not be read, and calls the log ends inside.
+    cut: u64,
+    clock: Clock,
+}
+
+impl<'a> Importer<'a> {
+    fn new(tables: &'a SyscallTables, sink: &'a mut Aggregator, unprefixed: u32) -> Importer<'a> {
+        let unknown_exe = sink.intern_exe(Text::from("?"));
+        Importer {
+            tables,
+            sink,
+            tasks: FxHashMap::default(),
+            seen: FxHashMap::default(),
+            unprefixed,
+            first: None,
+            exit: None,
+            command: None,
+            unknown_exe,
+            syscalls: 0,
+            not_understood: 0,
+            first_not_understood: None,
+            cut: 0,
+            clock: Clock::default(),
+        }
+    }
+
+    fn line(&mut self, number: usize, text: &str) {
+        if text.trim().is_empty() {
+            return;
+        }
+        let result = match line::parse(text) {
+            Ok(parsed) => {
+                self.clock.tick(parsed.stamp);
+                self.event(number, parsed)
+            }
+            Err(reason) => Err(reason.to_string()),
+        };
+        if let Err(reason) = result {
+            self.not_understood(number, text, &reason, line::looks_like_call(text));
+        }
+    }
+
+    fn not_understood(&mut self, number: usize, text: &str, reason: &str, call: bool) {
+        self.not_understood += 1;
+        self.cut += u64::from(call);
+        if self.first_not_understood.is_none() {
+            let text: String = text.trim().chars().take(120).collect();
+            let text = if text.is_empty() { String::new() } else { format!(": {text}") };
+            self.first_not_understood = Some((number, format!("{reason}{text}")));
+        }
+    }
+
+    fn event(&mut self, number: usize, line: Line) -> Result<(), String> {
+        let pid = line.pid.unwrap_or(self.unprefixed);
+        match line.event {
+            Event::Note | Event::Signal => {}
+            Event::Mode { pid, arch } => self.task(pid).arch = arch,
+            Event::Call { name, args, result } => {
+                self.flush(pid);
+                return self.call(pid, name, args, Some(result));
+            }
+            Event::Unfinished { name, args } => {
+                self.flush(pid);
+                let pending = Pending { name: name.to_string(), args: args.to_string(), line: number, child: None };
+                self.task(pid).pending = Some(pending);
+            }
+            Event::Resumed { name, args, result } => match self.task(pid).pending.take() {
+                Some(pending) if pending.name == name => {
+                    let joined = format!("{} {args}", pending.args);
+                    return self.call(pid, name, &joined, Some(result));
+                }
+                other => {
+                    self.task(pid).pending = other;
+                    return Err(format!("{name} resumed without its beginning"));
+                }
+            },
+            Event::Exited(code) => self.gone(pid, exit_of(Some(code), None)),
+            Event::Killed(signal) => self.gone(pid, exit_of(None, flags::signal_number(signal))),
+            Event::Superseded(former) => {
+                // The exec'ing thread takes over the leader's pid; its unfinished execve resumes there.
+                self.flush(pid);
+                if let Some(thread) = self.tasks.remove(&former) {
+                    self.task(pid).pending = thread.pending;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The task `pid`, set up on first sight: as the child of an unfinished spawn when there is one (a new
+    /// task's first line can come before its parent's spawn returns), else on its own.
+    fn task(&mut self, pid: u32) -> &mut Task {
+        if !self.tasks.contains_key(&pid) {
+            let task = self.new_task(pid);
+            self.seen.insert(pid, task.tgid);
+            self.first.get_or_insert(pid);
+            self.tasks.insert(pid, task);
+        }
+        self.tasks.entry(pid).or_insert_with(|| unreachable_task(pid))
+    }
+
+    fn new_task(&mut self, pid: u32) -> Task {
+        let parent = self
+            .tasks
+            .iter_mut()
+            .filter_map(|(ppid, t)| {
+                let pending = t.pending.as_mut()?;
+                (SPAWNS.contains(&pending.name.as_str()) && pending.child.is_none()).then_some((*ppid, pending))
+            })
+            .max_by_key(|(_, pending)| pending.line)
+            .map(|(ppid, pending)| {
+                pending.child = Some(pid);
+                (ppid, spawn_flags(&pending.name, &value::split_args(&pending.args)))
+            });
+        match parent {
+            Some((ppid, flags)) => self.child(ppid, pid, flags),
+            None => Task {
+                tgid: pid,
+                arch: Arch::native(),
+                fds: fds::new_table(),
+                exe: self.unknown_exe,
+                pending: None,
+                orphan: true,
+            },
+        }
+    }
+
+    /// A new task of `parent`'s: a thread with CLONE_THREAD, sharing its fds with CLONE_FILES.
+    fn child(&self, parent: u32, pid: u32, flags: u64) -> Task {
+        let Some(p) = self.tasks.get(&parent) else {
+            return unreachable_task(pid);
+        };
+        Task {
+            tgid: if flags & CLONE_THREAD != 0 { p.tgid } else { pid },
+            arch: p.arch,
+            fds: if flags & CLONE_FILES != 0 { Rc::clone(&p.fds) } else { fds::copy(&p.fds) },
+            exe: p.exe,
+            pending: None,
+            orphan: false,
+        }
+    }
+
+    fn spawned(&mut self, parent: u32, pid: u32, flags: u64) {
+        let child = self.child(parent, pid, flags);
+        match self.tasks.get_mut(&pid) {
+            // Its lines came first. Set up as an orphan, it keeps the fds it opened on top of its parent's.
+            Some(task) => {
+                task.tgid = child.tgid;
+                if task.orphan {
+                    child.fds.borrow_mut().extend(task.fds.borrow().iter().map(|(fd, d)| (*fd, d.clone())));
+                    task.fds = child.fds;
+                    task.orphan = false;
+                }
+            }
+            None => {
+                self.tasks.insert(pid, child);
+            }
+        }
+        if let Some(task) = self.tasks.get(&pid) {
+            self.seen.insert(pid, task.tgid);
+        }
+    }
+
+    /// The call `pid` left unfinished still happened: it is counted without a result.
+    fn flush(&mut self, pid: u32) {
+        let Some(pending) = self.tasks.get_mut(&pid).and_then(|t| t.pending.take()) else {
+            return;
+        };
+        if let Err(reason) = self.call(pid, &pending.name, &pending.args, None) {
+            let text = format!("{}({} <unfinished ...>", pending.name, pending.args);
+            self.not_understood(pending.line, &text, &reason, true);
+        }
+    }
+
+    fn gone(&mut self, pid: u32, exit: Exit) {
+        self.flush(pid);
+        if self.first == Some(pid) {
+            self.exit = Some(exit);
+        }
+        self.tasks.remove(&pid);
+    }
+
+    fn call(&mut self, pid: u32, name: &str, args: &str, result: Option<&str>) -> Result<(), String> {
+        let arch = self.task(pid).arch;
+        let nr = syscall_nr(arch, name).ok_or_else(|| format!("no syscall {name} in {arch}"))?;
+        let items = value::split_args(args);
+        let outcome = result.map(value::outcome).transpose().map_err(text)?;
+        let entry = self.tables.get(arch, nr);
+        let mut call = Call { arch, nr, args: [0; 6] };
+        let mut decorated = Vec::new();
+        let mut clone3_flags = Err(libc::EFAULT);
+        if let Some(row) = entry.row {
+            for spec in row.args {
+                match spec.index {
+                    Some(index) => call.args[usize::from(index)] = register(name, &items, index).map_err(text)?,
+                    None => clone3_flags = struct_flags(&items).map_err(text)?,
+                }
+            }
+            if let Some(FdArg::Always(index) | FdArg::UnlessAnonymous { fd: index, .. }) = row.fd {
+                let index = usize::from(index);
+                let item = items.get(index).ok_or(ValueError::Missing(index)).map_err(text)?;
+                let (fd, decoration) = value::fd(item).map_err(text)?;
+                // As in a register: a negative int is sign-extended.
+                call.args[index] = i64::from(fd) as u64;
+                decorated.extend(decoration.map(|d| (fd, fds::from_decoration(d))));
+            }
+        }
+        if matches!(outcome, Some(Outcome::Value { .. })) && (name == "execve" || name == "execveat") {
+            // An exec is charged to what it becomes, as the ptrace backend charges it.
+            self.exec(pid, name, &items);
+        }
+        let Some(task) = self.tasks.get(&pid) else {
+            return Err("a call of a task that is gone".to_string());
+        };
+        let mut source = LineSource { fds: &task.fds, decorated: &decorated, clone3_flags };
+        let Classified { key, raw_high, .. } = classify(self.tables, &call, &mut source, self.sink);
+        let class = self.sink.call(key, task.tgid, task.exe, raw_high);
+        self.syscalls += 1;
+        match outcome {
+            Some(Outcome::Value { value, .. }) => self.sink.result(class, value, false),
+            Some(Outcome::Error(errno)) => self.sink.result(class, -i64::from(errno), true),
+            Some(Outcome::Unknown) | None => {}
+        }
+        self.effects(pid, name, &items, outcome);
+        Ok(())
+    }
+
+    fn exec(&mut self, pid: u32, name: &str, items: &[&str]) {
+        let path_at = usize::from(name == "execveat");
+        let exe = items.get(path_at).and_then(|t| value::string(t)).map(|p| self.sink.intern_exe(Text::from_bytes(p)));
+        if self.command.is_none() {
+            self.command = items
+                .get(path_at + 1)
+                .and_then(|argv| value::first_element(argv))
+                .and_then(value::string)
+                .map(Text::from_bytes);
+        }
+        let task = self.task(pid);
+        task.tgid = pid;
+        if let Some(exe) = exe {
+            task.exe = exe;
+        }
+        self.seen.insert(pid, pid);
+    }
+
+    /// What a call did to fd tables and tasks, now that its result is known.
+    fn effects(&mut self, pid: u32, name: &str, items: &[&str], outcome: Option<Outcome>) {
+        let returned = match outcome {
+            Some(Outcome::Value { value, fd }) => Some((value, fd)),
+            _ => None,
+        };
+        let word = |i: usize| items.get(i).and_then(|t| value::word(t).ok());
+        let fd_at = |i: usize| items.get(i).and_then(|t| value::fd(t).ok()).map(|(fd, _)| fd);
+        let Some(table) = self.tasks.get(&pid).map(|t| Rc::clone(&t.fds)) else {
+            return;
+        };
+        match name {
+            "close" => {
+                if let Some(fd) = fd_at(0) {
+                    table.borrow_mut().remove(&fd);
+                }
+            }
+            "close_range" => {
+                const CLOSE_RANGE_UNSHARE: u64 = 2;
+                let (Some(first), Some(last)) = (word(0), word(1)) else {
+                    return;
+                };
+                let table = match self.tasks.get_mut(&pid) {
+                    Some(task) if word(2).unwrap_or(0) & CLOSE_RANGE_UNSHARE != 0 => {
+                        task.fds = fds::copy(&task.fds);
+                        Rc::clone(&task.fds)
+                    }
+                    _ => Rc::clone(&table),
+                };
+                table.borrow_mut().retain(|fd, _| !(first..=last).contains(&u64::from(*fd as u32)));
+            }
+            "unshare" if word(0).unwrap_or(0) & CLONE_FILES != 0 && returned.is_some() => {
+                if let Some(task) = self.tasks.get_mut(&pid) {
+                    task.fds = fds::copy(&task.fds);
+                }
+            }
+            _ if SPAWNS.contains(&name) => {
+                if let Some((child, _)) = returned
+                    && let Ok(child) = u32::try_from(child)
+                    && child > 0
+                {
+                    self.spawned(pid, child, spawn_flags(name, items));
+                }
+            }
+            "pipe" | "pipe2" | "socketpair" if returned.is_some() => {
+                let (at, kind) = if name == "socketpair" { (3, FdDesc::Socket) } else { (0, FdDesc::Pipe) };
+                for element in items.get(at).and_then(|t| value::elements(t)).unwrap_or_default() {
+                    if let Ok((fd, decoration)) = value::fd(element) {
+                        let desc = decoration.map_or_else(|| kind.clone(), fds::from_decoration);
+                        table.borrow_mut().insert(fd, desc);
+                    }
+                }
+            }
+            _ => {}
+        }
+        let dup_command = || items.get(1).is_some_and(|c| ["F_DUPFD", "F_DUPFD_CLOEXEC", "0", "1030"].contains(c));
+        let creates_fd = FD_CREATORS.contains(&name) || (name.starts_with("fcntl") && dup_command());
+        if let Some((fd, decoration)) = returned
+            && creates_fd
+            && let Ok(fd) = i32::try_from(fd)
+        {
+            let desc = match decoration {
+                Some(decoration) => Some(fds::from_decoration(decoration)),
+                None => created(name, items, &table),
+            };
+            match desc {
+                Some(desc) => table.borrow_mut().insert(fd, desc),
+                // The number now means something the log does not say.
+                None => table.borrow_mut().remove(&fd),
+            };
+        }
+    }
+
+    fn finish(mut self) -> End {
+        let mut pids: Vec<u32> = self.tasks.iter().filter(|(_, t)| t.pending.is_some()).map(|(pid, _)| *pid).collect();
+        pids.sort_unstable();
+        let inside = pids.len() as u64;
+        for pid in pids {
+            self.flush(pid);
+        }
+        self.cut += inside;
+        let incomplete = if self.exit.is_none() {
+            Some("the log ends before the first process exited".to_string())
+        } else if self.cut > 0 {
+            Some(format!("{} calls in the log were cut off or could not be read", self.cut))
+        } else {
+            None
+        };
+        let processes = self.seen.values().collect::<FxHashSet<_>>().len() as u64;
+        End {
+            syscalls: self.syscalls,
+            not_understood: self.not_understood,
+            first_not_understood: self.first_not_understood,
+            command: self.command,
+            exit: self.exit.unwrap_or_else(|| exit_of(None, None)),
+            incomplete,
+            duration_secs: self.clock.duration(),
+            processes,
+            threads: self.seen.len() as u64,
+        }
+    }
+}
+
+fn text(error: ValueError) -> String {
+    error.to_string()
+}
+
+/// Never built in practice (callers check first); keeps lookups panic-free.
+fn unreachable_task(pid: u32) -> Task {
+    Task { tgid: pid, arch: Arch::native(), fds: fds::new_table(), exe: ExeId::default(), pending: None, orphan: true }
+}
+
+/// The number of `name` in `arch`'s table; strace names syscalls it does not know `syscall_0x1c6`.
+fn syscall_nr(arch: Arch, name: &str) -> Option<u64> {
+    if let Some(number) = name.strip_prefix("syscall_") {
+        return value::number(number).map(|nr| arch.table_nr(nr));
+    }
+    arch.syscall_nr(name).map(|nr| arch.table_nr(nr))
+}
+
+/// The register value of argument `index` of a row. clone's flags are printed by name (`flags=`) wherever the
+/// architecture puts them in the register order.
+fn register(name: &str, items: &[&str], index: u8) -> Result<u64, ValueError> {
+    let text = if name == "clone" { value::named(items, "flags") } else { items.get(usize::from(index)).copied() };
+    value::word(text.ok_or(ValueError::Missing(usize::from(index)))?)
+}
+
+/// clone3's flags, from the `struct clone_args` strace printed; EFAULT (as the ptrace backend would see) when
+/// strace could not read it and printed its address.
+fn struct_flags(items: &[&str]) -> Result<Result<u64, i32>, ValueError> {
+    let Some(args) = items.first().filter(|t| t.starts_with('{')) else {
+        return Ok(Err(libc::EFAULT));
+    };
+    let flags = value::field(args, "flags").ok_or(ValueError::Missing(0))?;
+    Ok(Ok(value::word(flags)?))
+}
+
+/// The clone flags of a spawn call, as the child is set up from them.
+fn spawn_flags(name: &str, items: &[&str]) -> u64 {
+    let sigchld = libc::SIGCHLD as u64;
+    match name {
+        "clone" => value::named(items, "flags").and_then(|f| value::word(f).ok()).unwrap_or(sigchld),
+        "clone3" => struct_flags(items).ok().and_then(Result::ok).unwrap_or(0),
+        "vfork" => CLONE_VM | CLONE_VFORK | sigchld,
+        _ => sigchld,
+    }
+}
+
+/// The fd a call returned, when strace did not decorate it.
+fn created(name: &str, items: &[&str], table: &Fds) -> Option<FdDesc> {
+    let opened = |path_at: usize| {
+        let path = value::string(items.get(path_at)?)?;
+        let directory = items.get(path_at + 1).is_some_and(|flags| flags.contains("O_DIRECTORY"));
+        Some(fds::from_path(&path, None, directory))
+    };
+    match name {
+        "open" | "creat" => opened(0),
+        "openat" | "openat2" => opened(1),
+        _ if name.starts_with("dup") || name.starts_with("fcntl") => {
+            let (source, _) = value::fd(items.first()?).ok()?;
+            table.borrow().get(&source).cloned()
+        }
+        _ => fds::created_by(name),
+    }
+}
+
+/// Answers classification from the log: fds from this line's decorations or the process's table, no memory.
+struct LineSource<'a> {
+    fds: &'a Fds,
+    decorated: &'a [(i32, FdDesc)],
+    clone3_flags: Result<u64, i32>,
+}
+
+impl CallSource for LineSource<'_> {
+    fn fd(&mut self, fd: i32, sink: &mut dyn EventSink) -> Fd {
+        let known = self.fds.borrow().get(&fd).cloned();
+        let desc = match (self.decorated.iter().find(|(n, _)| *n == fd), known) {
+            // A decoration is only a path; the table knows it was opened as a directory.
+            (Some((_, FdDesc::File)), Some(FdDesc::Dir)) => FdDesc::Dir,
+            (Some((_, decorated)), _) => decorated.clone(),
+            (None, Some(known)) => known,
+            (None, None) => FdDesc::Unknown,
+        };
+        let family = match &desc {
+            FdDesc::Device { family, .. } => *family,
+            _ => None,
+        };
+        Fd { id: sink.intern_fd(desc), family }
+    }
+
+    fn read_u32(&mut self, _addr: u64) -> io::Result<u32> {
+        Err(io::Error::from_raw_os_error(libc::ENOSYS))
+    }
+
+    fn read_u64(&mut self, _addr: u64) -> io::Result<u64> {
+        self.clone3_flags.map_err(io::Error::from_raw_os_error)
+    }
+}
+
+/// The run's duration from the log's timestamps, when it has any.
+#[derive(Default)]
+struct Clock {
+    first: Option<Stamp>,
+    last: Option<Stamp>,
+    deltas: f64,
+}
+
+impl Clock {
+    fn tick(&mut self, stamp: Option<Stamp>) {
+        let Some(stamp) = stamp else {
+            return;
+        };
+        if let Stamp::Delta(delta) = stamp {
+            self.deltas += delta;
+        }
+        self.first.get_or_insert(stamp);
+        self.last = Some(stamp);
+    }
+
+    fn duration(&self) -> f64 {
+        let seconds = match (self.first, self.last) {
+            // Times of day: a run past midnight wraps once.
+            (Some(Stamp::Clock(a)), Some(Stamp::Clock(b))) if b >= a => b - a,
+            (Some(Stamp::Clock(a)), Some(Stamp::Clock(b))) => b + 86400.0 - a,
+            (Some(Stamp::Epoch(a)), Some(Stamp::Epoch(b))) => (b - a).max(0.0),
+            (Some(Stamp::Delta(_)), _) => self.deltas,
+            _ => 0.0,
+        };
+        (seconds * 1e6).round() / 1e6
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn import_lines(lines: &[&str]) -> (u64, u64) {
+        let tables = SyscallTables::new(Results::All);
+        let mut aggregator = Aggregator::new(Rc::new(SyscallTables::new(Results::All)), Instant::now());
+        let mut importer = Importer::new(&tables, &mut aggregator, 0);
+        for (i, line) in lines.iter().enumerate() {
+            importer.line(i + 1, line);
+        }
+        let end = importer.finish();
+        (end.syscalls, end.not_understood)
+    }
+
+    const SAMPLE: &[&str] = &[
+        "100 execve(\"/usr/bin/sh\", [\"sh\", \"-c\", \"x\"], 0x7ffc /* 35 vars */) = 0",
+        "100 openat(AT_FDCWD</work>, \"/dev/nvidiactl\", O_RDWR|O_CLOEXEC) = 3</dev/nvidiactl<char 195:255>>",
+        "100 ioctl(3</dev/nvidiactl<char 195:255>>, _IOC(_IOC_READ|_IOC_WRITE, 0x46, 0x2a, 0x20), 0x7ffd) = 0",
+        "100 clone3({flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD, exit_signal=0}, 88 <unfinished ...>",
+        "101 mmap(NULL, 4096, PROT_READ|PROT_EXEC, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f00",
+        "100 <... clone3 resumed> => {parent_tid=[101]}, 88) = 101",
+        "101 ioctl(3, 0x30000001, 0x7ffd) = -1 ENOTTY (Inappropriate ioctl for device)",
+        "100 --- SIGCHLD {si_signo=SIGCHLD} ---",
+        "101 +++ exited with 0 +++",
+        "[ Process PID=100 runs in 32 bit mode. ]",
+        "100 getpid() = 100",
+        "100 +++ exited with 0 +++",
+    ];
+
+    #[test]
+    fn a_small_log() {
+        assert_eq!(import_lines(SAMPLE), (7, 0));
+    }
+
+    /// A tiny xorshift generator: the garbage must be reproducible, and the crate has no rand dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        const ALPHABET: &[u8] = b" ()[]{}<>\"\\,=|:;.-+0123456789xabcdefEROLNUSTIP_?/*...+++---\n\t\xc3\xa9";
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut lines = Vec::new();
+        for _ in 0..20_000 {
+            let line = if rng.below(2) == 0 {
+                // A real line, cut and spliced at random byte offsets (on char boundaries).
+                let base = SAMPLE[rng.below(SAMPLE.len())];
+                let other = SAMPLE[rng.below(SAMPLE.len())];
+                let cut = (0..=base.len()).filter(|i| base.is_char_boundary(*i)).nth(rng.below(base.len() + 1));
+                let splice = (0..=other.len()).filter(|i| other.is_char_boundary(*i)).nth(rng.below(other.len() + 1));
+                format!("{}{}", &base[..cut.unwrap_or(0)], &other[splice.unwrap_or(0)..])
+            } else {
+                let len = rng.below(80);
+                let bytes: Vec<u8> = (0..len).map(|_| ALPHABET[rng.below(ALPHABET.len())]).collect();
+                String::from_utf8_lossy(&bytes).into_owned()
+            };
+            lines.push(line);
+        }
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let (_, not_understood) = import_lines(&refs);
+        assert!(not_understood > 0);
+        for line in &refs {
+            let _ = line::parse(line);
+            for item in value::split_args(line) {
+                let _ = value::word(item);
+                let _ = value::fd(item);
+                let _ = value::outcome(item);
+                let _ = value::string(item);
+                let _ = fds::from_decoration(item);
+            }
+        }
+    }
+
+    #[test]
+    fn notes_inside_call_lines_are_dropped_and_the_halves_joined() {
+        let path = std::env::temp_dir().join(format!("trapline-notes-{}.log", std::process::id()));
+        let log = "clone(child_stack=NULL, flags=SIGCHLDstrace: Process 30442 attached\n\
+                   , child_tidptr=0x7f) = 30442\n\
+                   wait4(30440, strace: Process 30440 attached\n\
+                   \x20<unfinished ...>\n\
+                   strace: Process 9 attached\n";
+        std::fs::write(&path, log).unwrap();
+        let mut lines = Vec::new();
+        let count = read_lines(File::open(&path).unwrap(), |n, text| lines.push((n, text.to_string()))).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(count, 5);
+        assert_eq!(
+            lines,
+            vec![
+                (1, "clone(child_stack=NULL, flags=SIGCHLD, child_tidptr=0x7f) = 30442\n".to_string()),
+                (3, "wait4(30440,  <unfinished ...>\n".to_string()),
+                (5, "strace: Process 9 attached\n".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn durations_from_timestamps() {
+        let mut clock = Clock::default();
+        clock.tick(Some(Stamp::Clock(86399.5)));
+        clock.tick(Some(Stamp::Clock(0.25)));
+        assert_eq!(clock.duration(), 0.75);
+        let mut clock = Clock::default();
+        for _ in 0..4 {
+            clock.tick(Some(Stamp::Delta(0.5)));
+        }
+        assert_eq!(clock.duration(), 2.0);
+    }
+}

@@ -1,0 +1,339 @@
+//! The allow check: what the kernel does with one call class under a profile, as libseccomp builds it.
+//!
+//! - The class's architecture must be in the profile's `architectures`; otherwise the filter's bad-arch
+//!   action applies (libseccomp's default, which runc and crun keep, kills the caller).
+//! - Entries naming the syscall are alternatives (OR); the conditions of one entry must all hold (AND).
+//! - Conditions compare the 64-bit register: a class keeps the low 32 bits of an `int` argument in `value`
+//!   and the full register in `raw` when they differ (a sign-extended ioctl request), so `raw` is what the
+//!   kernel sees. On 32-bit architectures only the low words take part, as in libseccomp's 32-bit rules.
+//! - Where several entries match with different actions, libseccomp promises no order, so the most
+//!   restrictive action wins (the kernel's own precedence between filters): a check that says "allowed" must
+//!   hold whatever order the rules end up in.
+//! - An argument the profile compares but the class does not hold (not decoded, read from memory, or
+//!   unreadable) makes the verdict [`Verdict::Undecided`] when its value would change the outcome.
+
+use crate::decode::arch::Arch;
+use crate::profile::oci::{Action, ArgRule, Op, Seccomp, SyscallRule, arch_of_scmp};
+use crate::trace::model::Class;
+
+/// errno that runc and crun return for `SCMP_ACT_ERRNO` without `errnoRet`.
+pub const EPERM: u32 = 1;
+
+/// What the kernel does with a call class under a profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let through (`SCMP_ACT_ALLOW`, or `SCMP_ACT_LOG`, which also logs).
+    Allowed(Decision),
+    /// Stopped: failed with an errno, or the caller trapped or killed.
+    Denied(Decision),
+    /// The class's architecture is not in the profile: the bad-arch action kills the caller.
+    BadArch(Arch),
+    /// It depends on what the trace could not see.
+    Undecided(Undecided),
+}
+
+/// The action that decided, and where it came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub action: Action,
+    /// For `SCMP_ACT_ERRNO`: the errno returned (EPERM when the profile names none).
+    pub errno: Option<u32>,
+    pub by: By,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum By {
+    /// `defaultAction`: no entry matched.
+    Default,
+    /// `syscalls[i]`.
+    Entry(usize),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Undecided {
+    /// Argument indexes the profile compares and the class holds no value for.
+    Unseen(Vec<u32>),
+    /// `SCMP_ACT_NOTIFY`: a user-space listener answers, not the profile.
+    Notify,
+}
+
+impl Verdict {
+    pub fn allowed(&self) -> bool {
+        matches!(self, Verdict::Allowed(_))
+    }
+}
+
+/// The kernel's verdict on `class` under `profile`.
+pub fn verdict(profile: &Seccomp, class: &Class) -> Verdict {
+    if !covers(profile, class.arch) {
+        return Verdict::BadArch(class.arch);
+    }
+    let narrow = matches!(class.arch, Arch::I386 | Arch::Arm);
+    let mut definite: Vec<Decision> = Vec::new();
+    let mut possible: Vec<Decision> = Vec::new();
+    let mut unseen: Vec<u32> = Vec::new();
+    for (i, entry) in profile.syscalls.iter().enumerate() {
+        if !entry.names.contains(&class.syscall) {
+            continue;
+        }
+        let decision =
+            Decision { action: entry.action, errno: errno_of(entry.action, entry.errno_ret), by: By::Entry(i) };
+        match matches(entry, class, narrow) {
+            Some(true) => definite.push(decision),
+            Some(false) => {}
+            None => {
+                possible.push(decision);
+                unseen.extend(entry.args.iter().filter(|a| value_of(class, a.index).is_none()).map(|a| a.index));
+            }
+        }
+    }
+    let default = Decision {
+        action: profile.default_action,
+        errno: errno_of(profile.default_action, profile.default_errno_ret),
+        by: By::Default,
+    };
+    // The outcome is the most restrictive matching action; the entries that may match add at most one each
+    // to what surely matches, so these are all the outcomes there can be.
+    let base = strictest(&definite).unwrap_or(default);
+    let outcomes: Vec<Decision> = std::iter::once(base)
+        .chain(possible.iter().map(|p| strictest(&[base, *p]).filter(|_| !definite.is_empty()).unwrap_or(*p)))
+        .collect();
+    if outcomes.iter().any(|d| d.action == Action::Notify) {
+        return Verdict::Undecided(Undecided::Notify);
+    }
+    let allowed = outcomes.iter().filter(|d| lets_through(d.action)).count();
+    if allowed != 0 && allowed != outcomes.len() {
+        unseen.sort_unstable();
+        unseen.dedup();
+        return Verdict::Undecided(Undecided::Unseen(unseen));
+    }
+    if allowed != 0 { Verdict::Allowed(base) } else { Verdict::Denied(base) }
+}
+
+/// Whether the entry's conditions hold for the class: `None` when some condition compares an argument the
+/// class does not hold and the others do not already rule the entry out.
+pub fn matches(entry: &SyscallRule, class: &Class, narrow: bool) -> Option<bool> {
+    let mut unknown = false;
+    for rule in &entry.args {
+        match value_of(class, rule.index) {
+            Some(value) if !holds(rule, value, narrow) => return Some(false),
+            Some(_) => {}
+            None => unknown = true,
+        }
+    }
+    if unknown { None } else { Some(true) }
+}
+
+/// The register value of argument `index` as the kernel sees it, when the class holds it.
+pub fn value_of(class: &Class, index: u32) -> Option<u64> {
+    let arg = class.args.iter().find(|a| a.index.map(u32::from) == Some(index) && a.unreadable.is_none())?;
+    Some(arg.raw.unwrap_or(arg.value).0)
+}
+
+/// One comparison, on 64 bits (or the low 32 on a 32-bit architecture).
+pub fn holds(rule: &ArgRule, value: u64, narrow: bool) -> bool {
+    let cut = |v: u64| if narrow { v & 0xffff_ffff } else { v };
+    let (arg, datum) = (cut(value), cut(rule.value));
+    match rule.op {
+        Op::Eq => arg == datum,
+        Op::Ne => arg != datum,
+        Op::Lt => arg < datum,
+        Op::Le => arg <= datum,
+        Op::Gt => arg > datum,
+        Op::Ge => arg >= datum,
+        // For MASKED_EQ `value` is the mask and `valueTwo` the value.
+        Op::MaskedEq => arg & datum == cut(rule.value_two),
+    }
+}
+
+/// Whether the profile's filter handles calls of `arch`. With no `architectures` libseccomp builds a filter
+/// for the native architecture only; trapline records on 64-bit machines, so that is x86_64 or aarch64.
+pub fn covers(profile: &Seccomp, arch: Arch) -> bool {
+    if profile.architectures.is_empty() {
+        return matches!(arch, Arch::X86_64 | Arch::Aarch64);
+    }
+    profile.architectures.iter().any(|name| arch_of_scmp(name) == Some(arch))
+}
+
+/// The `SCMP_ARCH_*` name of an audit arch.
+pub fn scmp_name(arch: Arch) -> &'static str {
+    match arch {
+        Arch::X86_64 => "SCMP_ARCH_X86_64",
+        Arch::I386 => "SCMP_ARCH_X86",
+        Arch::X32 => "SCMP_ARCH_X32",
+        Arch::Aarch64 => "SCMP_ARCH_AARCH64",
+        Arch::Arm => "SCMP_ARCH_ARM",
+    }
+}
+
+/// Whether the call goes through: LOG allows and logs.
+pub fn lets_through(action: Action) -> bool {
+    matches!(action, Action::Allow | Action::Log)
+}
+
+fn errno_of(action: Action, errno_ret: Option<u32>) -> Option<u32> {
+    (action == Action::Errno).then(|| errno_ret.unwrap_or(EPERM))
+}
+
+/// The kernel's precedence of filter return values (`seccomp_run_filters`), strictest first.
+fn rank(action: Action) -> u8 {
+    match action {
+        Action::KillProcess => 0,
+        Action::Kill | Action::KillThread => 1,
+        Action::Trap => 2,
+        Action::Errno => 3,
+        Action::Notify => 4,
+        Action::Trace => 5,
+        Action::Log => 6,
+        Action::Allow => 7,
+    }
+}
+
+fn strictest(decisions: &[Decision]) -> Option<Decision> {
+    decisions.iter().min_by_key(|d| rank(d.action)).copied()
+}
+
+/// How the decision reads for a person: `SCMP_ACT_ERRNO (EPERM)`.
+pub fn describe_action(action: Action, errno: Option<u32>) -> String {
+    let name = serde_json::to_value(action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    match errno {
+        Some(errno) => {
+            format!("{name} ({})", crate::decode::flags::errno_name(i32::try_from(errno).unwrap_or(i32::MAX)))
+        }
+        None => name,
+    }
+}
+
+impl Decision {
+    pub fn describe(&self) -> String {
+        describe_action(self.action, self.errno)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::model::{Arg, Hex};
+
+    fn class(syscall: &str, arch: Arch, args: &[(Option<u8>, u64, Option<u64>)]) -> Class {
+        Class {
+            syscall: syscall.to_string(),
+            arch,
+            nr: 0,
+            args: args
+                .iter()
+                .map(|&(index, value, raw)| Arg {
+                    index,
+                    name: "request".to_string(),
+                    value: Hex(value),
+                    raw: raw.map(Hex),
+                    decoded: String::new(),
+                    ioc: None,
+                    unreadable: None,
+                })
+                .collect(),
+            fd: None,
+            count: 1,
+            runs: 1,
+            results: None,
+            processes: 1,
+            pids: vec![1],
+            exes: Vec::new(),
+            first_seen_secs: 0.0,
+        }
+    }
+
+    fn profile(json: &str) -> Seccomp {
+        serde_json::from_str(json).unwrap()
+    }
+
+    const IOCTL_MASKED: &str = r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW",
+                      "args": [{"index": 1, "value": 4294967295, "valueTwo": 3223340586, "op": "SCMP_CMP_MASKED_EQ"}]}]}"#;
+
+    #[test]
+    fn masked_rules_allow_sign_extended_requests() {
+        let p = profile(IOCTL_MASKED);
+        let plain = class("ioctl", Arch::X86_64, &[(Some(1), 0xc020462a, None)]);
+        let signext = class("ioctl", Arch::X86_64, &[(Some(1), 0xc020462a, Some(0xffff_ffff_c020_462a))]);
+        let other = class("ioctl", Arch::X86_64, &[(Some(1), 0x5401, None)]);
+        assert!(verdict(&p, &plain).allowed());
+        assert!(verdict(&p, &signext).allowed());
+        assert_eq!(
+            verdict(&p, &other),
+            Verdict::Denied(Decision { action: Action::Errno, errno: Some(EPERM), by: By::Default })
+        );
+    }
+
+    #[test]
+    fn equality_compares_all_64_bits() {
+        let p = profile(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW",
+                "args": [{"index": 1, "value": 3223340586, "op": "SCMP_CMP_EQ"}]}]}"#,
+        );
+        assert!(verdict(&p, &class("ioctl", Arch::X86_64, &[(Some(1), 0xc020462a, None)])).allowed());
+        let signext = class("ioctl", Arch::X86_64, &[(Some(1), 0xc020462a, Some(0xffff_ffff_c020_462a))]);
+        assert!(!verdict(&p, &signext).allowed());
+    }
+
+    #[test]
+    fn ops_compare_unsigned() {
+        let rule = |op, value| ArgRule { index: 0, value, value_two: 0, op };
+        assert!(holds(&rule(Op::Lt, 10), 9, false) && !holds(&rule(Op::Lt, 10), 10, false));
+        assert!(holds(&rule(Op::Le, 10), 10, false) && holds(&rule(Op::Ge, 10), 10, false));
+        assert!(holds(&rule(Op::Gt, 10), u64::MAX, false) && holds(&rule(Op::Ne, 1), 2, false));
+        // On a 32-bit architecture only the low words are compared.
+        assert!(holds(&rule(Op::Eq, 5), 0x1_0000_0005, true) && !holds(&rule(Op::Eq, 5), 0x1_0000_0005, false));
+    }
+
+    #[test]
+    fn entries_or_and_conditions_and() {
+        let p = profile(
+            r#"{"defaultAction": "SCMP_ACT_KILL_PROCESS", "syscalls": [
+                {"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [
+                    {"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 2, "op": "SCMP_CMP_EQ"}]}]}"#,
+        );
+        let socket = |d, t| class("socket", Arch::X86_64, &[(Some(0), d, None), (Some(1), t, None)]);
+        assert!(verdict(&p, &socket(1, 1)).allowed());
+        assert!(verdict(&p, &socket(2, 2)).allowed());
+        assert!(matches!(verdict(&p, &socket(2, 1)), Verdict::Denied(d) if d.action == Action::KillProcess));
+    }
+
+    #[test]
+    fn the_strictest_matching_action_wins() {
+        let p = profile(
+            r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["clone3"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}"#,
+        );
+        let v = verdict(&p, &class("clone3", Arch::X86_64, &[]));
+        assert_eq!(v, Verdict::Denied(Decision { action: Action::Errno, errno: Some(38), by: By::Entry(1) }));
+        assert_eq!(describe_action(Action::Errno, Some(38)), "SCMP_ACT_ERRNO (ENOSYS)");
+    }
+
+    #[test]
+    fn unseen_arguments_leave_it_open_only_when_they_matter() {
+        let p = profile(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["openat"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 2, "value": 0, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["openat"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 2, "value": 1, "op": "SCMP_CMP_EQ"}]}]}"#,
+        );
+        assert_eq!(verdict(&p, &class("openat", Arch::X86_64, &[])), Verdict::Undecided(Undecided::Unseen(vec![2])));
+        // Both possible outcomes deny: decided.
+        let deny = profile(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["openat"], "action": "SCMP_ACT_KILL", "args": [{"index": 2, "value": 1, "op": "SCMP_CMP_EQ"}]}]}"#,
+        );
+        assert!(matches!(verdict(&deny, &class("openat", Arch::X86_64, &[])), Verdict::Denied(_)));
+    }
+
+    #[test]
+    fn other_architectures_meet_the_bad_arch_action() {
+        let p = profile(IOCTL_MASKED);
+        assert_eq!(verdict(&p, &class("getpid", Arch::I386, &[])), Verdict::BadArch(Arch::I386));
+        let no_list = profile(r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#);
+        assert!(verdict(&no_list, &class("getpid", Arch::X86_64, &[])).allowed());
+        assert_eq!(verdict(&no_list, &class("getpid", Arch::I386, &[])), Verdict::BadArch(Arch::I386));
+    }
+}

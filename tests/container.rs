@@ -1,0 +1,102 @@
+//! `trapline record --container`: a busybox container recorded through real runc keeps exactly what runs
+//! under the container's filter, and the profile made from it (with no runtime list) starts the container.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use common::container::{Bundle, Container, RuncLock, container_id, describe, runc_or_skip};
+use common::*;
+
+const WORKLOAD: &str = "busybox mkdir -p /tmp/w && busybox echo written > /tmp/w/f && busybox cat /tmp/w/f && \
+                        busybox ls /tmp/w && busybox nc -w 1 127.0.0.1 9 </dev/null 2>/dev/null; busybox echo done";
+
+fn names(trace: &Value) -> BTreeSet<String> {
+    trace["classes"].as_array().unwrap().iter().map(|c| c["syscall"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn container_recording_starts_at_the_filter_load_and_its_profile_starts_the_container() {
+    let Some(runc) = runc_or_skip("container_recording") else { return };
+    let bundle = Bundle::new(&runc, &["/bin/busybox", "sh", "-c", WORKLOAD]);
+    bundle.add_file(Path::new("/bin/busybox"), "/bin/busybox");
+    fs::create_dir_all(bundle.dir.join("rootfs/tmp")).unwrap();
+    let config_path = bundle.dir.join("config.json");
+    fs::write(&config_path, serde_json::to_vec_pretty(&bundle.config).unwrap()).unwrap();
+    let config_before = fs::read(&config_path).unwrap();
+
+    let dir = TempDir::new("container");
+    let trace_path = dir.join("container.json");
+    let recorded = {
+        let _lock = RuncLock::take();
+        let container = Container { runc: &runc, id: container_id() };
+        run(Command::new(env!("CARGO_BIN_EXE_trapline"))
+            .args(["record", "-q", "--container", "-o"])
+            .arg(&trace_path)
+            .arg("--")
+            .arg(&runc)
+            .args(["run", "--bundle"])
+            .arg(bundle.dir.path())
+            .arg(&container.id)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()))
+    };
+    assert_eq!(recorded.code(), 0, "{}", describe(&recorded));
+    assert!(recorded.stdout_str().contains("written\n") && recorded.stdout_str().ends_with("done\n"));
+    assert_eq!(fs::read(&config_path).unwrap(), config_before, "the user's bundle must not change");
+
+    let trace = read_trace(&trace_path, &recorded);
+    let seen = names(&trace);
+    for needed in ["execve", "write", "socket", "getdents64", "wait4", "exit_group"] {
+        assert!(seen.contains(needed), "{needed} missing from {seen:?}");
+    }
+    // The runtime's setup happens before the filter is loaded: none of it belongs in the trace.
+    for setup in ["pivot_root", "mount", "unshare", "sethostname", "seccomp", "setns"] {
+        assert!(!seen.contains(setup), "{setup} is runtime setup, recorded anyway: {seen:?}");
+    }
+    let exes: BTreeSet<&str> = trace["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["exes"].as_array().unwrap())
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(exes.contains("/bin/busybox"), "{exes:?}");
+
+    // Recorded through the runtime, the profile needs no runtime list to start the container.
+    let profile_path = dir.join("profile.json");
+    let made = run(Command::new(env!("CARGO_BIN_EXE_trapline"))
+        .args(["profile", "--runtime", "none", "-o"])
+        .arg(&profile_path)
+        .arg(&trace_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(made.code(), 0, "{}", describe(&made));
+    let profile: Value = serde_json::from_slice(&fs::read(&profile_path).unwrap()).unwrap();
+    let unconfined = bundle.run(None);
+    let confined = bundle.run(Some(&profile));
+    assert_eq!(confined.code(), 0, "{}", describe(&confined));
+    assert_eq!(confined.stdout_str(), unconfined.stdout_str());
+    assert!(!confined.stderr_str().contains("Operation not permitted"), "{}", describe(&confined));
+}
+
+#[test]
+fn container_needs_a_runtime_command() {
+    let dir = TempDir::new("container-usage");
+    let out = run(Command::new(env!("CARGO_BIN_EXE_trapline"))
+        .args(["record", "--container", "-o"])
+        .arg(dir.join("t.json"))
+        .args(["--", "/bin/true"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(out.code(), 2, "{}", describe(&out));
+    let stderr = out.stderr_str();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("runc run -b BUNDLE ID"), "{stderr}");
+    assert!(!dir.join("t.json").exists());
+}
