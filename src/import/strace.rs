@@ -120,6 +120,7 @@ pub fn import(path: &Path) -> Result<Imported, ImportError> {
         incomplete: end.incomplete,
         results: Results::All,
         known: None,
+        container: None,
         totals: Totals { processes: end.processes, threads: end.threads, ..Totals::default() },
         gpu: None,
     };

@@ -107,6 +107,14 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
                     runtime.name()
                 );
             }
+            Source::RuntimeTiming(runtime) => {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {when} | – | – | – | | {} itself, depending on timing: recorded through it, but not in every run |",
+                    reason.name,
+                    runtime.name()
+                );
+            }
             Source::Fallback => {
                 let _ = writeln!(
                     out,

@@ -99,6 +99,8 @@ pub enum Source<'a> {
     Seen(Vec<(usize, &'a Class)>),
     /// The container runtime needs it after loading the filter.
     Runtime(Runtime),
+    /// The runtime makes it depending on timing; the traces were recorded through that runtime.
+    RuntimeTiming(Runtime),
     /// Not used; denied with ENOSYS so libc falls back.
     Fallback,
 }
@@ -185,6 +187,23 @@ pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Resul
                 errno_ret: None,
                 source: Source::Seen(seen),
             });
+        }
+    }
+    // Runs recorded through a runtime (`record --container`) hold its calls already, except those it makes
+    // only depending on timing.
+    let recorded_through: BTreeSet<Runtime> =
+        traces.iter().flat_map(|(_, t)| &t.runs).filter_map(|r| r.container.as_deref()).filter_map(Runtime::from_name).collect();
+    for runtime in recorded_through {
+        for name in runtime.syscalls().timing {
+            if !by_name.contains_key(name) && !runtime_names.contains(name) {
+                reasons.push(Reason {
+                    name: name.to_string(),
+                    condition: Vec::new(),
+                    action: Action::Allow,
+                    errno_ret: None,
+                    source: Source::RuntimeTiming(runtime),
+                });
+            }
         }
     }
     if let Some(runtime) = plan.runtime {

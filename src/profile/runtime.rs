@@ -5,7 +5,7 @@
 //! --container` (which records the runtime itself) supersedes them when it is available.
 
 /// A runtime whose post-filter syscalls trapline knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Runtime {
     Runc,
     Crun,
@@ -13,6 +13,9 @@ pub enum Runtime {
 
 pub struct RuntimeSyscalls {
     pub names: &'static [&'static str],
+    /// The calls among them that the runtime makes only sometimes, depending on timing (a Go runtime's
+    /// scheduler): a recording through the runtime may miss them, so profiles of such recordings add them.
+    pub timing: &'static [&'static str],
     /// Where the list came from, for the explain report.
     pub source: &'static str,
 }
@@ -49,6 +52,7 @@ const RUNC: RuntimeSyscalls = RuntimeSyscalls {
         "setuid",
         "write",
     ],
+    timing: &["futex", "nanosleep", "rt_sigreturn", "sched_yield"],
     source: "runc 1.1.5, measured with strace from the filter load to the workload's execve \
              (noNewPrivileges true and false)",
 };
@@ -58,6 +62,14 @@ impl Runtime {
         match self {
             Runtime::Runc => "runc",
             Runtime::Crun => "crun",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Runtime> {
+        match name {
+            "runc" => Some(Runtime::Runc),
+            "crun" => Some(Runtime::Crun),
+            _ => None,
         }
     }
 
@@ -89,6 +101,7 @@ const CRUN: RuntimeSyscalls = RuntimeSyscalls {
         "setresuid",
         "write",
     ],
+    timing: &[],
     source: "crun 1.8.1 to 1.29, read from its source (container_init, set_required_caps, \
              mark_or_close_fds_ge_than), union of noNewPrivileges true and false",
 };

@@ -25,6 +25,8 @@ pub enum ContainerError {
 /// (removed when dropped).
 pub struct Prepared {
     pub command: Vec<OsString>,
+    /// `runc` or `crun`.
+    pub runtime: String,
     _bundle: Option<TempBundle>,
 }
 
@@ -48,10 +50,11 @@ fn permissive_filter() -> Value {
 /// Finds the bundle of a `runc|crun [global options] run|create [-b|--bundle DIR] ... ID` command and, if its
 /// config has no seccomp section, points the command at a copy of the config that has a permissive one.
 pub fn prepare(command: &[OsString]) -> Result<Prepared, ContainerError> {
-    let runtime = command.first().map(|p| Path::new(p).file_name().unwrap_or_default().to_os_string());
-    if !matches!(runtime.as_deref().and_then(OsStr::to_str), Some("runc" | "crun")) {
-        return Err(ContainerError::NotARuntimeRun("the command is not runc or crun".into()));
-    }
+    let runtime = command.first().and_then(|p| Path::new(p).file_name()).and_then(OsStr::to_str);
+    let runtime = match runtime {
+        Some(name @ ("runc" | "crun")) => name.to_string(),
+        _ => return Err(ContainerError::NotARuntimeRun("the command is not runc or crun".into())),
+    };
     let verb = command
         .iter()
         .position(|a| a == "run" || a == "create")
@@ -68,7 +71,7 @@ pub fn prepare(command: &[OsString]) -> Result<Prepared, ContainerError> {
     let text = std::fs::read(&config_path).map_err(|e| config_error(e.to_string()))?;
     let mut config: Value = serde_json::from_slice(&text).map_err(|e| config_error(e.to_string()))?;
     if config.pointer("/linux/seccomp").is_some_and(|s| !s.is_null()) {
-        return Ok(Prepared { command: command.to_vec(), _bundle: None });
+        return Ok(Prepared { command: command.to_vec(), runtime, _bundle: None });
     }
 
     // A copy of config.json with the filter, whose root points back at the user's bundle.
@@ -92,5 +95,5 @@ pub fn prepare(command: &[OsString]) -> Result<Prepared, ContainerError> {
             rewritten.insert(verb + 1, "--bundle".into());
         }
     }
-    Ok(Prepared { command: rewritten, _bundle: Some(temp) })
+    Ok(Prepared { command: rewritten, runtime, _bundle: Some(temp) })
 }

@@ -141,6 +141,7 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
         incomplete,
         results: plan.results,
         known: plan.known.as_ref().map(|(path, _)| Text::from_os(path.as_os_str())),
+        container: prepared.as_ref().map(|p| p.runtime.clone()),
         totals: Totals { processes: end.processes, threads: end.threads, ..Totals::default() },
         gpu: Some(gpu::machine_facts()),
     };

@@ -56,6 +56,9 @@ pub struct Run {
     /// Recorded with `--known PROFILE`: calls that profile allows were not recorded, only what is new.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known: Option<Text>,
+    /// Recorded with `--container`: the runtime (`runc`, `crun`) the container ran under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
     pub totals: Totals,
     /// GPU facts of the recording machine; absent where it has no GPU driver and the workload used none.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -453,6 +453,8 @@ pub fn check_trace_key_order(text: &str) {
             "complete",
             "incomplete",
             "results",
+            "known",
+            "container",
             "totals",
             "gpu",
         ],
