@@ -191,8 +191,12 @@ pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Resul
     }
     // Runs recorded through a runtime (`record --container`) hold its calls already, except those it makes
     // only depending on timing.
-    let recorded_through: BTreeSet<Runtime> =
-        traces.iter().flat_map(|(_, t)| &t.runs).filter_map(|r| r.container.as_deref()).filter_map(Runtime::from_name).collect();
+    let recorded_through: BTreeSet<Runtime> = traces
+        .iter()
+        .flat_map(|(_, t)| &t.runs)
+        .filter_map(|r| r.container.as_deref())
+        .filter_map(Runtime::from_name)
+        .collect();
     for runtime in recorded_through {
         for name in runtime.syscalls().timing {
             if !by_name.contains_key(name) && !runtime_names.contains(name) {
