@@ -7,12 +7,12 @@
 #   4. a container: record a busybox workload, profile it for runc, run it with runc under the profile
 #   5. a GPU workload on the emulated GPU rig (/dev/zero standing in for /dev/nvidia*), if the fixture exists
 #
-# Outputs go to target/demo/. Needs root for runc and the rig (mount namespaces); steps that cannot run say why.
+# Outputs go to target/demo/ (DEMO_DIR to change it). Needs root for runc and the rig (mount namespaces); steps that cannot run say why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-T=${TRAPLINE:-target/release/trapline}
-D=target/demo
+T=$(realpath "${TRAPLINE:-target/release/trapline}")
+D=${DEMO_DIR:-target/demo}
 rm -rf "$D" && mkdir -p "$D"
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -53,9 +53,10 @@ c["process"]["args"] = ["/bin/busybox", "sh", "/workload.sh"]
 c["root"]["readonly"] = False
 json.dump(c, open(path, "w"), indent=2)
 PY
-  # The same static busybox runs the same script on the host: record it there.
-  "$T" record -q -o "$D/container.json" -- busybox sh "$B/rootfs/workload.sh"
-  "$T" profile "$D/container.json" --runtime runc -o "$D/container.profile.json" --explain "$D/container.profile.md"
+  # Recorded through runc: what the container does from its filter load on, runc's last steps included, so the
+  # profile needs no runtime list.
+  "$T" record -q --container -o "$D/container.json" -- runc run --bundle "$B" "trapline-demo-rec-$$"
+  "$T" profile "$D/container.json" --runtime none -o "$D/container.profile.json" --explain "$D/container.profile.md"
   python3 - "$B" "$D/container.profile.json" <<'PY'
 import json, sys
 path = sys.argv[1] + "/config.json"

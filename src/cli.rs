@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::decode::table::Results;
 use crate::profile::compile::{Mode, compile};
@@ -79,6 +79,17 @@ enum Command {
     Import(ImportArgs),
     /// Print the pod spec snippet for a Localhost profile, and where the profile file must go on the nodes.
     K8sSnippet(SnippetArgs),
+    /// Print a shell completion script (e.g. `trapline completions bash > /etc/bash_completion.d/trapline`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages for trapline and each of its commands into a directory.
+    Man {
+        /// The directory to write trapline.1, trapline-record.1, ... into.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -371,6 +382,11 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         Command::Diff(args) => run_diff(args),
         Command::Check(args) => run_check(args),
         Command::Run(args) => run_run(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Args::command(), "trapline", &mut std::io::stdout());
+            Ok(Verdict::Clean)
+        }
+        Command::Man { dir } => write_man_pages(&dir),
         Command::K8sSnippet(args) => {
             print!("{}", k8s_snippet(&args.name));
             Ok(Verdict::Clean)
@@ -413,6 +429,24 @@ fn print_review(outcome: &review::Outcome) -> anyhow::Result<()> {
     }
     let _ = writeln!(std::io::stderr(), "trapline: {}", outcome.summary);
     Ok(())
+}
+
+/// One page for trapline and one per command, from the same definitions as `--help`.
+fn write_man_pages(dir: &Path) -> anyhow::Result<Verdict> {
+    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let command = Args::command();
+    let mut pages = vec![("trapline".to_string(), command.clone())];
+    for sub in command.get_subcommands() {
+        let name = format!("trapline-{}", sub.get_name());
+        pages.push((name.clone(), sub.clone().name(name)));
+    }
+    for (name, page) in pages {
+        let path = dir.join(format!("{name}.1"));
+        let mut bytes = Vec::new();
+        clap_mangen::Man::new(page).render(&mut bytes)?;
+        std::fs::write(&path, bytes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(Verdict::Clean)
 }
 
 fn run_merge(args: MergeArgs) -> anyhow::Result<Verdict> {

@@ -141,3 +141,28 @@ fn usage_errors_exit_2() {
         assert!(entries(dir.path()).is_empty(), "{args:?}: {:?}", entries(dir.path()));
     }
 }
+
+/// A process that is already traced cannot be traced again: the inner trapline gets EPERM from ptrace and
+/// says how to allow tracing, in one line, without running the workload or writing a trace.
+#[test]
+fn ptrace_not_permitted_says_how_to_allow_it() {
+    let dir = TempDir::new("nested");
+    let inner = dir.join("inner.json");
+    let marker = dir.join("ran");
+    let bin = env!("CARGO_BIN_EXE_trapline");
+    let out = run(Command::new(bin)
+        .args(["record", "-q", "-o"])
+        .arg(dir.join("outer.json"))
+        .args(["--", bin, "record", "-o"])
+        .arg(&inner)
+        .args(["--", "touch"])
+        .arg(&marker)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(out.code(), 2, "{}", out.stderr_str());
+    let stderr = out.stderr_str();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("ptrace is not permitted") && stderr.contains("SYS_PTRACE"), "{stderr}");
+    assert!(!marker.exists(), "the workload must not run untraced");
+    assert!(!inner.exists());
+}

@@ -84,7 +84,7 @@ impl RecordError {
     pub fn exit_code(&self) -> u8 {
         match self {
             RecordError::CommandNotFound { .. } | RecordError::NoSuchFile { .. } => 127,
-            RecordError::NotExecutable { .. } => 126,
+            RecordError::NotExecutable { .. } | RecordError::ProfileDeniesExec { .. } => 126,
             RecordError::Exec { error, .. } if error.raw_os_error() == Some(libc::ENOENT) => 127,
             RecordError::Exec { .. } => 126,
             _ => 2,

@@ -1,0 +1,112 @@
+//! `trapline run --profile` enforces a profile (a denied call fails with the profile's errno), `--audit`
+//! reports the same call without failing the workload, and `record --known` records only what is new.
+
+mod common;
+
+use std::fs;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use common::*;
+
+/// Makes a socket only when asked: the profile is made from a run without it.
+const PROGRAM: &str = r#"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    printf("pid ok %d\n", getpid() > 0);
+    if (argc > 1) {
+        int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        printf("socket %s\n", fd >= 0 ? "ok" : strerror(errno));
+    }
+    return 0;
+}
+"#;
+
+fn trapline(args: &[&str]) -> Finished {
+    run(Command::new(env!("CARGO_BIN_EXE_trapline")).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()))
+}
+
+/// A profile made from a run of the program without its socket.
+fn profile_without_socket(dir: &TempDir) -> (String, String) {
+    let exe = program("run_socket", PROGRAM).to_str().unwrap().to_string();
+    let trace = dir.join("base.json");
+    let recorded = trapline(&["record", "-q", "-o", trace.to_str().unwrap(), "--", &exe]);
+    assert_eq!(recorded.code(), 0, "{}", recorded.stderr_str());
+    let profile = dir.join("base.profile.json");
+    let made = trapline(&["profile", "--runtime", "none", "-o", profile.to_str().unwrap(), trace.to_str().unwrap()]);
+    assert_eq!(made.code(), 0, "{}", made.stderr_str());
+    (exe, profile.to_str().unwrap().to_string())
+}
+
+#[test]
+fn run_enforces_and_audit_reports_without_denying() {
+    let dir = TempDir::new("run");
+    let (exe, profile) = profile_without_socket(&dir);
+
+    let allowed = trapline(&["run", "--profile", &profile, "--", &exe]);
+    assert_eq!(allowed.code(), 0, "{}", allowed.stderr_str());
+    assert_eq!(allowed.stdout_str(), "pid ok 1\n");
+
+    // socket(AF_INET) is outside the profile: under it the call fails with the profile's errno (EPERM).
+    let enforced = trapline(&["run", "--profile", &profile, "--", &exe, "socket"]);
+    assert_eq!(enforced.code(), 0, "{}", enforced.stderr_str());
+    assert_eq!(enforced.stdout_str(), "pid ok 1\nsocket Operation not permitted\n");
+
+    // Audited, the same call goes through and is reported, decoded.
+    let audited = dir.join("audit.json");
+    let audit =
+        trapline(&["run", "--profile", &profile, "--audit", "-o", audited.to_str().unwrap(), "--", &exe, "socket"]);
+    assert_eq!(audit.code(), 0, "{}", audit.stderr_str());
+    assert_eq!(audit.stdout_str(), "pid ok 1\nsocket ok\n");
+    let report = audit.stderr_str();
+    assert!(report.contains("would deny"), "{report}");
+    assert!(report.contains("socket domain=0x2 (AF_INET)"), "{report}");
+    let trace: Value = serde_json::from_slice(&fs::read(&audited).unwrap()).unwrap();
+    let names: Vec<&str> =
+        trace["classes"].as_array().unwrap().iter().map(|c| c["syscall"].as_str().unwrap()).collect();
+    assert_eq!(names, ["socket"], "only the call outside the profile stops: {names:?}");
+}
+
+#[test]
+fn record_known_records_only_what_is_new() {
+    let dir = TempDir::new("known");
+    let (exe, profile) = profile_without_socket(&dir);
+
+    let nothing_new = dir.join("same.json");
+    let same = trapline(&["record", "-q", "--known", &profile, "-o", nothing_new.to_str().unwrap(), "--", &exe]);
+    assert_eq!(same.code(), 0, "{}", same.stderr_str());
+    let trace: Value = serde_json::from_slice(&fs::read(&nothing_new).unwrap()).unwrap();
+    assert_eq!(trace["classes"], serde_json::json!([]), "a run the profile covers records nothing");
+    assert_eq!(trace["runs"][0]["known"], profile.as_str());
+
+    let new = dir.join("new.json");
+    let more = trapline(&["record", "-q", "--known", &profile, "-o", new.to_str().unwrap(), "--", &exe, "socket"]);
+    assert_eq!(more.code(), 0, "{}", more.stderr_str());
+    assert_eq!(more.stdout_str(), "pid ok 1\nsocket ok\n", "recording never denies");
+    let trace: Value = serde_json::from_slice(&fs::read(&new).unwrap()).unwrap();
+    let classes = trace["classes"].as_array().unwrap();
+    assert_eq!(classes.len(), 1, "{classes:?}");
+    assert_eq!(classes[0]["syscall"], "socket");
+    assert_eq!(classes[0]["args"][0]["decoded"], "AF_INET");
+}
+
+#[test]
+fn a_profile_that_denies_exec_is_refused_clearly() {
+    let dir = TempDir::new("noexec");
+    let profile = dir.join("noexec.json");
+    fs::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["execve"], "action": "SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    let out = trapline(&["run", "--profile", profile.to_str().unwrap(), "--", "/bin/true"]);
+    assert_eq!(out.code(), 126, "{}", out.stderr_str());
+    let stderr = out.stderr_str();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("denies execve"), "{stderr}");
+}
