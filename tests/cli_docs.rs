@@ -29,9 +29,6 @@ fn completions_know_the_commands() {
             .stderr(Stdio::piped()));
         assert_eq!(out.code(), 0, "{shell}: {}", out.stderr_str());
         let script = out.stdout_str();
-        assert!(
-            script.contains("record") && script.contains("profile") && script.contains("gpu-portable"),
-            "{shell}"
-        );
+        assert!(script.contains("record") && script.contains("profile") && script.contains("gpu-portable"), "{shell}");
     }
 }
