@@ -331,6 +331,10 @@ struct RecordArgs {
     #[arg(long)]
     container: bool,
 
+    /// Do not resolve call sites (the library, function and caller of each class's first call).
+    #[arg(long)]
+    no_call_sites: bool,
+
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<OsString>,
@@ -556,6 +560,7 @@ fn run_run(args: RunArgs) -> anyhow::Result<Verdict> {
         record_argv: false,
         known: Some((args.profile.clone(), audit_filter(&args.profile)?)),
         container: false,
+        call_sites: true,
     };
     let trace = record::record(&plan)?;
     if let Some(output) = &output {
@@ -631,6 +636,7 @@ fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
         record_argv: args.record_argv,
         known: args.known.map(|path| audit_filter(&path).map(|filter| (path, filter))).transpose()?,
         container: args.container,
+        call_sites: !args.no_call_sites,
     };
     let output = Output::prepare(&args.output)?;
     let trace = record::record(&plan)?;

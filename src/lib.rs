@@ -7,4 +7,5 @@ pub mod import;
 pub mod profile;
 pub mod record;
 pub mod review;
+pub mod symbolize;
 pub mod trace;

@@ -166,3 +166,29 @@ fn ptrace_not_permitted_says_how_to_allow_it() {
     assert!(!marker.exists(), "the workload must not run untraced");
     assert!(!inner.exists());
 }
+
+/// An output that is not a regular file (a FIFO here; `/dev/null` or `/dev/stdout` in practice) is written in
+/// place: renaming a temporary file over it would replace the node itself.
+#[test]
+fn output_to_a_fifo_is_written_in_place() {
+    let dir = TempDir::new("fifo");
+    let fifo = dir.join("trace.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::read(&fifo).expect("read the fifo"))
+    };
+    let out = run(Command::new(env!("CARGO_BIN_EXE_trapline"))
+        .args(["record", "-q", "-o"])
+        .arg(&fifo)
+        .args(["--", "/bin/true"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+    let bytes = reader.join().unwrap();
+    let trace: serde_json::Value = serde_json::from_slice(&bytes).expect("the trace came through the fifo");
+    assert_eq!(trace["schema"], 1);
+    use std::os::unix::fs::FileTypeExt;
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "the fifo must still be a fifo");
+}

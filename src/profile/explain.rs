@@ -56,8 +56,8 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
     }
 
     let _ = writeln!(out, "## Rules\n");
-    let _ = writeln!(out, "| syscall | allowed when | calls | runs | processes | seen on | by |");
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---|---|");
+    let _ = writeln!(out, "| syscall | allowed when | calls | runs | processes | seen on | by | called from |");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---|---|---|");
     for reason in &generated.reasons {
         let when = if reason.condition.is_empty() {
             match reason.action {
@@ -92,17 +92,18 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
                 let partial = if in_runs < runs { " ⚠" } else { "" };
                 let _ = writeln!(
                     out,
-                    "| `{}` | {when} | {calls} | {} of {runs}{partial} | {processes} | {} | {} |",
+                    "| `{}` | {when} | {calls} | {} of {runs}{partial} | {processes} | {} | {} | {} |",
                     reason.name,
                     in_runs,
                     devices.into_iter().collect::<Vec<_>>().join(", "),
                     exes.into_iter().collect::<Vec<_>>().join(", "),
+                    origins(seen),
                 );
             }
             Source::Runtime(runtime) => {
                 let _ = writeln!(
                     out,
-                    "| `{}` | {when} | – | – | – | | {} itself, after loading the filter |",
+                    "| `{}` | {when} | – | – | – | | {} itself, after loading the filter | |",
                     reason.name,
                     runtime.name()
                 );
@@ -110,7 +111,7 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
             Source::RuntimeTiming(runtime) => {
                 let _ = writeln!(
                     out,
-                    "| `{}` | {when} | – | – | – | | {} itself, depending on timing: recorded through it, but not in every run |",
+                    "| `{}` | {when} | – | – | – | | {} itself, depending on timing: recorded through it, but not in every run | |",
                     reason.name,
                     runtime.name()
                 );
@@ -118,7 +119,7 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
             Source::Fallback => {
                 let _ = writeln!(
                     out,
-                    "| `{}` | {when} | 0 | – | – | | not used: ENOSYS lets libc fall back |",
+                    "| `{}` | {when} | 0 | – | – | | not used: ENOSYS lets libc fall back | |",
                     reason.name
                 );
             }
@@ -144,6 +145,18 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
         }
     }
     out
+}
+
+/// Where a rule's calls came from: the distinct call-site origins of its classes (a few, then a count).
+fn origins(seen: &[(usize, &Class)]) -> String {
+    const SHOWN: usize = 3;
+    let all: BTreeSet<String> =
+        seen.iter().filter_map(|(_, c)| c.site.as_ref()).map(|s| format!("`{}`", s.origin())).collect();
+    let mut text = all.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if all.len() > SHOWN {
+        text.push_str(&format!(" and {} more", all.len() - SHOWN));
+    }
+    text
 }
 
 /// In how many runs a rule's classes were seen: per trace the most of any one class (a lower bound where

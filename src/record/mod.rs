@@ -33,6 +33,8 @@ pub struct RecordPlan {
     /// The command is a container runtime (`runc run ...`): keep what the container does once its filter
     /// is loaded.
     pub container: bool,
+    /// Resolve where each class was first called from.
+    pub call_sites: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +119,7 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
         None => ptrace::PtraceBackend::new(tables),
     };
     let backend = if plan.container { backend.anchored_at_filter_load() } else { backend };
+    let backend = if plan.call_sites { backend } else { backend.without_call_sites() };
     let end = backend.run(&launch, &mut aggregator)?;
     let duration = start.elapsed();
 

@@ -239,6 +239,7 @@ mod tests {
             processes: 1,
             pids: vec![1],
             exes: Vec::new(),
+            site: None,
             first_seen_secs: 0.0,
         }
     }

@@ -160,7 +160,14 @@ pub fn check(profile: &ProfileFile, traces: &[(PathBuf, Trace)]) -> Result<Check
                 trace: path.clone(),
                 class: class_with_registers(class, native),
                 outcome,
-                provenance: describe::provenance(class.count, class.runs, trace.runs.len() as u64, &exes),
+                provenance: match &class.site {
+                    Some(site) => format!(
+                        "{}, first from {}",
+                        describe::provenance(class.count, class.runs, trace.runs.len() as u64, &exes),
+                        site.origin()
+                    ),
+                    None => describe::provenance(class.count, class.runs, trace.runs.len() as u64, &exes),
+                },
                 line: line.unwrap_or(1),
                 fingerprint: fingerprint(class),
             });

@@ -15,6 +15,7 @@ use crate::decode::ioctl::Ioc;
 use crate::decode::rows::ArgKind;
 use crate::decode::table::SyscallTables;
 use crate::decode::{self};
+use crate::symbolize::CallSite;
 
 /// At most this many pids are listed per class; `processes` still counts them all.
 const PIDS_LISTED: usize = 16;
@@ -68,6 +69,10 @@ pub trait EventSink {
     /// The result of a call reported by [`EventSink::call`]: a negative errno when `is_error`.
     fn result(&mut self, class: ClassId, rval: i64, is_error: bool);
     fn intern_fd(&mut self, desc: FdDesc) -> FdId;
+    /// Whether the class still needs its call site (it was just seen for the first time).
+    fn wants_site(&self, class: ClassId) -> bool;
+    /// The call site of the class's first call, once looked up (`None`: it could not be resolved).
+    fn set_site(&mut self, class: ClassId, site: Option<CallSite>);
     fn intern_exe(&mut self, exe: Text) -> ExeId;
 }
 
@@ -81,6 +86,8 @@ struct Stats {
     last_exe: ExeId,
     /// The first register value seen whose high half differed from the class value.
     raw: Option<u64>,
+    /// `None` until looked up; then the site, if it could be resolved.
+    site: Option<Option<CallSite>>,
     first_seen: Duration,
 }
 
@@ -190,6 +197,7 @@ impl Aggregator {
             processes: pids.len() as u64,
             pids: pids.into_iter().take(PIDS_LISTED).collect(),
             exes,
+            site: s.site.clone().flatten(),
             first_seen_secs: round_micros(s.first_seen),
         }
     }
@@ -240,6 +248,7 @@ impl EventSink for Aggregator {
                 exes: Vec::new(),
                 last_exe: ExeId(u32::MAX),
                 raw: None,
+                site: None,
                 first_seen: self.start.elapsed(),
             });
         }
@@ -268,6 +277,14 @@ impl EventSink for Aggregator {
         } else {
             *ok += 1;
         }
+    }
+
+    fn wants_site(&self, class: ClassId) -> bool {
+        self.stats[class.0].site.is_none()
+    }
+
+    fn set_site(&mut self, class: ClassId, site: Option<CallSite>) {
+        self.stats[class.0].site = Some(site);
     }
 
     fn intern_fd(&mut self, desc: FdDesc) -> FdId {

@@ -96,6 +96,10 @@ fn combine(into: &mut Class, other: Class) {
     let exes: BTreeSet<_> = into.exes.drain(..).chain(other.exes).collect();
     into.exes = exes.into_iter().collect();
     into.first_seen_secs = into.first_seen_secs.min(other.first_seen_secs);
+    into.site = match (into.site.take(), other.site) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     for (mine, theirs) in into.args.iter_mut().zip(other.args) {
         combine_arg(mine, theirs);
     }

@@ -12,6 +12,7 @@ use crate::decode::arch::Arch;
 use crate::decode::gpu::DeviceFamily;
 use crate::decode::ioctl::Ioc;
 use crate::decode::table::Results;
+use crate::symbolize::CallSite;
 
 pub const SCHEMA: u32 = 1;
 
@@ -117,6 +118,10 @@ pub struct Class {
     pub pids: Vec<u32>,
     /// The executables that made it, sorted.
     pub exes: Vec<Text>,
+    /// Where the first call of the class was made: the library and function of the syscall instruction, and
+    /// the caller one frame up (an ioctl through libc's wrapper shows the library that called the wrapper).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<CallSite>,
     pub first_seen_secs: f64,
 }
 

@@ -22,12 +22,20 @@ pub enum WriteError {
 #[derive(Debug)]
 pub struct Output {
     path: PathBuf,
+    /// The target is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO): opened up front and written in
+    /// place, because renaming a file over it would replace the node itself.
+    in_place: Option<fs::File>,
 }
 
 impl Output {
     pub fn prepare(path: &Path) -> Result<Output, WriteError> {
         if path.is_dir() {
             return Err(WriteError::IsDirectory { path: path.to_path_buf() });
+        }
+        if path.metadata().is_ok_and(|m| !m.is_file()) {
+            let unwritable = |error| WriteError::Unwritable { path: path.to_path_buf(), error };
+            let file = fs::OpenOptions::new().write(true).open(path).map_err(unwritable)?;
+            return Ok(Output { path: path.to_path_buf(), in_place: Some(file) });
         }
         let probe = temp_path(path);
         let unwritable = |error| WriteError::Unwritable { path: path.to_path_buf(), error };
@@ -38,7 +46,7 @@ impl Output {
             // read-only file signals that the user did not mean it to be overwritten).
             fs::OpenOptions::new().append(true).open(path).map_err(unwritable)?;
         }
-        Ok(Output { path: path.to_path_buf() })
+        Ok(Output { path: path.to_path_buf(), in_place: None })
     }
 
     pub fn path(&self) -> &Path {
@@ -47,6 +55,9 @@ impl Output {
 
     /// Writes `bytes` to a temporary file in the same directory and renames it over the target.
     pub fn commit(&self, bytes: &[u8]) -> Result<(), WriteError> {
+        if let Some(mut file) = self.in_place.as_ref() {
+            return file.write_all(bytes).map_err(|error| WriteError::Write { path: self.path.clone(), error });
+        }
         let temp = temp_path(&self.path);
         let result = (|| {
             let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o644).open(&temp)?;

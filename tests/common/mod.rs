@@ -478,6 +478,7 @@ pub fn check_trace_key_order(text: &str) {
                 "processes",
                 "pids",
                 "exes",
+                "site",
                 "first_seen_secs",
             ],
             &place,

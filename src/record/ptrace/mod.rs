@@ -20,6 +20,7 @@ use crate::decode::arch::Arch;
 use crate::decode::flags::{CLONE_FILES, CLONE_THREAD, CLONE_VFORK, CLONE_VM};
 use crate::decode::rows::{Role, SpawnFlags};
 use crate::decode::table::SyscallTables;
+use crate::symbolize::{CallSite, Symbolizer};
 use crate::trace::EventSink;
 use crate::trace::aggregate::ClassId;
 use crate::trace::aggregate::ExeId;
@@ -32,12 +33,20 @@ pub struct PtraceBackend {
     filter: Option<Vec<libc::sock_filter>>,
     /// See [`PtraceBackend::anchored_at_filter_load`].
     anchored: bool,
+    /// Resolve each class's call site (library, function, caller).
+    call_sites: bool,
 }
 
 impl PtraceBackend {
     /// Traps and records every syscall.
     pub fn new(tables: Rc<SyscallTables>) -> PtraceBackend {
-        PtraceBackend { tables, filter: None, anchored: false }
+        PtraceBackend { tables, filter: None, anchored: false, call_sites: true }
+    }
+
+    /// Skips call-site attribution (a little faster on workloads with very many distinct calls).
+    pub fn without_call_sites(mut self) -> PtraceBackend {
+        self.call_sites = false;
+        self
     }
 
     /// Keeps only what each process does from the moment it, or an ancestor, loaded a seccomp filter: what
@@ -49,7 +58,7 @@ impl PtraceBackend {
 
     /// Records only what `filter` traps (SECCOMP_RET_TRACE); everything else runs untraced, at native speed.
     pub fn with_filter(tables: Rc<SyscallTables>, filter: Vec<libc::sock_filter>) -> PtraceBackend {
-        PtraceBackend { tables, filter: Some(filter), anchored: false }
+        PtraceBackend { tables, filter: Some(filter), anchored: false, call_sites: true }
     }
 }
 
@@ -78,6 +87,7 @@ impl Backend for PtraceBackend {
             threads: 1,
             traps_all,
             anchored: self.anchored,
+            symbolizer: self.call_sites.then(Symbolizer::new),
         };
         tracer.tasks.insert(child.pid, Task::new(child.pid, FdTable::shared(traps_all), exe, !self.anchored));
         child.release()?;
@@ -166,6 +176,8 @@ struct Tracer<'a> {
     traps_all: bool,
     /// Record a task only once it (or its ancestor) has loaded a seccomp filter: a container under its runtime.
     anchored: bool,
+    /// Resolves where each class was first called from; `None` when call sites are not wanted.
+    symbolizer: Option<Symbolizer>,
 }
 
 impl Tracer<'_> {
@@ -277,6 +289,18 @@ impl Tracer<'_> {
             let class = self.sink.call(key, task.tgid as u32, task.exe, raw_high);
             if entry.wants_result {
                 task.pending = Some(class);
+            }
+            if let Some(symbolizer) = &mut self.symbolizer
+                && self.sink.wants_site(class)
+            {
+                // Once per class, while the thread is stopped: its registers and stack are as the call left them.
+                let (ip, sp) = (info.instruction_pointer, info.stack_pointer);
+                let site = if call.arch == Arch::native() {
+                    symbolizer.call_site(pid, ip, sp, sys::frame_pointer(pid))
+                } else {
+                    symbolizer.locate(pid, ip).map(|at| CallSite { at, caller: None })
+                };
+                self.sink.set_site(class, site);
             }
         } else if loads_filter(entry.name, &args) {
             task.anchor_pending = true;

@@ -124,6 +124,21 @@ pub fn syscall_info(pid: libc::pid_t) -> io::Result<SyscallInfo> {
     Ok(unsafe { info.assume_init() })
 }
 
+/// The frame pointer (rbp) of a stopped tracee, which the call-site unwinder needs for code built with frame
+/// pointers; 0 where it is not available.
+pub fn frame_pointer(pid: libc::pid_t) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut regs = std::mem::MaybeUninit::<libc::user_regs_struct>::zeroed();
+        if request(libc::PTRACE_GETREGS, pid, 0, regs.as_mut_ptr() as usize).is_ok() {
+            // SAFETY: zero-initialised plain-old-data, filled by the kernel on success.
+            return unsafe { regs.assume_init() }.rbp;
+        }
+    }
+    let _ = pid;
+    0
+}
+
 /// Reads a u64 from the tracee's memory (clone3's flags). Fails with EFAULT on a bad pointer.
 pub fn read_u64(pid: libc::pid_t, addr: u64) -> io::Result<u64> {
     let mut bytes = [0u8; 8];
