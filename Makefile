@@ -11,11 +11,12 @@ TRAPLINE := target/release/trapline
 # pkg-config, runc and a static busybox (container examples), python3 (summaries, benchmark timing).
 DEB_PACKAGES := build-essential strace libseccomp-dev pkg-config runc busybox-static python3 python3-yaml
 
-.PHONY: help deps build test demo bench
+.PHONY: help deps build static test demo bench
 
 help:
 	@echo "make deps   install the Debian packages trapline's targets use (only those missing; needs root)"
 	@echo "make build  cargo build --release"
+	@echo "make static a statically linked x86_64 binary (glibc and libseccomp linked in) to copy into any image"
 	@echo "make test   deps, then the test suite, cargo fmt --check and clippy with warnings denied"
 	@echo "make demo   deps and build, then record, profile, lint and run real workloads (scripts/demo.sh)"
 	@echo "make bench  time trapline against native runs and strace (scripts/bench.sh)"
@@ -40,6 +41,14 @@ deps:
 
 build:
 	$(CARGO) build --release
+
+# One file that runs in any x86_64 image or on a bare GPU node: glibc linked statically (crt-static) and
+# libseccomp from its static archive (Debian's libseccomp-dev ships it).
+STATIC_TARGET := x86_64-unknown-linux-gnu
+static: deps
+	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/x86_64-linux-gnu \
+	  RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target $(STATIC_TARGET)
+	@file target/$(STATIC_TARGET)/release/trapline
 
 test: deps
 	$(CARGO) fmt --check

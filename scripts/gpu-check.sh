@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gpu-check.sh: the checks that need a real NVIDIA GPU, as one prepared run of under 5 minutes.
 #
-#   TRAPLINE=target/release/trapline OUT=/tmp/gpu-check scripts/gpu-check.sh
+#   make static    # here, beforehand: one self-contained binary to carry to the GPU machine
+#   TRAPLINE=target/x86_64-unknown-linux-gnu/release/trapline OUT=/tmp/gpu-check scripts/gpu-check.sh
 #
 # On a machine with an NVIDIA GPU and driver (root, no network needed) it:
 #   1. prints `nvidia-smi -L` and the driver version;
@@ -20,9 +21,9 @@
 #   traces/<workload>-<driver>-denied.json (only when a workload failed under its profile)
 #
 # Environment:
-#   TRAPLINE         the trapline binary (default target/release/trapline, relative to the repository root).
-#                    It is usually built elsewhere and carried along: it links libseccomp.so.2 and glibc
-#                    dynamically, which this script checks with ldd.
+#   TRAPLINE         the trapline binary (default: the `make static` build if present, else target/release/trapline,
+#                    relative to the repository root). It is built elsewhere and carried along; a dynamic build
+#                    links libseccomp.so.2 and glibc, which this script checks with ldd.
 #   TRAPLINE_LIB_DIR a directory with shared libraries the binary needs but the machine lacks (libseccomp.so.2),
 #                    put on LD_LIBRARY_PATH for trapline only.
 #   OUT              output directory (default /tmp/gpu-check).
@@ -36,6 +37,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
+STATIC_BUILD=target/x86_64-unknown-linux-gnu/release/trapline
+if [ -z "${TRAPLINE:-}" ] && [ -x "$STATIC_BUILD" ]; then TRAPLINE=$STATIC_BUILD; fi
 TRAPLINE=${TRAPLINE:-target/release/trapline}
 OUT=${OUT:-/tmp/gpu-check}
 BUDGET=${BUDGET:-270}
