@@ -86,6 +86,7 @@ profile=$tmp/loop.profile.json
 # The floor: any seccomp filter at all moves every syscall to the kernel's slower entry path; a profile that
 # allows everything measures that cost alone.
 echo '{"defaultAction": "SCMP_ACT_ALLOW"}' >"$tmp/allow-all.json"
+measure "getppid x$N" "record --backend notify" "$TRAPLINE" record -q --backend notify -o "$tmp/notify.json" -- "$LOOP" "$N"
 measure "getppid x$N" "allow-all filter" "$TRAPLINE" run --profile "$tmp/allow-all.json" -- "$LOOP" "$N"
 measure "getppid x$N" "run --audit" "$TRAPLINE" run --profile "$profile" --audit -- "$LOOP" "$N"
 measure "getppid x$N" "record --known" "$TRAPLINE" record -q --known "$profile" -o "$tmp/known.json" -- "$LOOP" "$N"
@@ -115,6 +116,8 @@ verdict = "met" if ratio <= target else "NOT met"
 print(f"target trapline/strace <= {target:.2f} on the getppid loop: {verdict} ({ratio:.2f})")
 
 native = loop["native"][0]
+secs, n = loop["record --backend notify"]
+print(f"seccomp user notification instead of ptrace: {secs:.4f}s [{n}], {secs / loop['strace'][0]:.2f}x strace")
 print("with a complete profile of the loop (target: at most 1.2x native):")
 for variant in ("allow-all filter", "run --audit", "record --known"):
     secs, n = loop[variant]

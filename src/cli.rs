@@ -18,7 +18,7 @@ use crate::profile::read::read_profile;
 use crate::profile::runtime::Runtime;
 use crate::record::enforce::run_enforced;
 use crate::record::launcher::Launch;
-use crate::record::{self, RecordError, RecordPlan};
+use crate::record::{self, BackendKind, RecordError, RecordPlan};
 use crate::review::{self, CheckFormat, DiffFormat, ReviewPlan};
 use crate::trace::merge::merge;
 use crate::trace::model::{Class, FdDesc};
@@ -344,6 +344,9 @@ struct RecordArgs {
 enum BackendArg {
     /// ptrace with a SECCOMP_RET_TRACE filter: sees every call, with results.
     Ptrace,
+    /// seccomp user notification: sees every call, without results; needs no ptrace permission beyond
+    /// pidfd_getfd on its own child.
+    Notify,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -558,6 +561,7 @@ fn run_run(args: RunArgs) -> anyhow::Result<Verdict> {
         command: args.command,
         results: Results::Auto,
         record_argv: false,
+        backend: BackendKind::Ptrace,
         known: Some((args.profile.clone(), audit_filter(&args.profile)?)),
         container: false,
         call_sites: true,
@@ -626,8 +630,15 @@ fn run_import(args: ImportArgs) -> anyhow::Result<Verdict> {
 }
 
 fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
-    let BackendArg::Ptrace = args.backend;
+    let backend = match args.backend {
+        BackendArg::Ptrace => BackendKind::Ptrace,
+        BackendArg::Notify => BackendKind::Notify,
+    };
+    if backend == BackendKind::Notify && (args.known.is_some() || args.container) {
+        anyhow::bail!("--known and --container need --backend ptrace");
+    }
     let plan = RecordPlan {
+        backend,
         command: args.command,
         results: match args.results {
             ResultsArg::Auto => Results::Auto,

@@ -7,7 +7,7 @@ use crate::trace::model::Exit;
 
 /// Runs the command under `filter` and returns how it ended.
 pub fn run_enforced(launch: &Launch, filter: &[libc::sock_filter]) -> Result<Exit, RecordError> {
-    let child = launcher::spawn(launch, filter)?;
+    let child = launcher::spawn(launch, filter, false)?;
     child.release()?;
     signals::forward_to(child.pid);
     let mut status = 0;

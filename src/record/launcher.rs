@@ -69,6 +69,9 @@ fn find_program(program: &OsStr) -> Result<PathBuf, RecordError> {
 pub const TRACE_ALL: [libc::sock_filter; 1] =
     [libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: libc::SECCOMP_RET_TRACE }];
 
+/// seccomp(2): return a user-notification listener fd for the filter.
+const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
+
 /// The kernel's limit on one filter (BPF_MAXINSNS): checked here so a long profile gets a clear error rather
 /// than EINVAL from seccomp(2) in the child.
 const BPF_MAXINSNS: u16 = 4096;
@@ -82,7 +85,7 @@ pub struct Started {
 
 /// Forks the workload's process. It blocks until released, so a tracer can attach first, then installs
 /// `filter` (a ready BPF program) and execs.
-pub fn spawn(launch: &Launch, filter: &[libc::sock_filter]) -> Result<Started, RecordError> {
+pub fn spawn(launch: &Launch, filter: &[libc::sock_filter], listener: bool) -> Result<Started, RecordError> {
     let len = u16::try_from(filter.len())
         .ok()
         .filter(|n| *n <= BPF_MAXINSNS)
@@ -92,6 +95,7 @@ pub fn spawn(launch: &Launch, filter: &[libc::sock_filter]) -> Result<Started, R
     let mut argv: Vec<*const libc::c_char> = launch.argv_c.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let prog = libc::sock_fprog { len, filter: filter.as_ptr() as *mut _ };
+    let flags = if listener { SECCOMP_FILTER_FLAG_NEW_LISTENER } else { 0 };
 
     // SAFETY: the child only calls async-signal-safe syscalls on memory prepared above, and leaves by exec or
     // _exit; the parent continues normally.
@@ -104,7 +108,7 @@ pub fn spawn(launch: &Launch, filter: &[libc::sock_filter]) -> Result<Started, R
         unsafe {
             libc::close(go.1.as_raw_fd());
             libc::close(exec_error.0.as_raw_fd());
-            child(go.0.as_raw_fd(), exec_error.1.as_raw_fd(), &prog, launch.path_c.as_ptr(), argv.as_ptr())
+            child(go.0.as_raw_fd(), exec_error.1.as_raw_fd(), &prog, flags, launch.path_c.as_ptr(), argv.as_ptr())
         }
     }
     let (go_read, go_write) = go;
@@ -121,6 +125,7 @@ unsafe fn child(
     go: libc::c_int,
     exec_error: libc::c_int,
     prog: &libc::sock_fprog,
+    flags: libc::c_ulong,
     path: *const libc::c_char,
     argv: *const *const libc::c_char,
 ) -> ! {
@@ -133,15 +138,23 @@ unsafe fn child(
         if libc::read(go, (&raw mut byte).cast(), 1) != 1 {
             libc::_exit(127);
         }
-        let install =
-            |p: &libc::sock_fprog| libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, p as *const _);
-        if install(prog) != 0 {
+        let install = |p: &libc::sock_fprog| {
+            libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, flags, p as *const _)
+        };
+        let mut installed = install(prog);
+        if installed < 0 {
             // Without CAP_SYS_ADMIN a filter needs no_new_privs, which also stops setuid programs from gaining
             // privileges: that is the price of tracing as an unprivileged user.
             libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-            if install(prog) != 0 {
+            installed = install(prog);
+            if installed < 0 {
                 report_errno(exec_error, 1);
             }
+        }
+        if flags & SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
+            // The supervisor takes its own copy of the listener (pidfd_getfd) before it answers this close, the
+            // first notified call: only then does the child let go of it.
+            libc::close(installed as libc::c_int);
         }
         libc::execv(path, argv);
         report_errno(exec_error, 0);

@@ -6,6 +6,9 @@ pub mod enforce;
 pub mod fdtable;
 pub mod gpu;
 pub mod launcher;
+pub mod memory;
+pub mod notify;
+pub mod procfs;
 pub mod ptrace;
 pub mod signals;
 
@@ -21,9 +24,28 @@ use crate::trace::model::{Exit, Run, Text, Totals};
 use crate::trace::{Aggregator, EventSink, Trace};
 use launcher::Launch;
 
+/// How syscalls are observed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    /// ptrace with a SECCOMP_RET_TRACE filter: every call, with results.
+    Ptrace,
+    /// seccomp user notification: every call, without results, no ptrace needed.
+    Notify,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Ptrace => "ptrace",
+            BackendKind::Notify => "notify",
+        }
+    }
+}
+
 /// What to record, validated.
 #[derive(Clone)]
 pub struct RecordPlan {
+    pub backend: BackendKind,
     pub command: Vec<OsString>,
     pub results: Results,
     /// Keep the whole command line in the trace, not only argv[0].
@@ -110,17 +132,24 @@ pub trait Backend {
 pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
     let prepared = plan.container.then(|| container::prepare(&plan.command)).transpose()?;
     let launch = Launch::resolve(prepared.as_ref().map_or(&plan.command, |p| &p.command))?;
-    let tables = Rc::new(SyscallTables::new(plan.results));
+    // Seccomp notification answers before the call runs: it never sees results.
+    let results = if plan.backend == BackendKind::Notify { Results::None } else { plan.results };
+    let tables = Rc::new(SyscallTables::new(results));
     let started_at = SystemTime::now();
     let start = Instant::now();
     let mut aggregator = Aggregator::new(Rc::clone(&tables), start);
-    let backend = match &plan.known {
-        Some((_, filter)) => ptrace::PtraceBackend::with_filter(tables, filter.clone()),
-        None => ptrace::PtraceBackend::new(tables),
+    let end = match plan.backend {
+        BackendKind::Notify => notify::NotifyBackend::new(tables, plan.call_sites).run(&launch, &mut aggregator)?,
+        BackendKind::Ptrace => {
+            let backend = match &plan.known {
+                Some((_, filter)) => ptrace::PtraceBackend::with_filter(tables, filter.clone()),
+                None => ptrace::PtraceBackend::new(tables),
+            };
+            let backend = if plan.container { backend.anchored_at_filter_load() } else { backend };
+            let backend = if plan.call_sites { backend } else { backend.without_call_sites() };
+            backend.run(&launch, &mut aggregator)?
+        }
     };
-    let backend = if plan.container { backend.anchored_at_filter_load() } else { backend };
-    let backend = if plan.call_sites { backend } else { backend.without_call_sites() };
-    let end = backend.run(&launch, &mut aggregator)?;
     let duration = start.elapsed();
 
     let killed = end.exit.signal.clone();
@@ -133,7 +162,7 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
     let run = Run {
         id: run_id(started_at),
         trapline: env!("CARGO_PKG_VERSION").to_string(),
-        backend: "ptrace".to_string(),
+        backend: plan.backend.name().to_string(),
         arch: Arch::native(),
         kernel: kernel_release(),
         command: command.iter().map(|a| Text::from_os(a)).collect(),
@@ -142,7 +171,7 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
         exit: end.exit,
         complete: incomplete.is_none(),
         incomplete,
-        results: plan.results,
+        results,
         known: plan.known.as_ref().map(|(path, _)| Text::from_os(path.as_os_str())),
         container: prepared.as_ref().map(|p| p.runtime.clone()),
         totals: Totals { processes: end.processes, threads: end.threads, ..Totals::default() },

@@ -15,6 +15,8 @@ use rustc_hash::FxHashMap;
 use super::classify::{Call, CallSource, Classified, classify};
 use super::fdtable::{Fd, FdTable, SharedFdTable};
 use super::launcher::{self, ChildFailure, Launch};
+use super::memory;
+use super::procfs::{proc_exe, proc_ppid, proc_tgid};
 use super::{Backend, RecordError, RunEnd, exit_of, signals};
 use crate::decode::arch::Arch;
 use crate::decode::flags::{CLONE_FILES, CLONE_THREAD, CLONE_VFORK, CLONE_VM};
@@ -65,7 +67,7 @@ impl PtraceBackend {
 impl Backend for PtraceBackend {
     fn run(self, launch: &Launch, sink: &mut dyn EventSink) -> Result<RunEnd, RecordError> {
         let traps_all = self.filter.is_none();
-        let child = launcher::spawn(launch, self.filter.as_deref().unwrap_or(&launcher::TRACE_ALL))?;
+        let child = launcher::spawn(launch, self.filter.as_deref().unwrap_or(&launcher::TRACE_ALL), false)?;
         if let Err(error) = sys::seize(child.pid) {
             // SAFETY: killing and reaping our own child, which is blocked waiting to be released.
             unsafe {
@@ -156,11 +158,11 @@ impl CallSource for TaskSource<'_> {
     }
 
     fn read_u32(&mut self, addr: u64) -> std::io::Result<u32> {
-        sys::read_u32(self.pid, addr)
+        memory::read_u32(self.pid, addr)
     }
 
     fn read_u64(&mut self, addr: u64) -> std::io::Result<u64> {
-        sys::read_u64(self.pid, addr)
+        memory::read_u64(self.pid, addr)
     }
 }
 
@@ -380,31 +382,4 @@ impl Tracer<'_> {
         self.adopt(pid);
         self.resume(pid, 0)
     }
-}
-
-/// The executable of a task. One that cannot be named from here (a runtime's sealed memfd copy of itself,
-/// a file outside our mount namespace shows as "/") is named by its command name instead: `[runc:[2:INIT]]`.
-fn proc_exe(pid: i32) -> Text {
-    match std::fs::read_link(format!("/proc/{pid}/exe")) {
-        Ok(path) if path != std::path::Path::new("/") && !path.starts_with("/memfd:") => {
-            Text::from_os(path.as_os_str())
-        }
-        _ => {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            Text::Utf8(format!("[{}]", comm.trim_end()))
-        }
-    }
-}
-
-fn proc_tgid(pid: i32) -> Option<i32> {
-    proc_status_field(pid, "Tgid:")
-}
-
-fn proc_ppid(pid: i32) -> Option<i32> {
-    proc_status_field(pid, "PPid:")
-}
-
-fn proc_status_field(pid: i32, field: &str) -> Option<i32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.trim().parse().ok())
 }

@@ -139,34 +139,6 @@ pub fn frame_pointer(pid: libc::pid_t) -> u64 {
     0
 }
 
-/// Reads a u64 from the tracee's memory (clone3's flags). Fails with EFAULT on a bad pointer.
-pub fn read_u64(pid: libc::pid_t, addr: u64) -> io::Result<u64> {
-    let mut bytes = [0u8; 8];
-    read_memory(pid, addr, &mut bytes)?;
-    Ok(u64::from_ne_bytes(bytes))
-}
-
-/// Reads a u32 from the tracee's memory (a field of a driver's ioctl struct).
-pub fn read_u32(pid: libc::pid_t, addr: u64) -> io::Result<u32> {
-    let mut bytes = [0u8; 4];
-    read_memory(pid, addr, &mut bytes)?;
-    Ok(u32::from_ne_bytes(bytes))
-}
-
-/// Fills `buf` from the tracee's memory at `addr`: only fixed-size fields of syscall arguments, never
-/// buffers or strings (a Trace must not carry what a program reads or writes).
-fn read_memory(pid: libc::pid_t, addr: u64, buf: &mut [u8]) -> io::Result<()> {
-    let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: buf.len() };
-    // SAFETY: `local` covers `buf`, which is live and writable; the kernel checks the remote range.
-    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
-    match n {
-        -1 => Err(io::Error::last_os_error()),
-        n if n as usize == buf.len() => Ok(()),
-        _ => Err(io::Error::from_raw_os_error(libc::EFAULT)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

@@ -1,0 +1,234 @@
+//! The seccomp user-notification backend: no ptrace at all. The launcher installs a filter that notifies every
+//! syscall and trapline, as supervisor, answers each notification with "continue".
+//!
+//! It sees the same calls as the ptrace backend, but not their results (the answer is given before the call
+//! runs), and no registers beyond the instruction pointer. Useful where ptrace is not allowed but seccomp is,
+//! and the base of recording containers through a runtime's `listenerPath`.
+
+mod sys;
+
+use std::os::fd::OwnedFd;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::classify::{Call, CallSource, Classified, classify};
+use super::fdtable::{Fd, describe};
+use super::launcher::{self, ChildFailure, Launch};
+use super::procfs::{proc_exe, proc_tgid};
+use super::{Backend, RecordError, RunEnd, exit_of, memory, signals};
+use crate::decode::arch::Arch;
+use crate::decode::table::SyscallTables;
+use crate::symbolize::{CallSite, Symbolizer};
+use crate::trace::EventSink;
+use crate::trace::aggregate::ExeId;
+use crate::trace::model::{Exit, FdDesc};
+
+/// How long the supervisor waits for the workload's process to install its filter.
+const LISTENER_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct NotifyBackend {
+    tables: Rc<SyscallTables>,
+    call_sites: bool,
+}
+
+impl NotifyBackend {
+    pub fn new(tables: Rc<SyscallTables>, call_sites: bool) -> NotifyBackend {
+        NotifyBackend { tables, call_sites }
+    }
+}
+
+impl Backend for NotifyBackend {
+    fn run(self, launch: &Launch, sink: &mut dyn EventSink) -> Result<RunEnd, RecordError> {
+        let child = launcher::spawn(launch, &sys::NOTIFY_ALL, true)?;
+        child.release()?;
+        signals::forward_to(child.pid);
+        let mut root_exit = None;
+        let listener = take_listener(child.pid, &mut root_exit)?;
+        let Some(listener) = listener else {
+            return Err(match child.failure() {
+                Some(ChildFailure::Exec(error)) => RecordError::Exec { program: launch.program.clone(), error },
+                Some(ChildFailure::Filter(error)) => RecordError::Filter(error),
+                None => RecordError::Wait(std::io::Error::other("the workload ended before it could be supervised")),
+            });
+        };
+        sys::sync_wake_up(&listener);
+        let mut supervisor = Supervisor {
+            tables: &self.tables,
+            sink,
+            listener: &listener,
+            root: child.pid,
+            launched: false,
+            tgids: FxHashMap::default(),
+            exes: FxHashMap::default(),
+            processes: FxHashSet::default(),
+            threads: FxHashSet::default(),
+            symbolizer: self.call_sites.then(Symbolizer::new),
+        };
+        loop {
+            let (readable, hung_up) = match sys::wait(&listener, 100) {
+                Ok(state) => state,
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                Err(e) => return Err(RecordError::Wait(e)),
+            };
+            if readable {
+                match sys::recv(&listener) {
+                    Ok(notif) => supervisor.handle(&notif).map_err(RecordError::Wait)?,
+                    // The thread died between the wake-up and the read, or a signal interrupted us.
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINTR)) => {}
+                    Err(e) => return Err(RecordError::Wait(e)),
+                }
+            }
+            if root_exit.is_none() {
+                root_exit = reap(child.pid, libc::WNOHANG);
+            }
+            // No task holds the filter any more: every process of the workload is gone.
+            if hung_up && !readable {
+                break;
+            }
+        }
+        let exit = root_exit.or_else(|| reap(child.pid, 0)).unwrap_or_else(|| exit_of(None, None));
+        if let Some(ChildFailure::Exec(error)) = child.failure() {
+            return Err(RecordError::Exec { program: launch.program.clone(), error });
+        }
+        Ok(RunEnd { exit, processes: supervisor.processes.len() as u64, threads: supervisor.threads.len() as u64 })
+    }
+}
+
+/// Takes the listener fd from the workload's process once it has installed its filter: it shows in
+/// /proc/PID/fd as `anon_inode:seccomp notify`. `None` when the process ended first (the launcher failed).
+fn take_listener(pid: libc::pid_t, root_exit: &mut Option<Exit>) -> Result<Option<OwnedFd>, RecordError> {
+    let deadline = Instant::now() + LISTENER_TIMEOUT;
+    loop {
+        if let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+            for entry in entries.flatten() {
+                let is_listener = std::fs::read_link(entry.path())
+                    .is_ok_and(|target| target.as_os_str() == "anon_inode:seccomp notify");
+                let fd = entry.file_name().to_str().and_then(|n| n.parse().ok());
+                if let (true, Some(fd)) = (is_listener, fd) {
+                    return sys::take_fd(pid, fd).map(Some).map_err(|error| RecordError::PtraceDenied {
+                        program: std::ffi::OsString::from(format!("process {pid}")),
+                        error,
+                    });
+                }
+            }
+        }
+        if let Some(exit) = reap(pid, libc::WNOHANG) {
+            *root_exit = Some(exit);
+            return Ok(None);
+        }
+        if Instant::now() > deadline {
+            return Err(RecordError::Wait(std::io::Error::other("the workload never installed its filter")));
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// The workload's first process, if it has ended (`options` WNOHANG) or once it does (0).
+fn reap(pid: libc::pid_t, options: libc::c_int) -> Option<Exit> {
+    let mut status = 0;
+    // SAFETY: waitpid writes the status into a live local.
+    if unsafe { libc::waitpid(pid, &mut status, options) } != pid {
+        return None;
+    }
+    Some(if libc::WIFSIGNALED(status) {
+        exit_of(None, Some(libc::WTERMSIG(status)))
+    } else {
+        exit_of(Some(libc::WEXITSTATUS(status)), None)
+    })
+}
+
+struct Supervisor<'a> {
+    tables: &'a SyscallTables,
+    sink: &'a mut dyn EventSink,
+    listener: &'a OwnedFd,
+    root: libc::pid_t,
+    /// Whether the launcher has reached the workload's execve: its own calls before (closing its copy of the
+    /// listener) are not the workload's.
+    launched: bool,
+    tgids: FxHashMap<i32, i32>,
+    /// The executable of each thread, dropped when its process execs.
+    exes: FxHashMap<i32, ExeId>,
+    processes: FxHashSet<i32>,
+    threads: FxHashSet<i32>,
+    symbolizer: Option<Symbolizer>,
+}
+
+impl Supervisor<'_> {
+    fn handle(&mut self, notif: &sys::Notif) -> std::io::Result<()> {
+        let tid = notif.pid as i32;
+        let raw_nr = notif.data.nr as u32 as u64;
+        if let Some(arch) = Arch::of_call(notif.data.arch, raw_nr) {
+            let call = Call { arch, nr: arch.table_nr(raw_nr), args: notif.data.args };
+            let execve = matches!(self.tables.get(arch, call.nr).name, Some("execve" | "execveat"));
+            if tid != self.root || self.launched || execve {
+                self.launched |= tid == self.root;
+                self.record(notif, tid, &call, execve);
+            }
+        }
+        sys::continue_call(self.listener, notif.id)
+    }
+
+    /// Classifies and records one call, unless the thread vanished before what was read could be trusted.
+    fn record(&mut self, notif: &sys::Notif, tid: i32, call: &Call, execve: bool) {
+        let tgid = *self.tgids.entry(tid).or_insert_with(|| proc_tgid(tid).unwrap_or(tid));
+        let mut source = ThreadSource { tid };
+        let Classified { key, raw_high, .. } = classify(self.tables, call, &mut source, self.sink);
+        // What was read from /proc and the thread's memory belongs to this call only if the notification is
+        // still pending: otherwise the thread died and its pid may be someone else's now.
+        if !sys::id_valid(self.listener, notif.id) {
+            return;
+        }
+        let exe = match self.exes.get(&tid) {
+            Some(exe) => *exe,
+            None => {
+                let exe = self.sink.intern_exe(proc_exe(tid));
+                self.exes.insert(tid, exe);
+                exe
+            }
+        };
+        self.processes.insert(tgid);
+        self.threads.insert(tid);
+        let class = self.sink.call(key, tgid as u32, exe, raw_high);
+        if let Some(symbolizer) = &mut self.symbolizer
+            && self.sink.wants_site(class)
+        {
+            // A notification carries no stack pointer: the instruction is named, its caller is not.
+            let site = symbolizer.locate(tid, notif.data.instruction_pointer).map(|at| CallSite { at, caller: None });
+            self.sink.set_site(class, site);
+        }
+        if execve {
+            // The process is about to become another program (every thread of it): name it again next time.
+            let tgids = &self.tgids;
+            self.exes.retain(|t, _| tgids.get(t) != Some(&tgid));
+            self.tgids.retain(|_, g| *g != tgid);
+        }
+    }
+}
+
+/// A thread held in its notification, as a source of fds and memory for classification. fds are looked up
+/// each time: notified calls include close and dup2, but cached descriptions would be one more thing to keep
+/// right for little gain.
+struct ThreadSource {
+    tid: i32,
+}
+
+impl CallSource for ThreadSource {
+    fn fd(&mut self, fd: i32, sink: &mut dyn EventSink) -> Fd {
+        let desc = describe(self.tid, fd);
+        let family = match &desc {
+            FdDesc::Device { family, .. } => *family,
+            _ => None,
+        };
+        Fd { id: sink.intern_fd(desc), family }
+    }
+
+    fn read_u32(&mut self, addr: u64) -> std::io::Result<u32> {
+        memory::read_u32(self.tid, addr)
+    }
+
+    fn read_u64(&mut self, addr: u64) -> std::io::Result<u64> {
+        memory::read_u64(self.tid, addr)
+    }
+}
