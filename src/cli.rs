@@ -8,14 +8,17 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
+use crate::decode::arch::Arch;
 use crate::decode::table::Results;
 use crate::profile::compile::{Mode, compile};
 use crate::profile::deploy::{k8s_snippet, spo_object, to_yaml};
 use crate::profile::explain::explain;
+use crate::profile::generate::recording_profile;
 use crate::profile::generate::{DefaultAction, IoctlMode, ProfilePlan, generate};
 use crate::profile::lint::lint_file;
 use crate::profile::read::read_profile;
 use crate::profile::runtime::Runtime;
+use crate::record::agent::{AgentPlan, run_agent};
 use crate::record::enforce::run_enforced;
 use crate::record::launcher::Launch;
 use crate::record::{self, BackendKind, RecordError, RecordPlan};
@@ -79,6 +82,12 @@ enum Command {
     Import(ImportArgs),
     /// Print the pod spec snippet for a Localhost profile, and where the profile file must go on the nodes.
     K8sSnippet(SnippetArgs),
+    /// Record containers as their runtime runs them: listen on a socket for the runtime-spec `listenerPath`,
+    /// supervise each container's seccomp notifications, and write one Trace per container.
+    ///
+    /// Containers must use the recording profile (`trapline profile --recording --listener PATH`). The agent
+    /// must run before they start and outlive them: if it dies, their notified syscalls fail with ENOSYS.
+    Agent(AgentArgs),
     /// Print a shell completion script (e.g. `trapline completions bash > /etc/bash_completion.d/trapline`).
     Completions {
         #[arg(value_enum)]
@@ -209,8 +218,17 @@ struct LintArgs {
 #[derive(Debug, clap::Args)]
 struct ProfileArgs {
     /// Traces written by `trapline record`; each counts as one run.
-    #[arg(required = true, value_name = "TRACE")]
+    #[arg(required_unless_present = "recording", value_name = "TRACE")]
     traces: Vec<PathBuf>,
+
+    /// Instead of a profile from traces, the recording profile for `trapline agent`: everything allowed, and
+    /// every syscall but `write` (which runc refuses to notify) sent to the agent listening at --listener.
+    #[arg(long, requires = "listener", conflicts_with = "traces")]
+    recording: bool,
+
+    /// With --recording: the agent's socket (`trapline agent --socket PATH`), as the runtime sees the path.
+    #[arg(long, value_name = "PATH")]
+    listener: Option<String>,
 
     /// Where to write the profile; standard output when absent.
     #[arg(short, long, value_name = "FILE")]
@@ -260,6 +278,22 @@ struct ProfileArgs {
 enum ProfileFormat {
     Oci,
     Spo,
+}
+
+#[derive(Debug, clap::Args)]
+struct AgentArgs {
+    /// The unix socket to listen on (the profile's listenerPath).
+    #[arg(long, value_name = "PATH")]
+    socket: PathBuf,
+
+    /// The directory to write one Trace per container into (`ID.json`, or `POD-CONTAINER-ID.json` for
+    /// Kubernetes pods).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+
+    /// Do not resolve call sites.
+    #[arg(long)]
+    no_call_sites: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -389,6 +423,10 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         Command::Diff(args) => run_diff(args),
         Command::Check(args) => run_check(args),
         Command::Run(args) => run_run(args),
+        Command::Agent(args) => {
+            run_agent(&AgentPlan { socket: args.socket, out: args.out, call_sites: !args.no_call_sites })?;
+            Ok(Verdict::Clean)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Args::command(), "trapline", &mut std::io::stdout());
             Ok(Verdict::Clean)
@@ -484,6 +522,15 @@ fn run_lint(args: LintArgs) -> anyhow::Result<Verdict> {
 }
 
 fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
+    if let (true, Some(listener)) = (args.recording, args.listener.as_deref()) {
+        let output = args.output.as_deref().map(Output::prepare).transpose()?;
+        let json = to_json(&recording_profile(listener, Arch::native()));
+        match &output {
+            Some(output) => output.commit(&json)?,
+            None => std::io::stdout().write_all(&json)?,
+        }
+        return Ok(Verdict::Clean);
+    }
     let plan = ProfilePlan {
         default_action: match args.default_action {
             DefaultActionArg::Errno => DefaultAction::Errno,

@@ -121,6 +121,7 @@ pub fn import(path: &Path) -> Result<Imported, ImportError> {
         results: Results::All,
         known: None,
         container: None,
+        unobserved: Vec::new(),
         totals: Totals { processes: end.processes, threads: end.threads, ..Totals::default() },
         gpu: None,
     };

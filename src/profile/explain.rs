@@ -116,6 +116,13 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
                     runtime.name()
                 );
             }
+            Source::Unobserved => {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {when} | – | – | – | | not observable by this recording (runc does not notify it) | |",
+                    reason.name
+                );
+            }
             Source::Fallback => {
                 let _ = writeln!(
                     out,

@@ -101,6 +101,8 @@ pub enum Source<'a> {
     Runtime(Runtime),
     /// The runtime makes it depending on timing; the traces were recorded through that runtime.
     RuntimeTiming(Runtime),
+    /// The recording could not see it (an agent recording cannot see `write`).
+    Unobserved,
     /// Not used; denied with ENOSYS so libc falls back.
     Fallback,
 }
@@ -208,6 +210,19 @@ pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Resul
                     source: Source::RuntimeTiming(runtime),
                 });
             }
+        }
+    }
+    let unobserved: BTreeSet<&str> =
+        traces.iter().flat_map(|(_, t)| &t.runs).flat_map(|r| &r.unobserved).map(String::as_str).collect();
+    for name in unobserved {
+        if !by_name.contains_key(name) && !runtime_names.contains(&name) {
+            reasons.push(Reason {
+                name: name.to_string(),
+                condition: Vec::new(),
+                action: Action::Allow,
+                errno_ret: None,
+                source: Source::Unobserved,
+            });
         }
     }
     if let Some(runtime) = plan.runtime {
@@ -398,5 +413,27 @@ pub fn describe_condition(name: &str, rule: &ArgRule, decoded: Option<&str>) -> 
             None => format!("{arg} == {:#x}", rule.value_two),
         },
         _ => format!("{arg}[{}] & {:#x} == {:#x}", rule.index, rule.value, rule.value_two),
+    }
+}
+
+/// The recording profile for `trapline agent`: allow everything, and notify the listener at `listener` of every
+/// syscall libseccomp knows, except `write` (runc refuses to notify it; agent traces say it was unobserved).
+pub fn recording_profile(listener: &str, native: Arch) -> Seccomp {
+    let mut names: Vec<String> = (0..native.table_len() as u64)
+        .filter_map(|nr| native.syscall_name(nr))
+        .filter(|name| !crate::record::agent::UNOBSERVED.contains(name))
+        .filter(|name| libseccomp::ScmpSyscall::from_name(name).is_ok())
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    Seccomp {
+        default_action: Action::Allow,
+        default_errno_ret: None,
+        architectures: architectures_for(native),
+        flags: Vec::new(),
+        listener_path: Some(listener.to_string()),
+        listener_metadata: None,
+        syscalls: vec![SyscallRule { names, action: Action::Notify, errno_ret: None, args: Vec::new() }],
     }
 }

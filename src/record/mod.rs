@@ -1,5 +1,6 @@
 //! Recording: run a workload under a backend and aggregate every syscall it makes into a Trace.
 
+pub mod agent;
 pub mod classify;
 pub mod container;
 pub mod enforce;
@@ -99,6 +100,8 @@ pub enum RecordError {
     FilterTooLong(usize),
     #[error(transparent)]
     Container(#[from] container::ContainerError),
+    #[error(transparent)]
+    Agent(#[from] agent::AgentError),
     #[error("lost track of the workload: {0}")]
     Wait(std::io::Error),
 }
@@ -174,6 +177,7 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
         results,
         known: plan.known.as_ref().map(|(path, _)| Text::from_os(path.as_os_str())),
         container: prepared.as_ref().map(|p| p.runtime.clone()),
+        unobserved: Vec::new(),
         totals: Totals { processes: end.processes, threads: end.threads, ..Totals::default() },
         gpu: Some(gpu::machine_facts()),
     };

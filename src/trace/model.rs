@@ -60,6 +60,10 @@ pub struct Run {
     /// Recorded with `--container`: the runtime (`runc`, `crun`) the container ran under.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
+    /// Syscalls this recording could not see, which a profile must allow anyway (an agent recording cannot
+    /// see `write`: runc refuses to notify it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unobserved: Vec<String>,
     pub totals: Totals,
     /// GPU facts of the recording machine; absent where it has no GPU driver and the workload used none.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,7 +5,7 @@
 //! runs), and no registers beyond the instruction pointer. Useful where ptrace is not allowed but seccomp is,
 //! and the base of recording containers through a runtime's `listenerPath`.
 
-mod sys;
+pub(crate) mod sys;
 
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
@@ -53,46 +53,20 @@ impl Backend for NotifyBackend {
                 None => RecordError::Wait(std::io::Error::other("the workload ended before it could be supervised")),
             });
         };
-        sys::sync_wake_up(&listener);
-        let mut supervisor = Supervisor {
-            tables: &self.tables,
-            sink,
-            listener: &listener,
-            root: child.pid,
-            launched: false,
-            tgids: FxHashMap::default(),
-            exes: FxHashMap::default(),
-            processes: FxHashSet::default(),
-            threads: FxHashSet::default(),
-            symbolizer: self.call_sites.then(Symbolizer::new),
-        };
-        loop {
-            let (readable, hung_up) = match sys::wait(&listener, 100) {
-                Ok(state) => state,
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
-                Err(e) => return Err(RecordError::Wait(e)),
-            };
-            if readable {
-                match sys::recv(&listener) {
-                    Ok(notif) => supervisor.handle(&notif).map_err(RecordError::Wait)?,
-                    // The thread died between the wake-up and the read, or a signal interrupted us.
-                    Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINTR)) => {}
-                    Err(e) => return Err(RecordError::Wait(e)),
+        let mut supervisor = Supervisor::new(&self.tables, sink, &listener, Some(child.pid), self.call_sites);
+        supervisor
+            .serve(|| {
+                if root_exit.is_none() {
+                    root_exit = reap(child.pid, libc::WNOHANG);
                 }
-            }
-            if root_exit.is_none() {
-                root_exit = reap(child.pid, libc::WNOHANG);
-            }
-            // No task holds the filter any more: every process of the workload is gone.
-            if hung_up && !readable {
-                break;
-            }
-        }
+            })
+            .map_err(RecordError::Wait)?;
         let exit = root_exit.or_else(|| reap(child.pid, 0)).unwrap_or_else(|| exit_of(None, None));
         if let Some(ChildFailure::Exec(error)) = child.failure() {
             return Err(RecordError::Exec { program: launch.program.clone(), error });
         }
-        Ok(RunEnd { exit, processes: supervisor.processes.len() as u64, threads: supervisor.threads.len() as u64 })
+        let (processes, threads) = supervisor.counts();
+        Ok(RunEnd { exit, processes, threads })
     }
 }
 
@@ -139,13 +113,14 @@ fn reap(pid: libc::pid_t, options: libc::c_int) -> Option<Exit> {
     })
 }
 
-struct Supervisor<'a> {
+/// Answers the notifications of one listener and records each call, until no task holds the filter.
+pub struct Supervisor<'a> {
     tables: &'a SyscallTables,
     sink: &'a mut dyn EventSink,
     listener: &'a OwnedFd,
-    root: libc::pid_t,
-    /// Whether the launcher has reached the workload's execve: its own calls before (closing its copy of the
-    /// listener) are not the workload's.
+    /// trapline's own launcher, whose calls before the workload's execve (closing its copy of the listener)
+    /// are not the workload's; `None` for a listener handed over by a container runtime.
+    launcher: Option<libc::pid_t>,
     launched: bool,
     tgids: FxHashMap<i32, i32>,
     /// The executable of each thread, dropped when its process execs.
@@ -155,15 +130,67 @@ struct Supervisor<'a> {
     symbolizer: Option<Symbolizer>,
 }
 
-impl Supervisor<'_> {
+impl<'a> Supervisor<'a> {
+    pub fn new(
+        tables: &'a SyscallTables,
+        sink: &'a mut dyn EventSink,
+        listener: &'a OwnedFd,
+        launcher: Option<libc::pid_t>,
+        call_sites: bool,
+    ) -> Supervisor<'a> {
+        sys::sync_wake_up(listener);
+        Supervisor {
+            tables,
+            sink,
+            listener,
+            launcher,
+            launched: launcher.is_none(),
+            tgids: FxHashMap::default(),
+            exes: FxHashMap::default(),
+            processes: FxHashSet::default(),
+            threads: FxHashSet::default(),
+            symbolizer: call_sites.then(Symbolizer::new),
+        }
+    }
+
+    /// Serves notifications until the listener hangs up (every task that held the filter is gone), calling
+    /// `between` after each wake-up (at least every 100 ms).
+    pub fn serve(&mut self, mut between: impl FnMut()) -> std::io::Result<()> {
+        loop {
+            let (readable, hung_up) = match sys::wait(self.listener, 100) {
+                Ok(state) => state,
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                Err(e) => return Err(e),
+            };
+            if readable {
+                match sys::recv(self.listener) {
+                    Ok(notif) => self.handle(&notif)?,
+                    // The thread died between the wake-up and the read, or a signal interrupted us.
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINTR)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            between();
+            if hung_up && !readable {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Distinct processes and threads that made recorded calls.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.processes.len() as u64, self.threads.len() as u64)
+    }
+
     fn handle(&mut self, notif: &sys::Notif) -> std::io::Result<()> {
         let tid = notif.pid as i32;
         let raw_nr = notif.data.nr as u32 as u64;
         if let Some(arch) = Arch::of_call(notif.data.arch, raw_nr) {
             let call = Call { arch, nr: arch.table_nr(raw_nr), args: notif.data.args };
             let execve = matches!(self.tables.get(arch, call.nr).name, Some("execve" | "execveat"));
-            if tid != self.root || self.launched || execve {
-                self.launched |= tid == self.root;
+            let from_launcher = Some(tid) == self.launcher;
+            if !from_launcher || self.launched || execve {
+                self.launched |= from_launcher;
                 self.record(notif, tid, &call, execve);
             }
         }

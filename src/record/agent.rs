@@ -1,0 +1,178 @@
+//! The recording agent: a long-running listener for the runtime-spec `listenerPath`. A container whose
+//! profile notifies its syscalls (`trapline profile --recording --listener PATH`) makes its runtime connect
+//! here and hand over the notify fd with a JSON state message; the agent supervises every container at once,
+//! one thread each, and writes one Trace per container when it ends.
+//!
+//! This is how a fleet records without privileged tracers: a DaemonSet runs the agent, pods use the recording
+//! profile. If the agent dies, notified syscalls fail with ENOSYS: the containers break, so run it first.
+
+use std::io::{IoSliceMut, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Instant, SystemTime};
+
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+use serde_json::Value;
+
+use super::notify::Supervisor;
+use super::{RecordError, signals};
+use crate::decode::arch::Arch;
+use crate::decode::table::{Results, SyscallTables};
+use crate::trace::model::{Exit, Run, Text, Totals};
+use crate::trace::write::{Output, to_json};
+use crate::trace::{Aggregator, Trace};
+
+/// runc refuses to notify `write` (it needs it to report errors once the filter is loaded): the recording
+/// profile leaves it out, so no agent trace can see it. Profiles made from agent traces add it back.
+pub const UNOBSERVED: &[&str] = &["write"];
+
+pub struct AgentPlan {
+    pub socket: PathBuf,
+    pub out: PathBuf,
+    pub call_sites: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("cannot listen on {path}: {error}; choose another --socket")]
+    Listen { path: PathBuf, error: std::io::Error },
+    #[error("cannot write traces into {path}: {error}; choose another --out")]
+    Out { path: PathBuf, error: std::io::Error },
+}
+
+/// Serves runtime connections until trapline is asked to stop (SIGINT, SIGTERM).
+pub fn run_agent(plan: &AgentPlan) -> Result<(), RecordError> {
+    std::fs::create_dir_all(&plan.out)
+        .map_err(|error| AgentError::Out { path: plan.out.clone(), error })
+        .map_err(RecordError::from)?;
+    // A socket left by an agent that died would refuse the bind.
+    let _ = std::fs::remove_file(&plan.socket);
+    let listener = UnixListener::bind(&plan.socket)
+        .map_err(|error| AgentError::Listen { path: plan.socket.clone(), error })
+        .map_err(RecordError::from)?;
+    // Catch SIGINT and SIGTERM (nothing to forward them to): the loop below notices and stops.
+    signals::forward_to(0);
+    listener.set_nonblocking(true).map_err(|error| AgentError::Listen { path: plan.socket.clone(), error })?;
+    eprintln!("trapline: agent listening on {}, traces go to {}", plan.socket.display(), plan.out.display());
+    while signals::interrupted_by().is_none() {
+        let mut pfd = libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one live pollfd; a timeout keeps the stop flag checked.
+        unsafe { libc::poll(&mut pfd, 1, 200) };
+        let Ok((stream, _)) = listener.accept() else { continue };
+        let (out, call_sites) = (plan.out.clone(), plan.call_sites);
+        // One thread per container: a slow or stuck container never delays another's answers.
+        std::thread::spawn(move || {
+            if let Err(e) = record_container(stream, &out, call_sites) {
+                eprintln!("trapline: agent: {e}");
+            }
+        });
+    }
+    let _ = std::fs::remove_file(&plan.socket);
+    Ok(())
+}
+
+/// One connection: the state message and the notify fd, then the container's calls until it ends.
+fn record_container(stream: UnixStream, out: &Path, call_sites: bool) -> Result<(), String> {
+    let (state, listener) = receive(&stream)?;
+    let name = trace_name(&state);
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+    let tables = Rc::new(SyscallTables::new(Results::None));
+    let mut aggregator = Aggregator::new(Rc::clone(&tables), start);
+    let (processes, threads) = {
+        let mut supervisor = Supervisor::new(&tables, &mut aggregator, &listener, None, call_sites);
+        supervisor.serve(|| {}).map_err(|e| format!("container {name}: {e}"))?;
+        supervisor.counts()
+    };
+    let run = Run {
+        id: format!("{:016x}", hash(&state.to_string()) ^ start.elapsed().as_nanos() as u64),
+        trapline: env!("CARGO_PKG_VERSION").to_string(),
+        backend: "notify-agent".to_string(),
+        arch: Arch::native(),
+        kernel: nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default(),
+        command: vec![Text::Utf8(name.clone())],
+        started: humantime::format_rfc3339_millis(started_at).to_string(),
+        duration_secs: start.elapsed().as_micros() as f64 / 1e6,
+        // The runtime, not the agent, waits for the container: its exit status is not seen here.
+        exit: Exit { status: -1, signal: None },
+        complete: true,
+        incomplete: None,
+        results: Results::None,
+        known: None,
+        container: Some("runc".to_string()),
+        unobserved: UNOBSERVED.iter().map(|s| s.to_string()).collect(),
+        totals: Totals { processes, threads, ..Totals::default() },
+        gpu: Some(super::gpu::machine_facts()),
+    };
+    let trace: Trace = aggregator.finish(run);
+    let path = out.join(format!("{name}.json"));
+    let output = Output::prepare(&path).map_err(|e| e.to_string())?;
+    output.commit(&to_json(&trace)).map_err(|e| e.to_string())?;
+    let _ = writeln!(
+        std::io::stderr(),
+        "trapline: agent: {} syscalls in {} classes from container {name} -> {}",
+        trace.runs[0].totals.syscalls,
+        trace.runs[0].totals.classes,
+        path.display()
+    );
+    Ok(())
+}
+
+/// runc sends the state as JSON with the fds alongside (SCM_RIGHTS), in one message.
+fn receive(stream: &UnixStream) -> Result<(Value, OwnedFd), String> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut cmsg = nix::cmsg_space!([RawFd; 4]);
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
+        .map_err(|e| format!("reading the runtime's message: {e}"))?;
+    let mut fds: Vec<OwnedFd> = Vec::new();
+    for message in msg.cmsgs().map_err(|e| format!("reading the runtime's fds: {e}"))? {
+        if let ControlMessageOwned::ScmRights(received) = message {
+            // SAFETY: the kernel just installed these fds in this process for us; nobody else owns them.
+            fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+        }
+    }
+    let len = msg.bytes;
+    let state: Value =
+        serde_json::from_slice(&buf[..len]).map_err(|e| format!("the runtime's state message is not JSON: {e}"))?;
+    // "fds" names each fd passed; the seccomp listener is "seccompFd".
+    let index = state["fds"].as_array().and_then(|names| names.iter().position(|n| n == "seccompFd")).unwrap_or(0);
+    let listener = fds.into_iter().nth(index).ok_or("the runtime sent no seccomp fd")?;
+    Ok((state, listener))
+}
+
+/// A file name for the container's trace: its id, prefixed with the pod and container names Kubernetes
+/// puts in the annotations when they are there. Only characters safe in a file name are kept.
+fn trace_name(state: &Value) -> String {
+    let annotations = &state["state"]["annotations"];
+    let pick = |key: &str| annotations[key].as_str().map(str::to_string);
+    let id = state["state"]["id"].as_str().unwrap_or("container");
+    let name = match (pick("io.kubernetes.pod.name"), pick("io.kubernetes.container.name")) {
+        (Some(pod), Some(container)) => format!("{pod}-{container}-{id}"),
+        _ => id.to_string(),
+    };
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+}
+
+fn hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn names_come_from_kubernetes_annotations_or_the_id() {
+        let plain = json!({"state": {"id": "abc/../x"}});
+        assert_eq!(super::trace_name(&plain), "abc_.._x");
+        let pod = json!({"state": {"id": "c1", "annotations": {
+            "io.kubernetes.pod.name": "train-0", "io.kubernetes.container.name": "pytorch"}}});
+        assert_eq!(super::trace_name(&pod), "train-0-pytorch-c1");
+    }
+}

@@ -1,0 +1,116 @@
+//! `trapline agent`: runc hands each container's seccomp notify fd to the agent (the recording profile's
+//! listenerPath); the agent writes one Trace per container, and the profile made from it starts the container.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use common::container::{Bundle, describe, runc_or_skip};
+use common::*;
+
+const WORKLOAD: &str = "busybox mkdir -p /tmp/w && busybox echo written > /tmp/w/f && busybox cat /tmp/w/f && \
+                        busybox ls /tmp/w; busybox echo done";
+
+/// The agent process, stopped with SIGTERM when dropped.
+struct Agent(Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        // SAFETY: sending a signal to our own child.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for(path: &Path) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if path.exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn agent_records_a_container_whose_profile_then_starts_it() {
+    let Some(runc) = runc_or_skip("agent") else { return };
+    let dir = TempDir::new("agent");
+    let socket = dir.join("agent.sock");
+    let out = dir.join("traces");
+    let bin = env!("CARGO_BIN_EXE_trapline");
+    let _agent = Agent(
+        Command::new(bin)
+            .args(["agent", "--socket"])
+            .arg(&socket)
+            .arg("--out")
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_for(&socket), "the agent never listened");
+
+    let recording = run(Command::new(bin)
+        .args(["profile", "--recording", "--listener"])
+        .arg(&socket)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(recording.code(), 0, "{}", recording.stderr_str());
+    let recording: Value = serde_json::from_str(&recording.stdout_str()).unwrap();
+    assert_eq!(recording["listenerPath"], socket.to_str().unwrap());
+    let notified = recording["syscalls"][0]["names"].as_array().unwrap();
+    assert!(notified.iter().all(|n| n != "write") && notified.iter().any(|n| n == "openat"));
+
+    let mut bundle = Bundle::new(&runc, &["/bin/busybox", "sh", "-c", WORKLOAD]);
+    bundle.add_file(Path::new("/bin/busybox"), "/bin/busybox");
+    fs::create_dir_all(bundle.dir.join("rootfs/tmp")).unwrap();
+    bundle.config["process"]["terminal"] = serde_json::json!(false);
+    let unconfined = bundle.run(None);
+    let recorded = bundle.run(Some(&recording));
+    assert_eq!(recorded.code(), 0, "{}", describe(&recorded));
+    assert_eq!(recorded.stdout_str(), unconfined.stdout_str());
+
+    // One trace, named after the container, once it has ended.
+    let written = || fs::read_dir(&out).map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>()).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while written().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let traces = written();
+    assert_eq!(traces.len(), 1, "{traces:?}");
+    let trace_path = &traces[0];
+    let trace: Value = serde_json::from_slice(&fs::read(trace_path).unwrap()).unwrap();
+    let run = &trace["runs"][0];
+    assert_eq!(run["backend"], "notify-agent");
+    assert_eq!(run["container"], "runc");
+    assert_eq!(run["unobserved"], serde_json::json!(["write"]));
+    let names: Vec<&str> = classes(&trace).iter().map(|c| c["syscall"].as_str().unwrap()).collect();
+    for needed in ["execve", "openat", "getdents64", "exit_group"] {
+        assert!(names.contains(&needed), "{needed} missing: {names:?}");
+    }
+    assert!(!names.contains(&"write"), "runc does not notify write");
+
+    // The profile of the agent's trace, with no runtime list, starts the container.
+    let made = run_profile(trace_path);
+    let confined = bundle.run(Some(&made));
+    assert_eq!(confined.code(), 0, "{}", describe(&confined));
+    assert_eq!(confined.stdout_str(), unconfined.stdout_str());
+}
+
+fn run_profile(trace: &Path) -> Value {
+    let out = run(Command::new(env!("CARGO_BIN_EXE_trapline"))
+        .args(["profile", "--runtime", "none"])
+        .arg(trace)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+    serde_json::from_str(&out.stdout_str()).unwrap()
+}
