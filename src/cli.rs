@@ -10,7 +10,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::decode::arch::Arch;
 use crate::decode::table::Results;
-use crate::profile::compile::{Mode, compile};
+use crate::profile::compile::{Mode, allows_unconditionally, compile};
 use crate::profile::deploy::{k8s_snippet, spo_object, to_yaml};
 use crate::profile::explain::explain;
 use crate::profile::generate::recording_profile;
@@ -406,12 +406,20 @@ pub fn main(args: Args) -> ExitCode {
         Ok(Verdict::Clean) => ExitCode::SUCCESS,
         Ok(Verdict::Findings) => ExitCode::from(1),
         Ok(Verdict::Workload(status)) => ExitCode::from(status.clamp(0, 255) as u8),
+        // A reader that went away (`trapline profile ... | head`) is no error.
+        Err(err) if err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(is_broken_pipe)) => {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             let code = err.downcast_ref::<RecordError>().map(RecordError::exit_code).unwrap_or(2);
             let _ = writeln!(std::io::stderr(), "trapline: {err:#}");
             ExitCode::from(code)
         }
     }
+}
+
+fn is_broken_pipe(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::BrokenPipe
 }
 
 pub fn run(args: Args) -> anyhow::Result<Verdict> {
@@ -598,9 +606,15 @@ fn warn_unknown(profile: &Path, unknown: &[String]) {
 
 fn run_run(args: RunArgs) -> anyhow::Result<Verdict> {
     if !args.audit {
-        let (filter, unknown) = compile(&read_profile(&args.profile)?, Mode::Enforce)?;
-        warn_unknown(&args.profile, &unknown);
+        let profile = read_profile(&args.profile)?;
         let launch = Launch::resolve(&args.command)?;
+        // The launcher execs the workload after loading the filter: a profile that denies execve could only
+        // kill or fail it there, with nothing to say why.
+        if !allows_unconditionally(&profile, "execve") {
+            return Err(RecordError::ProfileDeniesExec { program: launch.program.clone() }.into());
+        }
+        let (filter, unknown) = compile(&profile, Mode::Enforce)?;
+        warn_unknown(&args.profile, &unknown);
         return Ok(Verdict::Workload(run_enforced(&launch, &filter)?.status));
     }
     let output = args.output.as_deref().map(Output::prepare).transpose()?;
@@ -698,7 +712,10 @@ fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
     };
     let output = Output::prepare(&args.output)?;
     let trace = record::record(&plan)?;
-    output.commit(&to_json(&trace))?;
+    let status = trace.runs[0].exit.status;
+    output
+        .commit(&to_json(&trace))
+        .map_err(|e| anyhow::anyhow!("{e}; the workload exited with {status}, its trace is lost"))?;
     if !args.quiet {
         let run = &trace.runs[0]; // a recording holds exactly one run
         let t = run.totals;

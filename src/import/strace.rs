@@ -422,12 +422,16 @@ impl<'a> Importer<'a> {
     }
 
     fn spawned(&mut self, parent: u32, pid: u32, flags: u64) {
+        // A log that says a process spawned itself is damaged; there is nothing to set up.
+        if pid == parent {
+            return;
+        }
         let child = self.child(parent, pid, flags);
         match self.tasks.get_mut(&pid) {
             // Its lines came first. Set up as an orphan, it keeps the fds it opened on top of its parent's.
             Some(task) => {
                 task.tgid = child.tgid;
-                if task.orphan {
+                if task.orphan && !Rc::ptr_eq(&task.fds, &child.fds) {
                     child.fds.borrow_mut().extend(task.fds.borrow().iter().map(|(fd, d)| (*fd, d.clone())));
                     task.fds = child.fds;
                     task.orphan = false;

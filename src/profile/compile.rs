@@ -69,6 +69,17 @@ pub fn compile(profile: &Seccomp, mode: Mode) -> Result<(Vec<libc::sock_filter>,
     Ok((to_program(&bytes)?, unknown))
 }
 
+/// Whether `profile` lets `name` through whatever its arguments: an unconditional allowing entry for it, or no
+/// entry at all and an allowing default.
+pub fn allows_unconditionally(profile: &Seccomp, name: &str) -> bool {
+    let allowing = |action: Action| matches!(action, Action::Allow | Action::Log);
+    let mut entries = profile.syscalls.iter().filter(|e| e.names.iter().any(|n| n == name)).peekable();
+    if entries.peek().is_none() {
+        return allowing(profile.default_action);
+    }
+    entries.any(|e| e.args.is_empty() && allowing(e.action))
+}
+
 fn action(action: Action, errno: Option<u32>, mode: Mode) -> ScmpAction {
     let allows = matches!(action, Action::Allow | Action::Log);
     if mode == Mode::TraceOutside && !allows {

@@ -181,7 +181,17 @@ pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Resul
         if runtime_names.contains(name) {
             continue; // allowed unconditionally below; a condition would only narrow what the runtime needs
         }
-        for (condition, seen) in conditions(name, classes, plan, wx_seen, &mut warnings) {
+        let mut alternatives = conditions(name, classes, plan, wx_seen, &mut warnings);
+        if alternatives.len() > MAX_ENTRIES_PER_SYSCALL {
+            // Past this, libseccomp's filter grows long and KEP-6061 validation refuses the profile.
+            warnings.push(format!(
+                "{name}: {} distinct argument values exceed {MAX_ENTRIES_PER_SYSCALL} entries; {name} is allowed \
+                 with any arguments",
+                alternatives.len()
+            ));
+            alternatives = vec![(Vec::new(), classes.to_vec())];
+        }
+        for (condition, seen) in alternatives {
             reasons.push(Reason {
                 name: name.to_string(),
                 condition,

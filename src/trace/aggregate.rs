@@ -225,8 +225,12 @@ fn detail_arg(request: u32, detail: Detail) -> Arg {
 }
 
 /// Classes are listed by syscall name, then arch, then argument values, then fd.
-fn class_order(c: &Class) -> (String, crate::decode::arch::Arch, Vec<u64>, Option<FdDesc>) {
-    (c.syscall.clone(), c.arch, c.args.iter().map(|a| a.value.0).collect(), c.fd.clone())
+/// The order classes are listed in, in a recording and in a merge: syscall name, arch, argument values (an
+/// unreadable value after a readable one), fd.
+pub type ClassOrder = (String, Arch, Vec<(u64, Option<String>)>, Option<FdDesc>);
+
+pub fn class_order(c: &Class) -> ClassOrder {
+    (c.syscall.clone(), c.arch, c.args.iter().map(|a| (a.value.0, a.unreadable.clone())).collect(), c.fd.clone())
 }
 
 fn round_micros(d: Duration) -> f64 {

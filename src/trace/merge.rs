@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use super::aggregate::class_order;
 use super::model::{Arg, Class, FdDesc, Outcomes, Trace};
 
 /// Pids listed per class after a merge, as in a recording.
@@ -24,14 +25,15 @@ pub enum MergeError {
 }
 
 /// What makes two classes the same class in different traces: everything but the tallies.
-type Identity = (String, String, u64, Vec<(Option<u8>, String, u64)>, Option<FdDesc>);
+type Identity = (String, String, u64, Vec<(Option<u8>, String, u64, Option<String>)>, Option<FdDesc>);
 
 fn identity(c: &Class) -> Identity {
     (
         c.syscall.clone(),
         c.arch.name().to_string(),
         c.nr,
-        c.args.iter().map(|a| (a.index, a.name.clone(), a.value.0)).collect(),
+        // An unreadable value (0 with the errno) is not the value 0.
+        c.args.iter().map(|a| (a.index, a.name.clone(), a.value.0, a.unreadable.clone())).collect(),
         c.fd.clone(),
     )
 }
@@ -74,9 +76,7 @@ pub fn merge(traces: Vec<(PathBuf, Trace)>) -> Result<Trace, MergeError> {
     // BTreeMap order is identity order, which is the recording order (name, arch, values, fd) but for `nr`
     // coming before the values: sort as a recording does.
     let mut classes: Vec<Class> = classes.into_values().collect();
-    classes.sort_by_cached_key(|c| {
-        (c.syscall.clone(), c.arch, c.args.iter().map(|a| a.value.0).collect::<Vec<_>>(), c.fd.clone())
-    });
+    classes.sort_by_cached_key(class_order);
     Ok(Trace { schema, runs, classes })
 }
 
