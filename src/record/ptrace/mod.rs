@@ -90,6 +90,7 @@ impl Backend for PtraceBackend {
             traps_all,
             anchored: self.anchored,
             symbolizer: self.call_sites.then(Symbolizer::new),
+            gone_early: Default::default(),
         };
         tracer.tasks.insert(child.pid, Task::new(child.pid, FdTable::shared(traps_all), exe, !self.anchored));
         child.release()?;
@@ -120,11 +121,13 @@ struct Task {
     recording: bool,
     /// The seccomp filter load in progress, whose success starts the recording.
     anchor_pending: bool,
+    /// Whether its parent's fork or clone event has been handled (or it has no traced parent).
+    announced: bool,
 }
 
 impl Task {
     fn new(tgid: i32, fds: SharedFdTable, exe: ExeId, recording: bool) -> Task {
-        Task { tgid, fds, exe, pending: None, spawn_flags: None, recording, anchor_pending: false }
+        Task { tgid, fds, exe, pending: None, spawn_flags: None, recording, anchor_pending: false, announced: true }
     }
 
     /// Whether the task must stop again at the exit of the syscall in progress.
@@ -180,6 +183,8 @@ struct Tracer<'a> {
     anchored: bool,
     /// Resolves where each class was first called from; `None` when call sites are not wanted.
     symbolizer: Option<Symbolizer>,
+    /// Tasks that ended before their parent's fork or clone event was handled.
+    gone_early: rustc_hash::FxHashSet<i32>,
 }
 
 impl Tracer<'_> {
@@ -212,7 +217,10 @@ impl Tracer<'_> {
     }
 
     fn gone(&mut self, pid: i32, exit: crate::trace::model::Exit) {
-        self.tasks.remove(&pid);
+        // A child can run its whole life before its parent's fork event is handled: remember it is gone.
+        if self.tasks.remove(&pid).is_some_and(|task| !task.announced) {
+            self.gone_early.insert(pid);
+        }
         if pid == self.root {
             self.root_exit = Some(exit);
         }
@@ -237,7 +245,10 @@ impl Tracer<'_> {
             // A thread records as its process does, a new process as its parent (fixed up by the parent's event).
             let related = if tgid == pid { proc_ppid(pid) } else { Some(tgid) };
             let recording = !self.anchored || related.and_then(|r| self.tasks.get(&r)).is_some_and(|t| t.recording);
-            self.tasks.insert(pid, Task::new(tgid, FdTable::shared(self.traps_all), exe, recording));
+            let mut task = Task::new(tgid, FdTable::shared(self.traps_all), exe, recording);
+            // Its parent's event may still come; until then it is adopted, not announced.
+            task.announced = false;
+            self.tasks.insert(pid, task);
         }
         self.tasks.get_mut(&pid).expect("inserted above")
     }
@@ -320,7 +331,11 @@ impl Tracer<'_> {
         let pending = self.tasks.get_mut(&pid).and_then(|t| t.pending.take());
         if let Some(class) = pending {
             match sys::syscall_info(pid) {
-                Ok(info) if info.op == sys::OP_EXIT => self.sink.result(class, info.rval(), info.is_error()),
+                // -ERESTART* (512 to 517) is the kernel restarting the call, which enters again and is counted
+                // again: no result the program ever saw.
+                Ok(info) if info.op == sys::OP_EXIT && !(info.is_error() && (512..=517).contains(&-info.rval())) => {
+                    self.sink.result(class, info.rval(), info.is_error())
+                }
                 Ok(_) => {}
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
                 Err(e) => return Err(e),
@@ -348,7 +363,10 @@ impl Tracer<'_> {
             Some(task) => {
                 task.fds = fds;
                 task.recording = recording;
+                task.announced = true;
             }
+            // Already gone (and counted when it was adopted): nothing to set up.
+            None if self.gone_early.remove(&child) => {}
             None => {
                 self.threads += 1;
                 self.processes += u64::from(tgid == child);
