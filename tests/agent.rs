@@ -114,3 +114,136 @@ fn run_profile(trace: &Path) -> Value {
     assert_eq!(out.code(), 0, "{}", out.stderr_str());
     serde_json::from_str(&out.stdout_str()).unwrap()
 }
+
+/// A bundle of the busybox workload `script`, with `seccomp` as its filter when given.
+fn busybox_bundle(runc: &Path, script: &str, seccomp: Option<&Value>) -> Bundle {
+    let bundle = Bundle::new(runc, &["/bin/busybox", "sh", "-c", script]);
+    bundle.add_file(Path::new("/bin/busybox"), "/bin/busybox");
+    fs::create_dir_all(bundle.dir.join("rootfs/tmp")).unwrap();
+    let mut config = bundle.config.clone();
+    if let Some(profile) = seccomp {
+        config["linux"]["seccomp"] = profile.clone();
+    }
+    fs::write(bundle.dir.join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    bundle
+}
+
+/// (syscall, argument values) of the classes the busybox workload itself made: runc's own calls differ
+/// between the ways of recording (timing), `write` is not observable by the agent, and `rt_sigreturn` follows
+/// a SIGCHLD handler only when the signal arrives while the shell is not already waiting.
+fn workload_calls(trace: &Value) -> std::collections::BTreeSet<(String, Vec<String>)> {
+    classes(trace)
+        .iter()
+        .filter(|c| c["exes"] == serde_json::json!(["/bin/busybox"]))
+        .filter(|c| c["syscall"] != "write" && c["syscall"] != "rt_sigreturn")
+        .map(|c| {
+            let args = c["args"].as_array().unwrap().iter().map(|a| a["value"].as_str().unwrap().to_string()).collect();
+            (c["syscall"].as_str().unwrap().to_string(), args)
+        })
+        .collect()
+}
+
+#[test]
+fn two_containers_at_once_are_both_recorded_and_one_ending_early_does_not_disturb_the_other() {
+    let Some(runc) = runc_or_skip("agent_concurrent") else { return };
+    let dir = TempDir::new("agent2");
+    let socket = dir.join("agent.sock");
+    let out = dir.join("traces");
+    let bin = env!("CARGO_BIN_EXE_trapline");
+    let _agent = Agent(
+        Command::new(bin)
+            .args(["agent", "--socket"])
+            .arg(&socket)
+            .arg("--out")
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_for(&socket), "the agent never listened");
+    let recording = run(Command::new(bin)
+        .args(["profile", "--recording", "--listener"])
+        .arg(&socket)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    let recording: Value = serde_json::from_str(&recording.stdout_str()).unwrap();
+
+    let long = busybox_bundle(&runc, WORKLOAD, Some(&recording));
+    let short = busybox_bundle(&runc, "busybox true", Some(&recording));
+    let _lock = common::container::RuncLock::take();
+    let start = |bundle: &Bundle, id: &str| {
+        Command::new(&runc)
+            .args(["run", "--bundle"])
+            .arg(bundle.dir.path())
+            .arg(id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let ids = [format!("agent-long-{}", std::process::id()), format!("agent-short-{}", std::process::id())];
+    let (long_run, short_run) = (start(&long, &ids[0]), start(&short, &ids[1]));
+    let long_out = long_run.wait_with_output().unwrap();
+    let short_out = short_run.wait_with_output().unwrap();
+    for id in &ids {
+        let _ = Command::new(&runc).args(["delete", "-f", id]).status();
+    }
+    assert!(long_out.status.success(), "{}", String::from_utf8_lossy(&long_out.stderr));
+    assert!(short_out.status.success(), "{}", String::from_utf8_lossy(&short_out.stderr));
+    assert!(String::from_utf8_lossy(&long_out.stdout).ends_with("done\n"));
+
+    let long_trace = out.join(format!("{}.json", ids[0]));
+    let short_trace = out.join(format!("{}.json", ids[1]));
+    assert!(wait_for(&long_trace) && wait_for(&short_trace), "both containers get a trace");
+    let agent_trace: Value = serde_json::from_slice(&fs::read(&long_trace).unwrap()).unwrap();
+
+    // The same workload recorded through runc with ptrace: the agent saw the same calls, `write` aside.
+    let plain = busybox_bundle(&runc, WORKLOAD, None);
+    let traced = dir.join("ptrace.json");
+    let recorded = run(Command::new(bin)
+        .args(["record", "-q", "--container", "-o"])
+        .arg(&traced)
+        .args(["--"])
+        .arg(&runc)
+        .args(["run", "--bundle"])
+        .arg(plain.dir.path())
+        .arg(format!("agent-ptrace-{}", std::process::id()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(recorded.code(), 0, "{}", describe(&recorded));
+    let ptrace_trace: Value = serde_json::from_slice(&fs::read(&traced).unwrap()).unwrap();
+    let (by_agent, by_ptrace) = (workload_calls(&agent_trace), workload_calls(&ptrace_trace));
+    assert!(!by_agent.is_empty());
+    assert_eq!(by_agent, by_ptrace, "agent (left) and ptrace (right) recordings of the same workload");
+}
+
+#[test]
+fn a_socket_in_use_is_refused() {
+    let dir = TempDir::new("agent-busy");
+    let socket = dir.join("agent.sock");
+    let bin = env!("CARGO_BIN_EXE_trapline");
+    let _first = Agent(
+        Command::new(bin)
+            .args(["agent", "--socket"])
+            .arg(&socket)
+            .arg("--out")
+            .arg(dir.join("out"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_for(&socket));
+    let second = run(Command::new(bin)
+        .args(["agent", "--socket"])
+        .arg(&socket)
+        .arg("--out")
+        .arg(dir.join("out2"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(second.code(), 2);
+    assert_eq!(second.stderr_str().lines().count(), 1, "{}", second.stderr_str());
+    assert!(second.stderr_str().contains("in use"), "{}", second.stderr_str());
+}

@@ -100,3 +100,25 @@ fn container_needs_a_runtime_command() {
     assert!(stderr.contains("runc run -b BUNDLE ID"), "{stderr}");
     assert!(!dir.join("t.json").exists());
 }
+
+#[test]
+fn a_missing_bundle_or_runtime_is_one_clear_line() {
+    let dir = TempDir::new("container-bad");
+    for (command, needle) in [
+        (vec!["runc", "run", "-b", "/nonexistent/bundle", "x"], "/nonexistent/bundle/config.json"),
+        (vec!["/nonexistent/crun", "run", "-b", "/tmp", "x"], "crun is not installed"),
+    ] {
+        let out = run(Command::new(env!("CARGO_BIN_EXE_trapline"))
+            .args(["record", "--container", "-o"])
+            .arg(dir.join("t.json"))
+            .arg("--")
+            .args(&command)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()));
+        assert_eq!(out.code(), 2, "{command:?}: {}", describe(&out));
+        let stderr = out.stderr_str();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(needle), "{stderr}");
+        assert!(!dir.join("t.json").exists());
+    }
+}

