@@ -14,6 +14,8 @@ pub fn run_enforced(launch: &Launch, filter: &[libc::sock_filter]) -> Result<Exi
     loop {
         // SAFETY: waitpid writes the status into a live local.
         if unsafe { libc::waitpid(child.pid, &mut status, 0) } == child.pid {
+            signals::forget_target();
+            signals::stop();
             break;
         }
         let err = std::io::Error::last_os_error();

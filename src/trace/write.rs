@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -59,8 +59,15 @@ impl Output {
             return file.write_all(bytes).map_err(|error| WriteError::Write { path: self.path.clone(), error });
         }
         let temp = temp_path(&self.path);
+        // A file replaced keeps its permissions: a trace someone made private stays private.
+        let keep = fs::metadata(&self.path).ok().map(|m| m.permissions().mode() & 0o7777);
         let result = (|| {
-            let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o644).open(&temp)?;
+            // A new file gets 0644 less the umask; a replaced one is created private, then given its old mode.
+            let create_mode = if keep.is_some() { 0o600 } else { 0o644 };
+            let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(create_mode).open(&temp)?;
+            if let Some(mode) = keep {
+                file.set_permissions(fs::Permissions::from_mode(mode))?;
+            }
             file.write_all(bytes)?;
             file.sync_all()?;
             fs::rename(&temp, &self.path)

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod container;
+pub mod live;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;

@@ -54,13 +54,16 @@ impl Backend for NotifyBackend {
             });
         };
         let mut supervisor = Supervisor::new(&self.tables, sink, &listener, Some(child.pid), self.call_sites);
-        supervisor
-            .serve(|| {
-                if root_exit.is_none() {
-                    root_exit = reap(child.pid, libc::WNOHANG);
+        let served = supervisor.serve(|| {
+            if root_exit.is_none() {
+                root_exit = reap(child.pid, libc::WNOHANG);
+                if root_exit.is_some() {
+                    signals::forget_target();
                 }
-            })
-            .map_err(RecordError::Wait)?;
+            }
+        });
+        signals::stop();
+        served.map_err(RecordError::Wait)?;
         let exit = root_exit.or_else(|| reap(child.pid, 0)).unwrap_or_else(|| exit_of(None, None));
         if let Some(ChildFailure::Exec(error)) = child.failure() {
             return Err(RecordError::Exec { program: launch.program.clone(), error });

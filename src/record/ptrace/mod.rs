@@ -95,7 +95,9 @@ impl Backend for PtraceBackend {
         tracer.tasks.insert(child.pid, Task::new(child.pid, FdTable::shared(traps_all), exe, !self.anchored));
         child.release()?;
         signals::forward_to(child.pid);
-        tracer.trace_until_all_gone()?;
+        let traced = tracer.trace_until_all_gone();
+        signals::stop();
+        traced?;
 
         match child.failure() {
             Some(ChildFailure::Exec(error)) => Err(RecordError::Exec { program: launch.program.clone(), error }),
@@ -191,6 +193,7 @@ impl Tracer<'_> {
     /// Handles stops until no traced task is left (waitpid says ECHILD), like `strace -f`.
     fn trace_until_all_gone(&mut self) -> Result<(), RecordError> {
         loop {
+            self.forward_pending();
             let (pid, status) = match sys::wait_any() {
                 Ok(Some(stopped)) => stopped,
                 Ok(None) => return Ok(()),
@@ -222,7 +225,22 @@ impl Tracer<'_> {
             self.gone_early.insert(pid);
         }
         if pid == self.root {
+            signals::forget_target();
             self.root_exit = Some(exit);
+        }
+    }
+
+    /// A termination signal for the workload that arrived after its first process was gone: it goes to every
+    /// process still traced (their pids cannot have been reused: none is reaped yet).
+    fn forward_pending(&self) {
+        if let Some(signal) = signals::take_pending() {
+            let mut tgids: Vec<i32> = self.tasks.values().map(|t| t.tgid).collect();
+            tgids.sort_unstable();
+            tgids.dedup();
+            for tgid in tgids {
+                // SAFETY: signalling a traced, unreaped process.
+                unsafe { libc::kill(tgid, signal) };
+            }
         }
     }
 
