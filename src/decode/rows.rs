@@ -138,20 +138,16 @@ pub const ROWS: &[Row] = &[
     role("unshare", Role::Unshare),
 ];
 
-/// Syscalls whose result `--results auto` waits for: those that create fds (their errors explain a run's
-/// behaviour), ioctl (ENOTTY and friends tell a reviewer whether a device answered) and exec.
-pub const RESULT_WORTHY: &[&str] = &[
+/// Syscalls whose return value is a new fd.
+pub const RETURNS_FD: &[&str] = &[
     "open",
     "openat",
     "openat2",
     "creat",
     "open_by_handle_at",
     "socket",
-    "socketpair",
     "accept",
     "accept4",
-    "pipe",
-    "pipe2",
     "dup",
     "dup2",
     "dup3",
@@ -169,18 +165,22 @@ pub const RESULT_WORTHY: &[&str] = &[
     "fanotify_init",
     "userfaultfd",
     "perf_event_open",
-    "bpf",
     "pidfd_open",
     "pidfd_getfd",
     "io_uring_setup",
     "fsopen",
     "fspick",
     "open_tree",
-    "mount_setattr",
-    "ioctl",
-    "execve",
-    "execveat",
+    "fsmount",
 ];
+
+/// Whether `--results auto` waits for a syscall's result: for calls that create fds (their errors explain a
+/// run's behaviour; pipe, socketpair and bpf create theirs too), ioctl (ENOTTY and friends tell a reviewer
+/// whether a device answered) and exec.
+pub fn result_worthy(name: &str) -> bool {
+    const ALSO: &[&str] = &["pipe", "pipe2", "socketpair", "bpf", "ioctl", "execve", "execveat"];
+    RETURNS_FD.contains(&name) || ALSO.contains(&name)
+}
 
 pub fn row_for(arch: Arch, name: &str) -> Option<&'static Row> {
     ROWS.iter().find(|r| r.name == name && !r.not_on.contains(&arch))

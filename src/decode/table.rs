@@ -2,7 +2,7 @@
 //! string comparison.
 
 use super::arch::Arch;
-use super::rows::{RESULT_WORTHY, Row, row_for};
+use super::rows::{Row, result_worthy, row_for};
 
 #[derive(Clone, Copy, Default)]
 pub struct Entry {
@@ -39,7 +39,7 @@ impl SyscallTables {
                         Entry {
                             name,
                             row: name.and_then(|n| row_for(arch, n)),
-                            wants_result: results == Results::All || name.is_some_and(|n| RESULT_WORTHY.contains(&n)),
+                            wants_result: results == Results::All || name.is_some_and(result_worthy),
                         }
                     })
                     .collect()

@@ -48,40 +48,7 @@ use value::{Outcome, ValueError};
 const SPAWNS: &[&str] = &["clone", "clone3", "fork", "vfork"];
 
 /// Calls whose result is a new fd.
-const FD_CREATORS: &[&str] = &[
-    "open",
-    "openat",
-    "openat2",
-    "creat",
-    "open_by_handle_at",
-    "socket",
-    "accept",
-    "accept4",
-    "dup",
-    "dup2",
-    "dup3",
-    "eventfd",
-    "eventfd2",
-    "epoll_create",
-    "epoll_create1",
-    "memfd_create",
-    "memfd_secret",
-    "signalfd",
-    "signalfd4",
-    "timerfd_create",
-    "inotify_init",
-    "inotify_init1",
-    "fanotify_init",
-    "userfaultfd",
-    "perf_event_open",
-    "pidfd_open",
-    "pidfd_getfd",
-    "io_uring_setup",
-    "fsopen",
-    "fspick",
-    "open_tree",
-    "fsmount",
-];
+const FD_CREATORS: &[&str] = crate::decode::rows::RETURNS_FD;
 
 /// Reads the strace log at `path` into a Trace.
 pub fn import(path: &Path) -> Result<Imported, ImportError> {

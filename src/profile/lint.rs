@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Once;
 
+use crate::trace::read::strip_position;
 use libseccomp::error::{SeccompErrno, SeccompError};
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall, ScmpVersion};
 use nix::sys::memfd::{MFdFlags, memfd_create};
@@ -103,14 +104,6 @@ pub fn lint_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<Finding>, LintError> 
     check_clone3(&profile, &mut out);
     check_ioctl_request_width(&profile, &mut out);
     Ok(out.finish())
-}
-
-/// serde_json appends " at line L column C"; the message puts the position up front instead.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
 }
 
 /// Where the seccomp object came from: the keys it may hold besides the runtime-spec ones differ.

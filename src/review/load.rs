@@ -15,6 +15,7 @@ use super::ReviewError;
 use crate::profile::oci::Seccomp;
 use crate::trace::model::Trace;
 use crate::trace::read::parse_trace;
+use crate::trace::read::strip_position;
 
 /// One input of a review.
 #[derive(Clone, Debug)]
@@ -156,14 +157,6 @@ fn parse_profile(path: &Path, bytes: &[u8], kind: Kind) -> Result<Seccomp, Revie
         Kind::Bundle => serde_json::from_slice::<Bundle>(bytes).map(|b| b.linux.seccomp).map_err(error),
         Kind::SeccompProfile => serde_json::from_slice::<SeccompProfileObject>(bytes).map(|o| o.spec).map_err(error),
         _ => serde_json::from_slice::<Seccomp>(bytes).map_err(error),
-    }
-}
-
-/// serde_json appends " at line L column C"; the message puts the position up front instead.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
     }
 }
 

@@ -61,7 +61,7 @@ pub fn read_traces(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Trace)>, ReadError
 }
 
 /// serde_json appends " at line L column C"; the message puts the position up front instead.
-fn strip_position(message: &str) -> String {
+pub(crate) fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),
