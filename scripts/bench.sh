@@ -121,5 +121,5 @@ print(f"seccomp user notification instead of ptrace: {secs:.4f}s [{n}], {secs / 
 print("with a complete profile of the loop (target: at most 1.2x native):")
 for variant in ("allow-all filter", "run --audit", "record --known"):
     secs, n = loop[variant]
-    print(f"  {variant:<16}{secs:.4f}s [{n}]{secs / native:>10.2f}x native  {'met' if secs / native <= 1.2 else 'NOT met'}")
+    print(f"  {variant:<18}{secs:.4f}s [{n}]{secs / native:>10.2f}x native  {'met' if secs / native <= 1.2 else 'NOT met'}")
 EOF
