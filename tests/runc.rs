@@ -11,84 +11,19 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::fs::{self, File};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use trapline::profile::generate::FALLBACK_ENOSYS;
 use trapline::profile::runtime::Runtime;
 
+use common::container::{Bundle, describe, runc_or_skip};
 use common::*;
 
 const BUSYBOX: &str = "/bin/busybox";
-
-/// runc to use, or why these tests cannot run here.
-fn runc() -> Result<PathBuf, String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err("not running as root".into());
-    }
-    if !Path::new(BUSYBOX).is_file() {
-        return Err(format!("no static busybox at {BUSYBOX}"));
-    }
-    let candidates = [PathBuf::from("/usr/sbin/runc"), PathBuf::from("/usr/bin/runc")];
-    let found = candidates.into_iter().find(|p| p.is_file()).or_else(|| {
-        std::env::var_os("PATH")
-            .and_then(|path| std::env::split_paths(&path).map(|d| d.join("runc")).find(|p| p.is_file()))
-    });
-    found.ok_or_else(|| "runc is not installed".into())
-}
-
-/// runc, or `None` after saying why the test is skipped (or failing when `TRAPLINE_REQUIRE_RUNC=1`).
-fn runc_or_skip(test: &str) -> Option<PathBuf> {
-    match runc() {
-        Ok(path) => Some(path),
-        Err(why) if std::env::var_os("TRAPLINE_REQUIRE_RUNC").is_some_and(|v| v == "1") => {
-            panic!("{test}: TRAPLINE_REQUIRE_RUNC=1 but {why}")
-        }
-        Err(why) => {
-            eprintln!("{test}: skipped: {why}");
-            None
-        }
-    }
-}
-
-/// Serialises runc across threads and processes for as long as it lives.
-struct RuncLock(#[allow(dead_code)] File);
-
-impl RuncLock {
-    fn take() -> RuncLock {
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("trapline-runc.lock");
-        let file = File::create(&path).unwrap_or_else(|e| panic!("cannot create lock file {}: {e}", path.display()));
-        file.lock().unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
-        RuncLock(file)
-    }
-}
-
-/// A container id no other test (thread or process) uses: pid + counter.
-fn container_id() -> String {
-    static SEQ: AtomicUsize = AtomicUsize::new(0);
-    format!("trapline-test-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
-}
-
-/// `runc delete -f ID` when dropped, so that a failing assertion leaves no container behind.
-struct Container<'a> {
-    runc: &'a Path,
-    id: String,
-}
-
-impl Drop for Container<'_> {
-    fn drop(&mut self) {
-        let _ = Command::new(self.runc)
-            .args(["delete", "-f", &self.id])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
 
 /// The workload: each step a separate `busybox APPLET` (the same static binary on the host and in the
 /// container) that prints its status, so a step denied by seccomp shows in the output. The files live
@@ -155,59 +90,13 @@ fn record_and_profile(script: &str) -> Profiled {
     Profiled { dir, trace, profile }
 }
 
-/// An OCI bundle: rootfs with /bin/busybox, /tmp and /workload.sh; config.json from `runc spec`.
-struct Bundle {
-    dir: TempDir,
-    runc: PathBuf,
-    config: Value,
-}
-
-impl Bundle {
-    fn new(runc: &Path, script: &str) -> Bundle {
-        let dir = TempDir::new("runc-bundle");
-        let rootfs = dir.join("rootfs");
-        fs::create_dir_all(rootfs.join("bin")).unwrap();
-        fs::create_dir_all(rootfs.join("tmp")).unwrap();
-        fs::copy(BUSYBOX, rootfs.join("bin/busybox")).unwrap();
-        fs::write(rootfs.join("workload.sh"), script).unwrap();
-        let spec = run(Command::new(runc)
-            .args(["spec", "--bundle"])
-            .arg(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()));
-        assert_eq!(spec.code(), 0, "runc spec: {}", spec.stderr_str());
-        let mut config: Value = serde_json::from_slice(&fs::read(dir.join("config.json")).unwrap()).unwrap();
-        config["process"]["terminal"] = json!(false);
-        config["process"]["args"] = json!(["/bin/busybox", "sh", "/workload.sh"]);
-        config["root"]["readonly"] = json!(false);
-        Bundle { dir, runc: runc.to_path_buf(), config }
-    }
-
-    /// Runs the workload in a fresh container, under `seccomp` as `linux.seccomp` (none when `None`).
-    fn run(&self, seccomp: Option<&Value>) -> Finished {
-        let mut config = self.config.clone();
-        match seccomp {
-            Some(profile) => config["linux"]["seccomp"] = profile.clone(),
-            None => {
-                if let Some(linux) = config["linux"].as_object_mut() {
-                    linux.remove("seccomp");
-                }
-            }
-        }
-        fs::write(self.dir.join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-        let _lock = RuncLock::take();
-        let container = Container { runc: &self.runc, id: container_id() };
-        run(Command::new(&self.runc)
-            .args(["run", "--bundle"])
-            .arg(self.dir.path())
-            .arg(&container.id)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()))
-    }
-}
-
-fn describe(out: &Finished) -> String {
-    format!("status {:?}\nstdout:\n{}\nstderr:\n{}", out.status, out.stdout_str(), out.stderr_str())
+/// An OCI bundle (see `common::container`) whose rootfs holds /bin/busybox, /tmp and the workload script.
+fn busybox_bundle(runc: &Path, script: &str) -> Bundle {
+    let bundle = Bundle::new(runc, &["/bin/busybox", "sh", "/workload.sh"]);
+    bundle.add_file(Path::new(BUSYBOX), "/bin/busybox");
+    fs::create_dir_all(bundle.dir.join("rootfs/tmp")).unwrap();
+    fs::write(bundle.dir.join("rootfs/workload.sh"), script).unwrap();
+    bundle
 }
 
 /// The profile with `name` taken out of every ALLOW entry (entries left without names are dropped).
@@ -241,7 +130,7 @@ fn profiled_container_prints_the_same_as_unconfined() {
     };
     let script = workload_script();
     let p = record_and_profile(&script);
-    let bundle = Bundle::new(&runc, &script);
+    let bundle = busybox_bundle(&runc, &script);
 
     let plain = bundle.run(None);
     assert_eq!(plain.code(), 0, "unconfined container: {}", describe(&plain));
@@ -284,7 +173,7 @@ fn dropping_a_needed_syscall_fails_that_step_with_eperm() {
         p.profile
     );
     let crippled = without(&p.profile, "socket");
-    let bundle = Bundle::new(&runc, &script);
+    let bundle = busybox_bundle(&runc, &script);
 
     let plain = bundle.run(None);
     assert_eq!(plain.code(), 0, "unconfined container: {}", describe(&plain));
