@@ -592,3 +592,31 @@ fn bad_input_is_one_line_and_exit_2() {
         &["bad.json:", "trapline lint"],
     );
 }
+
+/// A profile made on an older NVIDIA branch allows RM_ALLOC with the 40-byte NVOS64 of drivers up to 530; a
+/// run on 550 sends 48 bytes. check says it is the driver branch, not a new behaviour of the workload.
+#[test]
+fn check_names_a_driver_branch_change() {
+    let dir = TempDir::new("review-branch");
+    let rm_alloc_550 = class_json(
+        "ioctl",
+        16,
+        json!([{"index": 1, "name": "request", "value": "0xc030462b", "decoded": "NV_ESC_RM_ALLOC (NVOS64)"}]),
+        Some(json!({"kind": "device", "path": NVIDIACTL, "dev": "195:255", "family": "nvidia-frontend"})),
+        1,
+    );
+    let trace =
+        write_json(&dir, "run-550.json", &trace_json(vec![run_json("r550", Some("550.54.15"))], vec![rm_alloc_550]));
+    let profile = write_json(
+        &dir,
+        "made-on-525.json",
+        &profile_json(json!([ioctl_rule("SCMP_CMP_MASKED_EQ", 4294967295, 0xc028462b)])),
+    );
+    let out =
+        trapline(dir.path(), [OsStr::new("check"), OsStr::new("--profile"), profile.as_os_str(), trace.as_os_str()]);
+    assert_eq!(out.code(), 1, "{}", out.stderr_str());
+    let text = out.stdout_str();
+    assert!(text.contains("another NVIDIA driver branch"), "{text}");
+    assert!(text.contains("40-byte struct") && text.contains("sent 48 bytes"), "{text}");
+    assert!(text.contains("NVOS64 grew from 40 to 48 bytes in 535") && text.contains("550.54.15"), "{text}");
+}

@@ -11,8 +11,10 @@ use super::allow::{self, By, Verdict, covers, lets_through};
 use super::describe;
 use super::diff::undecided_text;
 use super::load::ProfileFile;
-use crate::profile::oci::Seccomp;
-use crate::trace::model::{Class, Trace};
+use crate::decode::gpu::{DeviceFamily, nvidia};
+use crate::decode::ioctl::Ioc;
+use crate::profile::oci::{Action, Seccomp};
+use crate::trace::model::{Class, FdDesc, Trace};
 
 /// The kinds of finding, each a SARIF rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -138,7 +140,12 @@ pub fn check(profile: &ProfileFile, traces: &[(PathBuf, Trace)]) -> Result<Check
                         By::Default => None,
                     }
                     .or_else(|| nth_line(&profile.text, "\"defaultAction\"", 0));
-                    (kind, format!("denied: {}", decision.describe()), line)
+                    let mut outcome = format!("denied: {}", decision.describe());
+                    if let Some(why) = driver_branch_mismatch(p, class, trace) {
+                        outcome.push_str("; ");
+                        outcome.push_str(&why);
+                    }
+                    (kind, outcome, line)
                 }
                 Verdict::BadArch(arch) => (
                     FindingKind::ArchitectureNotCovered,
@@ -232,4 +239,33 @@ pub fn summary(report: &CheckReport) -> String {
         if report.traces.len() == 1 { "" } else { "s" },
         report.profile.display()
     )
+}
+
+/// An NVIDIA frontend request denied while the profile allows the same escape with another struct size: the
+/// profile was made on another driver branch (request values change between branches).
+fn driver_branch_mismatch(profile: &Seccomp, class: &Class, trace: &Trace) -> Option<String> {
+    let nvidia = matches!(&class.fd, Some(FdDesc::Device { family: Some(DeviceFamily::NvidiaFrontend), .. }));
+    if class.syscall != "ioctl" || !nvidia {
+        return None;
+    }
+    let request = class.args.iter().find(|a| a.index == Some(1))?;
+    let sent = Ioc::split(request.value.0 as u32);
+    let allowed = profile
+        .syscalls
+        .iter()
+        .filter(|e| e.names.iter().any(|n| n == "ioctl") && matches!(e.action, Action::Allow | Action::Log))
+        .flat_map(|e| &e.args)
+        .filter(|a| a.index == 1)
+        .map(|a| Ioc::split(a.value_two as u32))
+        .find(|ioc| ioc.kind == sent.kind && ioc.nr == sent.nr && ioc.size != sent.size)?;
+    let driver = trace.runs.iter().find_map(|r| r.gpu.as_ref()?.nvidia_driver.clone());
+    Some(format!(
+        "the profile allows {} with a {}-byte struct and this run sent {} bytes: the profile was made on another \
+         NVIDIA driver branch{}{}; record on this branch, or make the profile with --gpu-portable",
+        request.decoded,
+        allowed.size,
+        sent.size,
+        nvidia::branch_change(sent.nr).map(|note| format!(" ({note})")).unwrap_or_default(),
+        driver.map(|d| format!(", this run's driver is {d}")).unwrap_or_default(),
+    ))
 }

@@ -68,6 +68,11 @@ pub const VARIES_BY_BRANCH: &[(u8, &str)] = &[
     (0xda, "WAIT_OPEN_COMPLETE appeared in 550"),
 ];
 
+/// How a frontend escape's struct changed between branches, when the tables know.
+pub fn branch_change(nr: u8) -> Option<&'static str> {
+    VARIES_BY_BRANCH.iter().find(|(n, _)| *n == nr).map(|(_, note)| *note)
+}
+
 /// The size bits of a request: cleared by `--gpu-portable` and for `SIZE_VARIES` escapes.
 pub const SIZE_MASK: u32 = 0xC000_FFFF;
 
