@@ -24,8 +24,7 @@ use crate::decode::rows::{Role, SpawnFlags};
 use crate::decode::table::SyscallTables;
 use crate::symbolize::{CallSite, Symbolizer};
 use crate::trace::EventSink;
-use crate::trace::aggregate::ClassId;
-use crate::trace::aggregate::ExeId;
+use crate::trace::aggregate::{ClassId, ExeId};
 use crate::trace::model::Text;
 use stop::Stop;
 
