@@ -5,12 +5,10 @@
 //! in a process of its own): every runc call holds an exclusive lock on `trapline-runc.lock` in the target tmp
 //! dir, the same file `tests/runc.rs` locks.
 
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
 
 use serde_json::{Value, json};
 
@@ -84,37 +82,14 @@ impl Drop for Container<'_> {
 }
 
 /// Builds `tests/fixtures/<name>.c` with `-static` (once per test process) and returns the executable: a
-/// container's rootfs can then hold just that file, no libc or loader. Built privately and renamed into place,
-/// as [`super::fixture`] does, so concurrent builds never expose a half-written binary.
+/// container's rootfs can then hold just that file, no libc or loader.
 pub fn static_fixture(name: &str) -> PathBuf {
-    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(path) = built.get(name) {
-        return path.clone();
-    }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.c"));
-    assert!(src.is_file(), "no fixture source {}", src.display());
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
-    fs::create_dir_all(&dir).unwrap();
-    let out = dir.join(format!("{name}-static"));
-    let tmp = dir.join(format!(".{name}-static.{}.tmp", std::process::id()));
-    let result = Command::new("cc")
-        .args(["-static", "-O1", "-pthread", "-Wall", "-Wextra", "-o"])
-        .arg(&tmp)
-        .arg(&src)
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run cc (a C compiler is needed to build the test fixtures)");
-    assert!(
-        result.status.success(),
-        "cc -static failed for {} (is the static libc installed? Debian: libc6-dev):\n{}",
-        src.display(),
-        String::from_utf8_lossy(&result.stderr)
-    );
-    fs::rename(&tmp, &out).unwrap();
-    built.insert(name.to_string(), out.clone());
-    out
+    super::compile_once(
+        &dir.join(format!("{name}-static")),
+        super::CSource::Fixture(name),
+        &["-static", "-O1", "-pthread", "-Wall", "-Wextra"],
+    )
 }
 
 /// An OCI bundle from `runc spec`, with no terminal and a writable rootfs that starts empty.

@@ -4,7 +4,7 @@
 pub mod container;
 pub mod live;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -23,33 +23,69 @@ pub const TRAPLINE: &str = env!("CARGO_BIN_EXE_trapline");
 pub const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Builds `tests/fixtures/<name>.c` (once per test process) and returns the path of the executable.
-///
-/// Test binaries (and nextest's per-test processes) may build the same fixture at the same time: each build
-/// writes a private file and renames it into place, so nobody ever sees or executes a half-written binary.
 pub fn fixture(name: &str) -> PathBuf {
-    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(path) = built.get(name) {
-        return path.clone();
-    }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.c"));
-    assert!(src.is_file(), "no fixture source {}", src.display());
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
-    fs::create_dir_all(&dir).unwrap();
-    let out = dir.join(name);
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    compile_once(&dir.join(name), CSource::Fixture(name), &["-O1", "-pthread", "-Wall", "-Wextra"])
+}
+
+/// Where the C source of a test executable comes from.
+pub enum CSource<'a> {
+    /// `tests/fixtures/<name>.c`.
+    Fixture(&'a str),
+    /// Source text held by the test itself.
+    Text(&'a str),
+}
+
+/// Compiles `source` with `cc FLAGS` into `out`, once per test process (later calls return `out` at once).
+///
+/// Test binaries (and nextest's per-test processes) may build the same executable at the same time: each build
+/// writes a private file and renames it into place, so nobody ever sees or executes a half-written binary.
+pub fn compile_once(out: &Path, source: CSource<'_>, flags: &[&str]) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| Mutex::new(HashSet::new()));
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if built.contains(out) {
+        return out.to_path_buf();
+    }
+    let dir = out.parent().expect("an output path inside a directory");
+    fs::create_dir_all(dir).unwrap();
+    let name = out.file_name().unwrap().to_string_lossy().into_owned();
+    let private = |ext: &str| dir.join(format!(".{name}.{}.{ext}", std::process::id()));
+    let src = match source {
+        CSource::Fixture(fixture) => {
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{fixture}.c"));
+            assert!(src.is_file(), "no fixture source {}", src.display());
+            src
+        }
+        CSource::Text(text) => {
+            let src = private("c");
+            fs::write(&src, text).unwrap();
+            src
+        }
+    };
+    let tmp = private("tmp");
     let result = Command::new("cc")
-        .args(["-O1", "-pthread", "-Wall", "-Wextra", "-o"])
+        .args(flags)
+        .arg("-o")
         .arg(&tmp)
         .arg(&src)
         .stdin(Stdio::null())
         .output()
-        .expect("cannot run cc (a C compiler is needed to build the test fixtures)");
-    assert!(result.status.success(), "cc failed for {}:\n{}", src.display(), String::from_utf8_lossy(&result.stderr));
-    fs::rename(&tmp, &out).unwrap();
-    built.insert(name.to_string(), out.clone());
-    out
+        .expect("cannot run cc (a C compiler is needed to build the test programs)");
+    if matches!(source, CSource::Text(_)) {
+        let _ = fs::remove_file(&src);
+    }
+    assert!(
+        result.status.success(),
+        "cc {} failed for {}{}:\n{}",
+        flags.join(" "),
+        src.display(),
+        if flags.contains(&"-static") { " (a static build needs libc.a: Debian's libc6-dev)" } else { "" },
+        String::from_utf8_lossy(&result.stderr)
+    );
+    fs::rename(&tmp, out).unwrap();
+    built.insert(out.to_path_buf());
+    out.to_path_buf()
 }
 
 /// A scratch directory under the cargo target tmp dir, removed when dropped.
@@ -497,30 +533,8 @@ pub fn check_trace_key_order(text: &str) {
 }
 
 /// Builds a C program from `source` held by the test itself (once per test process) and returns the path of
-/// the executable: for small programs that belong to one test file. Written and renamed like [`fixture`].
+/// the executable: for small programs that belong to one test file.
 pub fn program(name: &str, source: &str) -> PathBuf {
-    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(path) = built.get(name) {
-        return path.clone();
-    }
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("programs");
-    fs::create_dir_all(&dir).unwrap();
-    let src = dir.join(format!(".{name}.{}.c", std::process::id()));
-    fs::write(&src, source).unwrap();
-    let out = dir.join(name);
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = Command::new("cc")
-        .args(["-O1", "-Wall", "-Wextra", "-o"])
-        .arg(&tmp)
-        .arg(&src)
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run cc (a C compiler is needed to build the test programs)");
-    let _ = fs::remove_file(&src);
-    assert!(result.status.success(), "cc failed for {name}:\n{}", String::from_utf8_lossy(&result.stderr));
-    fs::rename(&tmp, &out).unwrap();
-    built.insert(name.to_string(), out.clone());
-    out
+    compile_once(&dir.join(name), CSource::Text(source), &["-O1", "-Wall", "-Wextra"])
 }
