@@ -19,12 +19,10 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use common::container::{Bundle, describe, prerequisites_required, runc_or_skip, static_fixture};
+use common::container::{Bundle, RIG, describe, rig_or_skip, runc_or_skip, static_fixture};
 use common::*;
 
 /// The emulated rig, relative to the repository.
-const RIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gpu-rig.sh");
-
 /// The nodes the rig (and the container bundle) emulate, sorted as `run.gpu.devices` lists them.
 const GPU_NODES: [&str; 4] = ["/dev/kfd", "/dev/nvidia-uvm", "/dev/nvidia0", "/dev/nvidiactl"];
 
@@ -74,24 +72,6 @@ const ALLOC_CLASSES: &[(u64, u64, &str)] = &[
     (RM_ALLOC_NVOS64, 0x2080, "NV20_SUBDEVICE_0"),
     (RM_ALLOC_NVOS64, 0xcbc0, "HOPPER_COMPUTE_A"),
 ];
-
-/// Whether the rig can run here; otherwise says why `test` is skipped (or fails, with
-/// `TRAPLINE_REQUIRE_RUNC=1`).
-fn rig_or_skip(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let why = if unsafe { libc::geteuid() } != 0 {
-        "not running as root (the GPU rig mounts in a private mount namespace)"
-    } else if !Path::new("/usr/bin/unshare").is_file() && !Path::new("/bin/unshare").is_file() {
-        "util-linux unshare is not installed"
-    } else {
-        return true;
-    };
-    if prerequisites_required() {
-        panic!("{test}: TRAPLINE_REQUIRE_RUNC=1 but {why}");
-    }
-    eprintln!("{test}: skipped: {why}");
-    false
-}
 
 /// `scripts/gpu-rig.sh trapline record -q -o <tmp>/trace.json -- program`: must succeed, with a complete trace.
 fn record_on_rig(program: &Path) -> Recorded {

@@ -9,6 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use common::container::{RIG, rig_or_skip};
 use common::*;
 use serde_json::{Value, json};
 
@@ -353,24 +354,6 @@ fn i386_calls_of_a_real_program_on_a_terminal_log() {
         let pids = c[0]["pids"].as_array().unwrap();
         assert!(pids.len() == 1 && pids[0].as_u64() > Some(0), "{name}: {}", c[0]);
     }
-}
-
-const RIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gpu-rig.sh");
-
-/// Whether the emulated GPU rig can run here (root, util-linux unshare); otherwise says why `test` is skipped,
-/// or fails with `TRAPLINE_REQUIRE_RUNC=1`, as tests/gpu.rs does.
-fn rig_or_skip(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let why = if unsafe { libc::geteuid() } != 0 {
-        "not running as root (the GPU rig mounts in a private mount namespace)"
-    } else if !Path::new("/usr/bin/unshare").is_file() && !Path::new("/bin/unshare").is_file() {
-        "util-linux unshare is not installed"
-    } else {
-        return true;
-    };
-    assert!(!common::container::prerequisites_required(), "{test}: TRAPLINE_REQUIRE_RUNC=1 but {why}");
-    eprintln!("{test}: skipped: {why}");
-    false
 }
 
 #[test]

@@ -157,3 +157,22 @@ impl Bundle {
 pub fn describe(out: &Finished) -> String {
     format!("status {:?}\nstdout:\n{}\nstderr:\n{}", out.status, out.stdout_str(), out.stderr_str())
 }
+
+/// `scripts/gpu-rig.sh`: runs a command with /dev/zero standing in for the GPU device nodes.
+pub const RIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gpu-rig.sh");
+
+/// Whether the emulated GPU rig can run here (root, util-linux unshare); otherwise says why `test` is skipped,
+/// or fails with `TRAPLINE_REQUIRE_RUNC=1`.
+pub fn rig_or_skip(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let why = if unsafe { libc::geteuid() } != 0 {
+        "not running as root (the GPU rig mounts in a private mount namespace)"
+    } else if !Path::new("/usr/bin/unshare").is_file() && !Path::new("/bin/unshare").is_file() {
+        "util-linux unshare is not installed"
+    } else {
+        return true;
+    };
+    assert!(!prerequisites_required(), "{test}: TRAPLINE_REQUIRE_RUNC=1 but {why}");
+    eprintln!("{test}: skipped: {why}");
+    false
+}
