@@ -19,6 +19,25 @@ const WORKLOAD: &str = "busybox mkdir -p /tmp/w && busybox echo written > /tmp/w
 /// The agent process, stopped with SIGTERM when dropped.
 struct Agent(Child);
 
+impl Agent {
+    /// `trapline agent --socket SOCKET --out OUT`, once it listens.
+    fn start(socket: &Path, out: &Path) -> Agent {
+        let agent = Agent(
+            Command::new(env!("CARGO_BIN_EXE_trapline"))
+                .args(["agent", "--socket"])
+                .arg(socket)
+                .arg("--out")
+                .arg(out)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        assert!(wait_for(socket), "the agent never listened on {}", socket.display());
+        agent
+    }
+}
+
 impl Drop for Agent {
     fn drop(&mut self) {
         // SAFETY: sending a signal to our own child.
@@ -45,18 +64,7 @@ fn agent_records_a_container_whose_profile_then_starts_it() {
     let socket = dir.join("agent.sock");
     let out = dir.join("traces");
     let bin = env!("CARGO_BIN_EXE_trapline");
-    let _agent = Agent(
-        Command::new(bin)
-            .args(["agent", "--socket"])
-            .arg(&socket)
-            .arg("--out")
-            .arg(&out)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    assert!(wait_for(&socket), "the agent never listened");
+    let _agent = Agent::start(&socket, &out);
 
     let recording = run(Command::new(bin)
         .args(["profile", "--recording", "--listener"])
@@ -150,18 +158,7 @@ fn two_containers_at_once_are_both_recorded_and_one_ending_early_does_not_distur
     let socket = dir.join("agent.sock");
     let out = dir.join("traces");
     let bin = env!("CARGO_BIN_EXE_trapline");
-    let _agent = Agent(
-        Command::new(bin)
-            .args(["agent", "--socket"])
-            .arg(&socket)
-            .arg("--out")
-            .arg(&out)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    assert!(wait_for(&socket), "the agent never listened");
+    let _agent = Agent::start(&socket, &out);
     let recording = run(Command::new(bin)
         .args(["profile", "--recording", "--listener"])
         .arg(&socket)
@@ -224,18 +221,7 @@ fn a_socket_in_use_is_refused() {
     let dir = TempDir::new("agent-busy");
     let socket = dir.join("agent.sock");
     let bin = env!("CARGO_BIN_EXE_trapline");
-    let _first = Agent(
-        Command::new(bin)
-            .args(["agent", "--socket"])
-            .arg(&socket)
-            .arg("--out")
-            .arg(dir.join("out"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    assert!(wait_for(&socket));
+    let _first = Agent::start(&socket, &dir.join("out"));
     let second = run(Command::new(bin)
         .args(["agent", "--socket"])
         .arg(&socket)
