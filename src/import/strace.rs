@@ -678,11 +678,7 @@ impl CallSource for LineSource<'_> {
             (None, Some(known)) => known,
             (None, None) => FdDesc::Unknown,
         };
-        let family = match &desc {
-            FdDesc::Device { family, .. } => *family,
-            _ => None,
-        };
-        Fd { id: sink.intern_fd(desc), family }
+        Fd::intern(desc, sink)
     }
 
     fn read_u32(&mut self, _addr: u64) -> io::Result<u32> {

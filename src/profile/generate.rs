@@ -315,7 +315,7 @@ fn conditions<'a>(
                 let r = request(c)?;
                 // NVIDIA commands whose struct is an array sized by GPU or entry count, or every frontend
                 // command under --gpu-portable: compare everything but the size bits.
-                let nvidia = matches!(&c.fd, Some(FdDesc::Device { family: Some(DeviceFamily::NvidiaFrontend), .. }));
+                let nvidia = c.fd.as_ref().and_then(FdDesc::family) == Some(DeviceFamily::NvidiaFrontend);
                 Some(if nvidia && (gpu_portable || nvidia::size_varies(r as u32)) {
                     ArgRule::masked_eq(1, u64::from(nvidia::SIZE_MASK), r & u64::from(nvidia::SIZE_MASK))
                 } else {

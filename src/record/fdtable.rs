@@ -34,6 +34,13 @@ pub struct Fd {
     pub family: Option<DeviceFamily>,
 }
 
+impl Fd {
+    /// Interns a description in the sink, keeping its family at hand for classification.
+    pub fn intern(desc: FdDesc, sink: &mut dyn EventSink) -> Fd {
+        Fd { family: desc.family(), id: sink.intern_fd(desc) }
+    }
+}
+
 pub type SharedFdTable = Rc<RefCell<FdTable>>;
 
 impl FdTable {
@@ -53,13 +60,10 @@ impl FdTable {
             return *known;
         }
         let desc = describe(tid, fd);
-        let family = match &desc {
-            FdDesc::Device { family, .. } => *family,
-            _ => None,
-        };
-        let known = Fd { id: sink.intern_fd(desc.clone()), family };
+        let unknown = desc == FdDesc::Unknown;
+        let known = Fd::intern(desc, sink);
         // An fd that is not open now may be opened later: do not cache its absence.
-        if self.caching && desc != FdDesc::Unknown {
+        if self.caching && !unknown {
             self.known.insert(fd, known);
         }
         known

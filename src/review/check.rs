@@ -244,7 +244,7 @@ pub fn summary(report: &CheckReport) -> String {
 /// An NVIDIA frontend request denied while the profile allows the same escape with another struct size: the
 /// profile was made on another driver branch (request values change between branches).
 fn driver_branch_mismatch(profile: &Seccomp, class: &Class, trace: &Trace) -> Option<String> {
-    let nvidia = matches!(&class.fd, Some(FdDesc::Device { family: Some(DeviceFamily::NvidiaFrontend), .. }));
+    let nvidia = class.fd.as_ref().and_then(FdDesc::family) == Some(DeviceFamily::NvidiaFrontend);
     if class.syscall != "ioctl" || !nvidia {
         return None;
     }

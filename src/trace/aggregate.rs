@@ -148,10 +148,7 @@ impl Aggregator {
         let entry = self.tables.get(s.key.arch, s.key.nr);
         let specs = entry.row.map(|r| r.args).unwrap_or(&[]);
         let fd = (s.key.fd != FdId::default()).then(|| &self.fds[s.key.fd.0 as usize]);
-        let family = match fd {
-            Some(FdDesc::Device { family, .. }) => *family,
-            _ => None,
-        };
+        let family = fd.and_then(FdDesc::family);
         let mut args: Vec<Arg> = specs
             .iter()
             .zip(s.key.values)

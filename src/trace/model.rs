@@ -213,6 +213,16 @@ pub enum FdDesc {
     Unknown,
 }
 
+impl FdDesc {
+    /// The GPU driver family of a device fd.
+    pub fn family(&self) -> Option<DeviceFamily> {
+        match self {
+            FdDesc::Device { family, .. } => *family,
+            _ => None,
+        }
+    }
+}
+
 /// Text from the kernel that is usually, but not always, UTF-8 (paths): a plain string, or `{"bytes": [...]}`
 /// when it is not valid UTF-8, so nothing is lost to a lossy conversion.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -23,7 +23,7 @@ use crate::decode::table::SyscallTables;
 use crate::symbolize::{CallSite, Symbolizer};
 use crate::trace::EventSink;
 use crate::trace::aggregate::ExeId;
-use crate::trace::model::{Exit, FdDesc};
+use crate::trace::model::Exit;
 
 /// How long the supervisor waits for the workload's process to install its filter.
 const LISTENER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -247,11 +247,7 @@ struct ThreadSource {
 impl CallSource for ThreadSource {
     fn fd(&mut self, fd: i32, sink: &mut dyn EventSink) -> Fd {
         let desc = describe(self.tid, fd);
-        let family = match &desc {
-            FdDesc::Device { family, .. } => *family,
-            _ => None,
-        };
-        Fd { id: sink.intern_fd(desc), family }
+        Fd::intern(desc, sink)
     }
 
     fn read_u32(&mut self, addr: u64) -> std::io::Result<u32> {
