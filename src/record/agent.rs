@@ -92,11 +92,11 @@ fn record_container(stream: UnixStream, out: &Path, call_sites: bool) -> Result<
         supervisor.counts()
     };
     let run = Run {
-        id: format!("{:016x}", hash(&state.to_string()) ^ start.elapsed().as_nanos() as u64),
+        id: super::run_id(started_at),
         trapline: env!("CARGO_PKG_VERSION").to_string(),
         backend: "notify-agent".to_string(),
         arch: Arch::native(),
-        kernel: nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default(),
+        kernel: super::kernel_release(),
         command: vec![Text::Utf8(name.clone())],
         started: humantime::format_rfc3339_millis(started_at).to_string(),
         duration_secs: start.elapsed().as_micros() as f64 / 1e6,
@@ -159,13 +159,6 @@ fn trace_name(state: &Value) -> String {
         _ => id.to_string(),
     };
     name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
-}
-
-fn hash(text: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    text.hash(&mut hasher);
-    hasher.finish()
 }
 
 #[cfg(test)]

@@ -185,7 +185,7 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
 }
 
 /// 64 bits that tell this run from any other: the start time mixed with the kernel's randomness.
-fn run_id(started_at: SystemTime) -> String {
+pub(crate) fn run_id(started_at: SystemTime) -> String {
     let mut random = [0u8; 8];
     // SAFETY: getrandom writes at most 8 bytes into the live array.
     unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
@@ -193,7 +193,7 @@ fn run_id(started_at: SystemTime) -> String {
     format!("{:016x}", u64::from_ne_bytes(random) ^ nanos.rotate_left(32))
 }
 
-fn kernel_release() -> String {
+pub(crate) fn kernel_release() -> String {
     nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default()
 }
 
