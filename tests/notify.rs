@@ -5,7 +5,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
 
 use common::*;
 
@@ -70,4 +72,58 @@ fn devices_are_described_as_with_ptrace() {
         .expect("the bit-31 ioctl");
     assert_eq!(ioctl["fd"]["path"], "/dev/null");
     assert_eq!(ioctl["args"][0]["decoded"], "_IOWR('F', 0x29, 16)");
+}
+
+/// An fd number described once and then reused for another device, by each way a number changes hands (close,
+/// dup2, dup3, close_range, exec, fork, a clone sharing the fd table): each backend caches descriptions, and
+/// each must name the device the call really reached.
+#[test]
+fn reused_fd_numbers_are_described_anew() {
+    let exe = fixture("fd_reuse");
+    for backend in ["ptrace", "notify"] {
+        let r = record_with(&["--backend", backend], &[exe.to_str().unwrap()]);
+        assert_eq!(r.code(), 0, "{backend}: stderr:\n{}", r.out.stderr_str());
+        let mut seen = BTreeMap::new();
+        for c in classes_named(&r.trace, "ioctl") {
+            let request = u64::from_str_radix(c["args"][0]["value"].as_str().unwrap().trim_start_matches("0x"), 16);
+            if let Ok(request @ 0x7800..=0x780f) = request {
+                let path = c["fd"]["path"].as_str().unwrap_or("?").to_string();
+                assert!(seen.insert(request, path).is_none(), "{backend}: request {request:#x} on two devices");
+            }
+        }
+        let expected: BTreeMap<u64, String> = (0..7u64)
+            .flat_map(|step| [(0x7800 + 2 * step, "/dev/null"), (0x7801 + 2 * step, "/dev/zero")])
+            .map(|(request, path)| (request, path.to_string()))
+            .collect();
+        assert_eq!(seen, expected, "{backend}: request -> device");
+    }
+}
+
+/// A thread id is reused by a new process (pid_max is often 32768): what was known of the old one (its fds,
+/// its executable) must not be taken for the new one. The fixture hands pids on through ns_last_pid, in a pid
+/// namespace of its own.
+#[test]
+fn a_reused_pid_is_a_new_process() {
+    let dir = TempDir::new("pid-reuse");
+    let trace = dir.join("trace.json");
+    let exe = fixture("pid_reuse");
+    let out = run(Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", TRAPLINE, "record", "-q", "--backend", "notify", "-o"])
+        .arg(&trace)
+        .arg("--")
+        .arg(&exe)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr_str());
+    let trace = read_trace(&trace, &out);
+    let device = |request: &str| {
+        let c = classes_named(&trace, "ioctl").into_iter().find(|c| c["args"][0]["value"] == request).unwrap().clone();
+        c["fd"]["path"].as_str().unwrap().to_string()
+    };
+    assert_eq!(device("0x7900"), "/dev/null");
+    assert_eq!(device("0x7901"), "/dev/zero", "the second child's fd 7, not the first's");
+    let getpgid = classes_named(&trace, "getpgid");
+    assert_eq!(getpgid.len(), 1);
+    assert_eq!(getpgid[0]["exes"], json!([exe.canonicalize().unwrap().to_str().unwrap()]), "not /bin/true's");
+    assert_eq!(trace["runs"][0]["totals"]["processes"], 5, "the fixture and four children, two on reused pids");
 }

@@ -87,7 +87,7 @@ fn record_container(stream: UnixStream, out: &Path, call_sites: bool) -> Result<
     let tables = Rc::new(SyscallTables::new(Results::None));
     let mut aggregator = Aggregator::new(Rc::clone(&tables), start);
     let (processes, threads) = {
-        let mut supervisor = Supervisor::new(&tables, &mut aggregator, &listener, None, call_sites);
+        let mut supervisor = Supervisor::new(&tables, &mut aggregator, &listener, None, call_sites, false);
         supervisor.serve(|| {}).map_err(|e| format!("container {name}: {e}"))?;
         supervisor.counts()
     };

@@ -7,10 +7,11 @@ use super::fdtable::Fd;
 use crate::decode::arch::Arch;
 use crate::decode::class_value;
 use crate::decode::flags::MAP_ANONYMOUS;
+use crate::decode::flags::{CLONE_VFORK, CLONE_VM};
 use crate::decode::gpu::DeviceFamily;
 use crate::decode::gpu::nvidia::{NV_ESC_RM_ALLOC, NV_ESC_RM_CONTROL, NVOS21_64_HCLASS_OFFSET, NVOS54_CMD_OFFSET};
 use crate::decode::ioctl::Ioc;
-use crate::decode::rows::FdArg;
+use crate::decode::rows::{FdArg, SpawnFlags};
 use crate::decode::table::{Entry, SyscallTables};
 use crate::trace::EventSink;
 use crate::trace::aggregate::{ClassKey, Detail};
@@ -87,6 +88,17 @@ pub fn classify(
         }
     }
     Classified { key, raw_high, entry }
+}
+
+/// The clone flags a call that creates a task asks for: clone's argument, clone3's struct (when it could be
+/// read: otherwise the call fails), or what fork and vfork imply.
+pub fn spawn_flags(how: SpawnFlags, args: &[u64; 6], key: &ClassKey) -> u64 {
+    match how {
+        SpawnFlags::Arg0 => args[0],
+        SpawnFlags::Clone3 if key.unreadable == 0 => key.values[0],
+        SpawnFlags::Clone3 | SpawnFlags::Fork => libc::SIGCHLD as u64,
+        SpawnFlags::Vfork => CLONE_VM | CLONE_VFORK | libc::SIGCHLD as u64,
+    }
 }
 
 /// For NV_ESC_RM_CONTROL and NV_ESC_RM_ALLOC, what the call asks the resource manager for (the control

@@ -45,8 +45,13 @@ pub type SharedFdTable = Rc<RefCell<FdTable>>;
 
 impl FdTable {
     /// An empty table; `caching` only when the tracer sees every call that can close an fd.
+    pub fn new(caching: bool) -> FdTable {
+        FdTable { known: FxHashMap::default(), caching }
+    }
+
+    /// An empty table that threads sharing their fds share.
     pub fn shared(caching: bool) -> SharedFdTable {
-        Rc::new(RefCell::new(FdTable { known: FxHashMap::default(), caching }))
+        Rc::new(RefCell::new(FdTable::new(caching)))
     }
 
     /// A private copy, for fork and unshare.
@@ -67,6 +72,11 @@ impl FdTable {
             self.known.insert(fd, known);
         }
         known
+    }
+
+    /// Forgets every fd: the process execs (closing its CLOEXEC fds).
+    pub fn clear(&mut self) {
+        self.known.clear();
     }
 
     pub fn forget(&mut self, fd: i32) {

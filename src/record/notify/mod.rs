@@ -6,24 +6,25 @@
 //! and the base of recording containers through a runtime's `listenerPath`.
 
 pub(crate) mod sys;
+mod threads;
 
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use rustc_hash::{FxHashMap, FxHashSet};
-
-use super::classify::{Call, CallSource, Classified, classify};
-use super::fdtable::{Fd, describe};
+use super::classify::{Call, CallSource, Classified, classify, spawn_flags};
+use super::fdtable::{Fd, FdTable, describe};
 use super::launcher::{self, ChildFailure, Launch};
-use super::procfs::{proc_exe, proc_tgid};
+use super::procfs::proc_exe;
 use super::{Backend, RecordError, RunEnd, exit_of, memory, signals};
 use crate::decode::arch::Arch;
+use crate::decode::flags::{CLONE_FILES, CLONE_THREAD};
+use crate::decode::rows::Role;
 use crate::decode::table::SyscallTables;
 use crate::symbolize::{CallSite, Symbolizer};
 use crate::trace::EventSink;
-use crate::trace::aggregate::ExeId;
 use crate::trace::model::Exit;
+use threads::Threads;
 
 /// How long the supervisor waits for the workload's process to install its filter.
 const LISTENER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,7 +54,7 @@ impl Backend for NotifyBackend {
                 None => RecordError::Wait(std::io::Error::other("the workload ended before it could be supervised")),
             });
         };
-        let mut supervisor = Supervisor::new(&self.tables, sink, &listener, Some(child.pid), self.call_sites);
+        let mut supervisor = Supervisor::new(&self.tables, sink, &listener, Some(child.pid), self.call_sites, true);
         let served = supervisor.serve(|| {
             if root_exit.is_none() {
                 root_exit = reap(child.pid, libc::WNOHANG);
@@ -125,21 +126,20 @@ pub struct Supervisor<'a> {
     /// are not the workload's; `None` for a listener handed over by a container runtime.
     launcher: Option<libc::pid_t>,
     launched: bool,
-    tgids: FxHashMap<i32, i32>,
-    /// The executable of each thread, dropped when its process execs.
-    exes: FxHashMap<i32, ExeId>,
-    processes: FxHashSet<i32>,
-    threads: FxHashSet<i32>,
+    threads: Threads,
     symbolizer: Option<Symbolizer>,
 }
 
 impl<'a> Supervisor<'a> {
+    /// `notifies_all`: the filter notifies every syscall (trapline's own launcher), so fds can be cached; a
+    /// runtime's profile may let close run unseen.
     pub fn new(
         tables: &'a SyscallTables,
         sink: &'a mut dyn EventSink,
         listener: &'a OwnedFd,
         launcher: Option<libc::pid_t>,
         call_sites: bool,
+        notifies_all: bool,
     ) -> Supervisor<'a> {
         sys::sync_wake_up(listener);
         Supervisor {
@@ -148,10 +148,7 @@ impl<'a> Supervisor<'a> {
             listener,
             launcher,
             launched: launcher.is_none(),
-            tgids: FxHashMap::default(),
-            exes: FxHashMap::default(),
-            processes: FxHashSet::default(),
-            threads: FxHashSet::default(),
+            threads: Threads::new(notifies_all),
             symbolizer: call_sites.then(Symbolizer::new),
         }
     }
@@ -174,6 +171,7 @@ impl<'a> Supervisor<'a> {
                 }
             }
             between();
+            self.threads.sweep();
             if hung_up && !readable {
                 return Ok(());
             }
@@ -182,7 +180,7 @@ impl<'a> Supervisor<'a> {
 
     /// Distinct processes and threads that made recorded calls.
     pub fn counts(&self) -> (u64, u64) {
-        (self.processes.len() as u64, self.threads.len() as u64)
+        self.threads.counts()
     }
 
     fn handle(&mut self, notif: &sys::Notif) -> std::io::Result<()> {
@@ -202,24 +200,46 @@ impl<'a> Supervisor<'a> {
 
     /// Classifies and records one call, unless the thread vanished before what was read could be trusted.
     fn record(&mut self, notif: &sys::Notif, tid: i32, call: &Call, execve: bool) {
-        let tgid = *self.tgids.entry(tid).or_insert_with(|| proc_tgid(tid).unwrap_or(tid));
-        let mut source = ThreadSource { tid };
-        let Classified { key, raw_high, .. } = classify(self.tables, call, &mut source, self.sink);
+        let (tgid, process) = self.threads.process_of(tid);
+        let settled = process.settled();
+        let mut source = ThreadSource { tid, fds: settled.then_some(&mut process.fds) };
+        let Classified { key, raw_high, entry } = classify(self.tables, call, &mut source, self.sink);
+        let args = &call.args;
+        let mut shares_fds = false;
+        match entry.row.map(|row| row.role) {
+            Some(Role::Close) => process.fds.forget(args[0] as i32),
+            Some(Role::CloseRange) => process.fds.forget_range(args[0] as u32, args[1] as u32),
+            Some(Role::Replace) => process.fds.forget(args[1] as i32),
+            Some(Role::Spawn(how)) => {
+                let flags = spawn_flags(how, args, &key);
+                shares_fds = flags & CLONE_FILES != 0 && flags & CLONE_THREAD == 0;
+            }
+            Some(Role::Plain | Role::Unshare) | None => {}
+        }
         // What was read from /proc and the thread's memory belongs to this call only if the notification is
         // still pending: otherwise the thread died and its pid may be someone else's now.
-        if !sys::id_valid(self.listener, notif.id) {
-            return;
-        }
-        let exe = match self.exes.get(&tid) {
-            Some(exe) => *exe,
+        let valid = sys::id_valid(self.listener, notif.id);
+        let exe = match process.exe {
+            Some(exe) => exe,
+            None if !valid => return,
             None => {
                 let exe = self.sink.intern_exe(proc_exe(tid));
-                self.exes.insert(tid, exe);
+                if settled {
+                    process.exe = Some(exe);
+                }
                 exe
             }
         };
-        self.processes.insert(tgid);
-        self.threads.insert(tid);
+        if shares_fds {
+            self.threads.stop_caching_fds();
+        }
+        if execve {
+            // The process is about to become another program (every thread of it): name it again after.
+            self.threads.exec(tgid, tid);
+        }
+        if !valid {
+            return;
+        }
         let class = self.sink.call(key, tgid as u32, exe, raw_high);
         if let Some(symbolizer) = &mut self.symbolizer
             && self.sink.wants_site(class)
@@ -228,28 +248,23 @@ impl<'a> Supervisor<'a> {
             let site = symbolizer.locate(tid, notif.data.instruction_pointer).map(|at| CallSite { at, caller: None });
             self.sink.set_site(class, site);
         }
-        if execve {
-            // The process is about to become another program (every thread of it): name it again next time.
-            let tgids = &self.tgids;
-            self.exes.retain(|t, _| tgids.get(t) != Some(&tgid));
-            self.tgids.retain(|_, g| *g != tgid);
+    }
+}
+
+/// A thread held in its notification, as a source of fds and memory for classification. fds come from its
+/// process's table while one can be trusted (every close seen, no exec under way), else from /proc.
+struct ThreadSource<'t> {
+    tid: i32,
+    fds: Option<&'t mut FdTable>,
+}
+
+impl CallSource for ThreadSource<'_> {
+    fn fd(&mut self, fd: i32, sink: &mut dyn EventSink) -> Fd {
+        match &mut self.fds {
+            Some(table) => table.lookup(self.tid, fd, sink),
+            None => Fd::intern(describe(self.tid, fd), sink),
         }
     }
-}
-
-/// A thread held in its notification, as a source of fds and memory for classification. fds are looked up
-/// each time: notified calls include close and dup2, but cached descriptions would be one more thing to keep
-/// right for little gain.
-struct ThreadSource {
-    tid: i32,
-}
-
-impl CallSource for ThreadSource {
-    fn fd(&mut self, fd: i32, sink: &mut dyn EventSink) -> Fd {
-        let desc = describe(self.tid, fd);
-        Fd::intern(desc, sink)
-    }
-
     fn read_u32(&mut self, addr: u64) -> std::io::Result<u32> {
         memory::read_u32(self.tid, addr)
     }

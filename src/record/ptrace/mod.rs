@@ -12,15 +12,15 @@ use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
 
-use super::classify::{Call, CallSource, Classified, classify};
+use super::classify::{Call, CallSource, Classified, classify, spawn_flags};
 use super::fdtable::{Fd, FdTable, SharedFdTable};
 use super::launcher::{self, ChildFailure, Launch};
 use super::memory;
 use super::procfs::{proc_exe, proc_ppid, proc_tgid};
 use super::{Backend, RecordError, RunEnd, exit_of, signals};
 use crate::decode::arch::Arch;
-use crate::decode::flags::{CLONE_FILES, CLONE_THREAD, CLONE_VFORK, CLONE_VM};
-use crate::decode::rows::{Role, SpawnFlags};
+use crate::decode::flags::{CLONE_FILES, CLONE_THREAD};
+use crate::decode::rows::Role;
 use crate::decode::table::SyscallTables;
 use crate::symbolize::{CallSite, Symbolizer};
 use crate::trace::EventSink;
@@ -304,14 +304,7 @@ impl Tracer<'_> {
                         task.fds = FdTable::copy(&task.fds);
                     }
                 }
-                Role::Spawn(how) => {
-                    task.spawn_flags = Some(match how {
-                        SpawnFlags::Arg0 => args[0],
-                        SpawnFlags::Clone3 if key.unreadable == 0 => key.values[0],
-                        SpawnFlags::Clone3 | SpawnFlags::Fork => libc::SIGCHLD as u64,
-                        SpawnFlags::Vfork => CLONE_VM | CLONE_VFORK | libc::SIGCHLD as u64,
-                    })
-                }
+                Role::Spawn(how) => task.spawn_flags = Some(spawn_flags(how, &args, &key)),
             }
         }
 
