@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::container::{Bundle, describe, runc_or_skip};
+use common::container::{Bundle, describe, runc_or_skip, static_fixture};
 use common::*;
 
 const WORKLOAD: &str = "busybox mkdir -p /tmp/w && busybox echo written > /tmp/w/f && busybox cat /tmp/w/f && \
@@ -63,16 +64,9 @@ fn agent_records_a_container_whose_profile_then_starts_it() {
     let dir = TempDir::new("agent");
     let socket = dir.join("agent.sock");
     let out = dir.join("traces");
-    let bin = env!("CARGO_BIN_EXE_trapline");
     let _agent = Agent::start(&socket, &out);
 
-    let recording = run(Command::new(bin)
-        .args(["profile", "--recording", "--listener"])
-        .arg(&socket)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped()));
-    assert_eq!(recording.code(), 0, "{}", recording.stderr_str());
-    let recording: Value = serde_json::from_str(&recording.stdout_str()).unwrap();
+    let recording = recording_profile(&socket);
     assert_eq!(recording["listenerPath"], socket.to_str().unwrap());
     let notified = recording["syscalls"][0]["names"].as_array().unwrap();
     assert!(notified.iter().all(|n| n != "write") && notified.iter().any(|n| n == "openat"));
@@ -87,15 +81,7 @@ fn agent_records_a_container_whose_profile_then_starts_it() {
     assert_eq!(recorded.stdout_str(), unconfined.stdout_str());
 
     // One trace, named after the container, once it has ended.
-    let written = || fs::read_dir(&out).map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>()).unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while written().is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let traces = written();
-    assert_eq!(traces.len(), 1, "{traces:?}");
-    let trace_path = &traces[0];
-    let trace: Value = serde_json::from_slice(&fs::read(trace_path).unwrap()).unwrap();
+    let (trace_path, trace) = the_trace(&out);
     let run = &trace["runs"][0];
     assert_eq!(run["backend"], "notify-agent");
     assert_eq!(run["container"], "runc");
@@ -107,10 +93,34 @@ fn agent_records_a_container_whose_profile_then_starts_it() {
     assert!(!names.contains(&"write"), "runc does not notify write");
 
     // The profile of the agent's trace, with no runtime list, starts the container.
-    let made = run_profile(trace_path);
+    let made = run_profile(&trace_path);
     let confined = bundle.run(Some(&made));
     assert_eq!(confined.code(), 0, "{}", describe(&confined));
     assert_eq!(confined.stdout_str(), unconfined.stdout_str());
+}
+
+/// The one trace the agent writes into `out` once the container has ended: its path and contents.
+fn the_trace(out: &Path) -> (std::path::PathBuf, Value) {
+    let written = || fs::read_dir(out).map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>()).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while written().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let traces = written();
+    assert_eq!(traces.len(), 1, "{traces:?}");
+    let trace = serde_json::from_slice(&fs::read(&traces[0]).unwrap()).unwrap();
+    (traces[0].clone(), trace)
+}
+
+/// `trapline profile --recording --listener SOCKET`.
+fn recording_profile(socket: &Path) -> Value {
+    let out = run(Command::new(env!("CARGO_BIN_EXE_trapline"))
+        .args(["profile", "--recording", "--listener"])
+        .arg(socket)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+    serde_json::from_str(&out.stdout_str()).unwrap()
 }
 
 fn run_profile(trace: &Path) -> Value {
@@ -232,4 +242,32 @@ fn a_socket_in_use_is_refused() {
     assert_eq!(second.code(), 2);
     assert_eq!(second.stderr_str().lines().count(), 1, "{}", second.stderr_str());
     assert!(second.stderr_str().contains("in use"), "{}", second.stderr_str());
+}
+
+/// Under the recording profile the agent caches fds (every close and dup2 is notified): an fd number reused for
+/// another device, by each way a number changes hands, must still be named by the device the call reached.
+#[test]
+fn reused_fd_numbers_are_described_anew_in_a_container() {
+    let Some(runc) = runc_or_skip("agent") else { return };
+    let dir = TempDir::new("agent-fds");
+    let socket = dir.join("agent.sock");
+    let out = dir.join("traces");
+    let _agent = Agent::start(&socket, &out);
+    let mut bundle = Bundle::new(&runc, &["/fd_reuse"]);
+    bundle.add_file(&static_fixture("fd_reuse"), "/fd_reuse");
+    bundle.config["process"]["terminal"] = serde_json::json!(false);
+    let recorded = bundle.run(Some(&recording_profile(&socket)));
+    assert_eq!(recorded.code(), 0, "{}", describe(&recorded));
+
+    let (_, trace) = the_trace(&out);
+    let seen: BTreeMap<String, String> = classes_named(&trace, "ioctl")
+        .into_iter()
+        .filter(|c| c["args"][0]["value"].as_str().is_some_and(|v| v.starts_with("0x780")))
+        .map(|c| (c["args"][0]["value"].as_str().unwrap().to_string(), c["fd"]["path"].to_string()))
+        .collect();
+    let expected: BTreeMap<String, String> = (0..7u64)
+        .flat_map(|step| [(0x7800 + 2 * step, "\"/dev/null\""), (0x7801 + 2 * step, "\"/dev/zero\"")])
+        .map(|(request, path)| (format!("{request:#x}"), path.to_string()))
+        .collect();
+    assert_eq!(seen, expected, "request -> device");
 }

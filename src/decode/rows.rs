@@ -138,6 +138,20 @@ pub const ROWS: &[Row] = &[
     role("unshare", Role::Unshare),
 ];
 
+/// Whether a syscall can close or replace fds, or give processes a shared fd table: a backend that caches what
+/// fds are must see every such call.
+pub fn changes_fds(name: &str) -> bool {
+    matches!(name, "execve" | "execveat")
+        || ROWS.iter().any(|r| {
+            r.name == name && matches!(r.role, Role::Close | Role::CloseRange | Role::Replace | Role::Spawn(_))
+        })
+}
+
+/// The syscalls [`changes_fds`] names.
+pub fn fd_changing_names() -> impl Iterator<Item = &'static str> {
+    ROWS.iter().map(|r| r.name).chain(["execve", "execveat"]).filter(|name| changes_fds(name))
+}
+
 /// Syscalls whose return value is a new fd.
 pub const RETURNS_FD: &[&str] = &[
     "open",

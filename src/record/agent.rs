@@ -19,7 +19,9 @@ use serde_json::Value;
 use super::notify::Supervisor;
 use super::{RecordError, signals};
 use crate::decode::arch::Arch;
+use crate::decode::rows::fd_changing_names;
 use crate::decode::table::{Results, SyscallTables};
+use crate::profile::oci::{Action, Seccomp};
 use crate::trace::model::{Exit, Run, Text, Totals};
 use crate::trace::write::{Output, to_json};
 use crate::trace::{Aggregator, Trace};
@@ -87,7 +89,8 @@ fn record_container(stream: UnixStream, out: &Path, call_sites: bool) -> Result<
     let tables = Rc::new(SyscallTables::new(Results::None));
     let mut aggregator = Aggregator::new(Rc::clone(&tables), start);
     let (processes, threads) = {
-        let mut supervisor = Supervisor::new(&tables, &mut aggregator, &listener, None, call_sites, false);
+        let cache_fds = bundle_config(&state).is_some_and(|config| notifies_fd_changes(&config));
+        let mut supervisor = Supervisor::new(&tables, &mut aggregator, &listener, None, call_sites, cache_fds);
         supervisor.serve(|| {}).map_err(|e| format!("container {name}: {e}"))?;
         supervisor.counts()
     };
@@ -148,6 +151,26 @@ fn receive(stream: &UnixStream) -> Result<(Value, OwnedFd), String> {
     Ok((state, listener))
 }
 
+/// The container's config.json, from the bundle the runtime's state message names (when readable from here).
+fn bundle_config(state: &Value) -> Option<Value> {
+    let bundle = state["state"]["bundle"].as_str()?;
+    serde_json::from_slice(&std::fs::read(Path::new(bundle).join("config.json")).ok()?).ok()
+}
+
+/// Whether the container's filter notifies, unconditionally, every call that can close or replace an fd (the
+/// recording profile does): then its processes' fds can be cached. False when a profile lets any such call run
+/// unseen, or has none.
+fn notifies_fd_changes(config: &Value) -> bool {
+    let Ok(seccomp) = serde_json::from_value::<Seccomp>(config["linux"]["seccomp"].clone()) else { return false };
+    fd_changing_names().all(|name| {
+        let mut rules = seccomp.syscalls.iter().filter(|rule| rule.names.iter().any(|n| n == name)).peekable();
+        match rules.peek() {
+            None => seccomp.default_action == Action::Notify,
+            Some(_) => rules.all(|rule| rule.action == Action::Notify && rule.args.is_empty()),
+        }
+    })
+}
+
 /// A file name for the container's trace: its id, prefixed with the pod and container names Kubernetes
 /// puts in the annotations when they are there. Only characters safe in a file name are kept.
 fn trace_name(state: &Value) -> String {
@@ -164,6 +187,34 @@ fn trace_name(state: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    use crate::decode::arch::Arch;
+    use crate::profile::generate::recording_profile;
+
+    /// A container config whose filter is `seccomp`.
+    fn config_with(seccomp: &serde_json::Value) -> serde_json::Value {
+        json!({"linux": {"seccomp": seccomp}})
+    }
+
+    #[test]
+    fn fds_are_cached_only_under_a_filter_that_notifies_every_close() {
+        let recording = serde_json::to_value(recording_profile("/run/agent.sock", Arch::native())).unwrap();
+        assert!(super::notifies_fd_changes(&config_with(&recording)), "the recording profile notifies every fd change");
+
+        let mut close_allowed = recording.clone();
+        close_allowed["syscalls"][0]["names"].as_array_mut().unwrap().retain(|n| n != "close");
+        close_allowed["syscalls"].as_array_mut().unwrap().push(json!({"names": ["close"], "action": "SCMP_ACT_ALLOW"}));
+        assert!(!super::notifies_fd_changes(&config_with(&close_allowed)), "close runs unseen");
+
+        let mut dup2_conditional = recording;
+        dup2_conditional["syscalls"][0]["names"].as_array_mut().unwrap().retain(|n| n != "dup2");
+        dup2_conditional["syscalls"].as_array_mut().unwrap().push(json!({"names": ["dup2"],
+            "action": "SCMP_ACT_NOTIFY", "args": [{"index": 1, "value": 0, "op": "SCMP_CMP_EQ"}]}));
+        assert!(!super::notifies_fd_changes(&config_with(&dup2_conditional)), "dup2 notified for fd 0 only");
+
+        assert!(!super::notifies_fd_changes(&json!({"linux": {}})), "no filter: nothing is notified");
+        assert!(super::bundle_config(&json!({"state": {"id": "c1", "bundle": "/nonexistent"}})).is_none());
+    }
 
     #[test]
     fn names_come_from_kubernetes_annotations_or_the_id() {
