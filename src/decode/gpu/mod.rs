@@ -8,6 +8,7 @@
 pub mod amd;
 pub mod drm;
 pub mod nvidia;
+mod nvidia_rm;
 
 use serde::{Deserialize, Serialize};
 

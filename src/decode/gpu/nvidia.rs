@@ -4,7 +4,11 @@
 //! Frontend requests are `_IOWR('F', nr, sizeof(params))` and the driver dispatches on nr and size, so a
 //! request is named by its nr; the size tells the two RM_ALLOC forms apart and, for some commands, changed
 //! between driver branches (a profile is therefore tied to a branch; see `VARIES_BY_BRANCH`).
+//!
+//! RM alloc classes and control commands are named from `nvidia_rm.rs`, generated from the SDK headers by
+//! `scripts/nvidia-tables.py`.
 
+use super::nvidia_rm::{ALLOC_CLASSES, CONTROL_COMMANDS};
 use crate::decode::ioctl::Ioc;
 
 /// The frontend's magic byte.
@@ -160,96 +164,18 @@ pub fn modeset_name(request: u32) -> Option<&'static str> {
     (request == 0xC010_6D00).then_some("NVKMS_IOCTL_CMD")
 }
 
-/// RM alloc classes (`NVOS21/64.hClass`), from the driver's class headers (`clNNNN.h`).
-const ALLOC_CLASSES: &[(u32, &str)] = &[
-    (0x0, "NV01_ROOT"),
-    (0x1, "NV01_ROOT_NON_PRIV"),
-    (0x3e, "NV01_MEMORY_SYSTEM"),
-    (0x40, "NV01_MEMORY_LOCAL_USER"),
-    (0x41, "NV01_ROOT_CLIENT"),
-    (0x71, "NV01_MEMORY_SYSTEM_OS_DESCRIPTOR"),
-    (0x79, "NV01_EVENT_OS_EVENT"),
-    (0x80, "NV01_DEVICE_0"),
-    (0xde, "RM_USER_SHARED_DATA"),
-    (0xf8, "NV_MEMORY_FABRIC"),
-    (0xfd, "NV_MEMORY_MULTICAST_FABRIC"),
-    (0x2080, "NV20_SUBDEVICE_0"),
-    (0x503c, "NV50_THIRD_PARTY_P2P"),
-    (0x50a0, "NV50_MEMORY_VIRTUAL"),
-    (0x900e, "MPS_COMPUTE"),
-    (0x9067, "FERMI_CONTEXT_SHARE_A"),
-    (0x90e6, "GF100_SUBDEVICE_MASTER"),
-    (0x90f1, "FERMI_VASPACE_A"),
-    (0xa06c, "KEPLER_CHANNEL_GROUP_A"),
-    (0xc461, "TURING_USERMODE_A"),
-    (0xc56f, "AMPERE_CHANNEL_GPFIFO_A"),
-    (0xc5c0, "TURING_COMPUTE_A"),
-    (0xc661, "HOPPER_USERMODE_A"),
-    (0xc6b5, "AMPERE_DMA_COPY_A"),
-    (0xc6c0, "AMPERE_COMPUTE_A"),
-    (0xc7b5, "AMPERE_DMA_COPY_B"),
-    (0xc7c0, "AMPERE_COMPUTE_B"),
-    (0xc86f, "HOPPER_CHANNEL_GPFIFO_A"),
-    (0xc8b5, "HOPPER_DMA_COPY_A"),
-    (0xc96f, "BLACKWELL_CHANNEL_GPFIFO_A"),
-    (0xc9c0, "ADA_COMPUTE_A"),
-    (0xca6f, "BLACKWELL_CHANNEL_GPFIFO_B"),
-    (0xcb33, "NV_CONFIDENTIAL_COMPUTE"),
-    (0xcbc0, "HOPPER_COMPUTE_A"),
-    (0xcdc0, "BLACKWELL_COMPUTE_A"),
-    (0xcec0, "BLACKWELL_COMPUTE_B"),
-];
-
+/// The name of an RM alloc class (`NVOS21/64.hClass`), from the generated table in `nvidia_rm.rs`.
 pub fn alloc_class_name(class: u32) -> Option<&'static str> {
-    ALLOC_CLASSES.iter().find(|(c, _)| *c == class).map(|(_, n)| *n)
+    ALLOC_CLASSES.binary_search_by_key(&class, |&(c, _)| c).ok().map(|i| ALLOC_CLASSES[i].1)
 }
 
-/// RM control commands (`NVOS54.cmd`), from the driver's `ctrl/ctrlNNNN/*.h` headers.
-const CONTROL_COMMANDS: &[(u32, &str)] = &[
-    (0x101, "NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION"),
-    (0x102, "NV0000_CTRL_CMD_SYSTEM_GET_CPU_INFO"),
-    (0x12b, "NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS_V2"),
-    (0x136, "NV0000_CTRL_CMD_SYSTEM_GET_FABRIC_STATUS"),
-    (0x201, "NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS"),
-    (0x205, "NV0000_CTRL_CMD_GPU_GET_ID_INFO_V2"),
-    (0x214, "NV0000_CTRL_CMD_GPU_GET_PROBED_IDS"),
-    (0x215, "NV0000_CTRL_CMD_GPU_ATTACH_IDS"),
-    (0x21b, "NV0000_CTRL_CMD_GPU_GET_PCI_INFO"),
-    (0x275, "NV0000_CTRL_CMD_GPU_GET_UUID_FROM_GPU_ID"),
-    (0xd01, "NV0000_CTRL_CMD_CLIENT_GET_ADDR_SPACE_TYPE"),
-    (0xd04, "NV0000_CTRL_CMD_CLIENT_SET_INHERITED_SHARE_POLICY"),
-    (0x3d05, "NV0000_CTRL_CMD_OS_UNIX_EXPORT_OBJECT_TO_FD"),
-    (0x80_0280, "NV0080_CTRL_CMD_GPU_GET_NUM_SUBDEVICES"),
-    (0x80_0292, "NV0080_CTRL_CMD_GPU_GET_CLASSLIST_V2"),
-    (0x80_1307, "NV0080_CTRL_CMD_FB_GET_CAPS_V2"),
-    (0x80_1402, "NV0080_CTRL_CMD_HOST_GET_CAPS_V2"),
-    (0x2080_0102, "NV2080_CTRL_CMD_GPU_GET_INFO_V2"),
-    (0x2080_0110, "NV2080_CTRL_CMD_GPU_GET_NAME_STRING"),
-    (0x2080_014a, "NV2080_CTRL_CMD_GPU_GET_GID_INFO"),
-    (0x2080_0170, "NV2080_CTRL_CMD_GPU_GET_ENGINES_V2"),
-    (0x2080_1201, "NV2080_CTRL_CMD_GR_GET_INFO"),
-    (0x2080_1227, "NV2080_CTRL_CMD_GR_GET_CAPS_V2"),
-    (0x2080_122a, "NV2080_CTRL_CMD_GR_GET_GPC_MASK"),
-    (0x2080_122b, "NV2080_CTRL_CMD_GR_GET_TPC_MASK"),
-    (0x2080_1303, "NV2080_CTRL_CMD_FB_GET_INFO_V2"),
-    (0x2080_1801, "NV2080_CTRL_CMD_BUS_GET_PCI_INFO"),
-    (0x2080_1823, "NV2080_CTRL_CMD_BUS_GET_INFO_V2"),
-    (0x2080_2068, "NV2080_CTRL_CMD_PERF_GET_CURRENT_PSTATE"),
-    (0x2080_2a0a, "NV2080_CTRL_CMD_CE_GET_ALL_CAPS"),
-    (0x2080_3601, "NV2080_CTRL_CMD_GSP_GET_FEATURES"),
-    (0x2080_3801, "NV2080_CTRL_CMD_GRMGR_GET_GR_FS_INFO"),
-    (0x503c_0102, "NV503C_CTRL_CMD_REGISTER_VA_SPACE"),
-    (0xa06c_0101, "NVA06C_CTRL_CMD_GPFIFO_SCHEDULE"),
-    (0xc36f_0108, "NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN"),
-    (0xcb33_010c, "NV_CONF_COMPUTE_CTRL_CMD_GPU_GET_KEY_ROTATION_STATE"),
-];
-
-/// A control command's name, or its class/category/index split when the table does not know it
-/// (`cmd` = class in bits 31-16, category in 13-8, index in 7-0).
+/// A control command's name (`NVOS54.cmd`, from the generated table in `nvidia_rm.rs`), or its
+/// class/category/index split when the table does not know it (`cmd` = class in bits 31-16, category in 13-8,
+/// index in 7-0).
 pub fn control_name(cmd: u32) -> String {
-    match CONTROL_COMMANDS.iter().find(|(c, _)| *c == cmd) {
-        Some((_, name)) => name.to_string(),
-        None => format!("class {:#06x} category {:#04x} index {:#04x}", cmd >> 16, (cmd >> 8) & 0x3f, cmd & 0xff),
+    match CONTROL_COMMANDS.binary_search_by_key(&cmd, |&(c, _)| c) {
+        Ok(i) => CONTROL_COMMANDS[i].1.to_string(),
+        Err(_) => format!("class {:#06x} category {:#04x} index {:#04x}", cmd >> 16, (cmd >> 8) & 0x3f, cmd & 0xff),
     }
 }
 
@@ -287,5 +213,65 @@ mod tests {
         assert_eq!(control_name(0x2080_122b), "NV2080_CTRL_CMD_GR_GET_TPC_MASK");
         assert_eq!(control_name(0x2080_1299), "class 0x2080 category 0x12 index 0x99");
         assert_eq!(alloc_class_name(0xcbc0), Some("HOPPER_COMPUTE_A"));
+    }
+
+    #[test]
+    fn generated_tables_are_strictly_sorted() {
+        for table in [ALLOC_CLASSES, CONTROL_COMMANDS] {
+            assert!(table.windows(2).all(|w| w[0].0 < w[1].0), "not strictly sorted by value");
+        }
+        // Complete tables, not a hand-picked few.
+        assert!(ALLOC_CLASSES.len() > 200, "{} alloc classes", ALLOC_CLASSES.len());
+        assert!(CONTROL_COMMANDS.len() > 1000, "{} control commands", CONTROL_COMMANDS.len());
+    }
+
+    #[test]
+    fn well_known_controls_and_classes_have_names() {
+        for (cmd, name) in [
+            (0x101, "NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION"),
+            (0x201, "NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS"),
+            (0xd01, "NV0000_CTRL_CMD_CLIENT_GET_ADDR_SPACE_TYPE"),
+            (0x3d05, "NV0000_CTRL_CMD_OS_UNIX_EXPORT_OBJECT_TO_FD"),
+            (0x80_0292, "NV0080_CTRL_CMD_GPU_GET_CLASSLIST_V2"),
+            (0x2080_0102, "NV2080_CTRL_CMD_GPU_GET_INFO_V2"),
+            (0x2080_3801, "NV2080_CTRL_CMD_GRMGR_GET_GR_FS_INFO"),
+            (0xa06c_0101, "NVA06C_CTRL_CMD_GPFIFO_SCHEDULE"),
+            (0xc36f_0108, "NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN"),
+            (0xcb33_010c, "NV_CONF_COMPUTE_CTRL_CMD_GPU_GET_KEY_ROTATION_STATE"),
+        ] {
+            assert_eq!(control_name(cmd), name, "{cmd:#x}");
+        }
+        for (class, name) in [
+            (0x0, "NV01_ROOT"),
+            (0x3e, "NV01_MEMORY_SYSTEM"),
+            (0x41, "NV01_ROOT_CLIENT"),
+            (0x79, "NV01_EVENT_OS_EVENT"),
+            (0x80, "NV01_DEVICE_0"),
+            (0x2080, "NV20_SUBDEVICE_0"),
+            (0xc56f, "AMPERE_CHANNEL_GPFIFO_A"),
+            (0xcbc0, "HOPPER_COMPUTE_A"),
+        ] {
+            assert_eq!(alloc_class_name(class), Some(name), "{class:#x}");
+        }
+        // An NVXXXX_CTRL_CMD_* command's class bits are its XXXX; flag, field and message-id defines that share the
+        // prefix are not commands.
+        for &(cmd, name) in CONTROL_COMMANDS {
+            let prefix = name.strip_prefix("NV").and_then(|n| n.split_once("_CTRL_CMD_")).map(|(class, _)| class);
+            if let Some(class) = prefix.filter(|class| class.len() == 4) {
+                assert_eq!(u32::from_str_radix(class, 16), Ok(cmd >> 16), "{name} = {cmd:#x}");
+            }
+            assert!(!name.ends_with("_MESSAGE_ID"), "{name}");
+        }
+        let names: Vec<&str> = CONTROL_COMMANDS.iter().map(|(_, n)| *n).collect();
+        for flag in [
+            "NV0000_CTRL_CMD_CLIENT_GET_ADDR_SPACE_TYPE_SYSMEM",
+            "NV0000_CTRL_CMD_SYSTEM_GPS_CMD_GET_EXEC",
+            "NV5080_CTRL_CMD_DEFERRED_API_FLAGS_DELETE_EXPLICIT",
+            "NV0073_CTRL_CMD_DP_INVALID_PREFERRED_DISPLAY_ID",
+        ] {
+            assert!(!names.contains(&flag), "{flag}");
+        }
+        assert_eq!(alloc_class_name(0xffff), None);
+        assert_eq!(control_name(0x0000_0001), "class 0x0000 category 0x00 index 0x01");
     }
 }
