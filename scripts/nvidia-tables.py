@@ -39,9 +39,9 @@ What is read, per tag:
   whose cl0041.h only says NV04_MEMORY): they are taken from it, attributed to the header its #include names.
   An id g_allclasses.h does not know is named by its header: the first name there that is not a legacy NV1_ one.
 
-Over several tags the tables are the union. Where one value has different names in different tags, the newest
-tag's name wins; where one name has different values, the newest value is kept and the conflict is reported on
-stderr (the older value then stays only if another name claims it). Two names for one value in one release
+Over several tags the tables are the union. Where a command was renumbered, or a value names different commands in
+different branches, the value's label gives each name with the branches where it has that value ("A (590-595) or
+B (535-580)"). Two names for one value in one release
 (NV2080_CTRL_CMD_FB_COMPBITCOPY_GET_COMPBITS and NV2080_CTRL_CMD_FB_STATS_GET, both 0x2080132a) keep the first by
 name, also reported. The output is deterministic, sorted by value
 with no duplicates, and laid out as rustfmt leaves it.
@@ -271,24 +271,42 @@ def classes_of(src, tag):
     return found
 
 
+def branch_of(tag):
+    return tag.split(".")[0]
+
+
+def ranges(branches, order):
+    """Branches as runs over `order`, the branches of the tags read: ["535", "545", "590"] of
+    535 545 550 ... 595 -> "535-545, 590"."""
+    runs, run = [], []
+    for b in order:
+        if b in branches:
+            run.append(b)
+        elif run:
+            runs.append(run)
+            run = []
+    if run:
+        runs.append(run)
+    return ", ".join(r[0] if len(r) == 1 else "%s-%s" % (r[0], r[-1]) for r in runs)
+
+
 def merge(per_tag, what, verbose):
-    """Union over tags (oldest first): one (value, name, header) per value, the newest tag's name for each value,
-    the newest value for each name."""
-    newest_value = {}
-    for tag, table in per_tag:
-        for name, entry in table.items():
-            if name in newest_value and newest_value[name][0] != entry[0]:
-                warn("%s %s was %#x in %s, is %#x in %s; keeping %#x"
-                     % (what, name, newest_value[name][0], newest_value[name][1], entry[0], tag, entry[0]))
-            newest_value[name] = (entry[0], tag)
-    chosen = {}
+    """Union over tags (oldest first): one (value, label, header) per value. A value whose command never moved is
+    labelled by its name. NVIDIA renumbers some commands between branches, so a value may name one command in
+    some branches and another (or nothing) in others: its label then gives each name with the branches where it
+    has that value, newest first ("A (590-595) or B (535-580)"), so a trace from any branch reads right."""
+    order = []
+    holds = {}  # value -> name -> branches where the name has that value
+    values_of = {}  # name -> values it had
+    headers = {}  # value -> header of the newest tag that has it
     shared = {}
     for tag, table in per_tag:
+        branch = branch_of(tag)
+        if branch not in order:
+            order.append(branch)
         names = {}
         for name, entry in table.items():
             if len(entry) > 2 and entry[2] == 2:
-                continue
-            if newest_value[name][0] != entry[0]:
                 continue
             names.setdefault(entry[0], []).append((name, entry[1]))
         for value, candidates in names.items():
@@ -297,13 +315,24 @@ def merge(per_tag, what, verbose):
             candidates.sort()
             if len(candidates) > 1:
                 shared.setdefault((value, tuple(c[0] for c in candidates)), []).append(tag)
-            prev = chosen.get(value)
-            if verbose and prev and prev[0] != candidates[0][0]:
-                warn("%s %#x was %s, is %s in %s" % (what, value, prev[0], candidates[0][0], tag))
-            chosen[value] = candidates[0]
+            name, header = candidates[0]
+            holds.setdefault(value, {}).setdefault(name, set()).add(branch)
+            values_of.setdefault(name, set()).add(value)
+            headers[value] = header
     for (value, names), tags in sorted(shared.items()):
         warn("%s %#x is named %s in %s; keeping %s" % (what, value, ", ".join(names), " ".join(tags), names[0]))
-    return [(v, chosen[v][0], chosen[v][1]) for v in sorted(chosen)]
+    rows = []
+    for value in sorted(holds):
+        names = holds[value]
+        if len(names) == 1 and len(values_of[next(iter(names))]) == 1:
+            rows.append((value, next(iter(names)), headers[value]))
+            continue
+        newest_first = sorted(names, key=lambda n: max(order.index(b) for b in names[n]), reverse=True)
+        label = " or ".join("%s (%s)" % (n, ranges(names[n], order)) for n in newest_first)
+        if verbose:
+            warn("%s %#x: %s" % (what, value, label))
+        rows.append((value, label, headers[value]))
+    return rows
 
 
 def literal(value):
@@ -319,7 +348,11 @@ def table(name, doc, rows):
         if rel != header:
             out.append("    // " + rel)
             header = rel
-        out.append('    (%s, "%s"),' % (literal(value), entry_name))
+        line = '    (%s, "%s"),' % (literal(value), entry_name)
+        if len(line) > 120:
+            # As rustfmt lays out a tuple too long for one line (max_width 120).
+            line = '    (\n        %s,\n        "%s",\n    ),' % (literal(value), entry_name)
+        out.append(line)
     out.append("];")
     return out
 
@@ -342,7 +375,7 @@ def render(tags, classes, controls):
     ]
     out += tag_lines
     out += [
-        "// (where a name or value changed, the newest tag wins). Regenerate with",
+        "// (a command renumbered between branches is labelled with the branches of each numbering). Regenerate with",
         "//",
         "//     python3 scripts/nvidia-tables.py path/to/open-gpu-kernel-modules \\",
     ]

@@ -241,6 +241,17 @@ mod tests {
         ] {
             assert_eq!(control_name(cmd), name, "{cmd:#x}");
         }
+        // Renumbered between branches: each numbering is named with the branches where it holds.
+        for (cmd, label) in [
+            (0x2080_81ea, "NV2080_CTRL_CMD_RUSD_GET_SUPPORTED_FEATURES (575-580)"),
+            (0x2080_01ea, "NV2080_CTRL_CMD_RUSD_GET_SUPPORTED_FEATURES (590-595)"),
+            (
+                0x2080_1357,
+                "NV2080_CTRL_CMD_FB_QUERY_DRAM_ENCRYPTION_INFOROM_SUPPORT (575-595) or NV2080_CTRL_CMD_FB_GET_STATUS (570)",
+            ),
+        ] {
+            assert_eq!(control_name(cmd), label, "{cmd:#x}");
+        }
         for (class, name) in [
             (0x0, "NV01_ROOT"),
             (0x3e, "NV01_MEMORY_SYSTEM"),
