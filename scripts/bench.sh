@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # bench.sh: how much does recording slow a workload down, next to strace?
 #
-# Builds trapline (release) and bench/getppid_loop.c, then times three variants of two workloads:
-#   workloads: getppid_loop (N getppid syscalls: nearly pure syscall overhead), python3 -c pass (startup)
+# Builds trapline (release), bench/getppid_loop.c and bench/ioctl_loop.c, then times three variants of three
+# workloads:
+#   workloads: getppid_loop (N getppid syscalls: nearly pure syscall overhead), ioctl_loop (N ioctls on a device
+#              fd: the per-call device lookup a GPU driver's traffic needs), python3 -c pass (startup)
 #   variants:  native | trapline record -q -o FILE -- CMD | strace -f -o /dev/null CMD
 # Each variant runs up to RUNS times, fewer when the next run would take it past BUDGET seconds (always at least
 # once); the table shows the best (minimum) wall time. Target: trapline/strace <= 0.5 on the loop.
@@ -24,13 +26,15 @@ PY=/usr/bin/python3
 command -v strace >/dev/null || { echo "bench: strace not found (make deps)" >&2; exit 2; }
 command -v cc >/dev/null || { echo "bench: cc not found (make deps)" >&2; exit 2; }
 
-echo "bench: building trapline (release) and getppid_loop" >&2
+echo "bench: building trapline (release), getppid_loop and ioctl_loop" >&2
 cargo build --release --quiet
 mkdir -p target/bench
 cc -O2 -Wall -Wextra -Werror -o target/bench/getppid_loop bench/getppid_loop.c
+cc -O2 -Wall -Wextra -Werror -o target/bench/ioctl_loop bench/ioctl_loop.c
 
 TRAPLINE=target/release/trapline
 LOOP=target/bench/getppid_loop
+IOCTL_LOOP=target/bench/ioctl_loop
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 trace=$tmp/trace.json
@@ -90,6 +94,21 @@ measure "getppid x$N" "record --backend notify" "$TRAPLINE" record -q --backend 
 measure "getppid x$N" "allow-all filter" "$TRAPLINE" run --profile "$tmp/allow-all.json" -- "$LOOP" "$N"
 measure "getppid x$N" "run --audit" "$TRAPLINE" run --profile "$profile" --audit -- "$LOOP" "$N"
 measure "getppid x$N" "record --known" "$TRAPLINE" record -q --known "$profile" -o "$tmp/known.json" -- "$LOOP" "$N"
+bench_workload "ioctl x$N" "$IOCTL_LOOP" "$N"
+measure "ioctl x$N" "record --backend notify" "$TRAPLINE" record -q --backend notify -o "$tmp/notify.json" -- "$IOCTL_LOOP" "$N"
+# Both recorders must have named the device behind every call.
+"$PY" - "$N" "$trace" "$tmp/notify.json" <<'EOF'
+import json, sys
+
+n = int(sys.argv[1])
+for path in sys.argv[2:]:
+    with open(path) as f:
+        trace = json.load(f)
+    seen = sum(c["count"] for c in trace["classes"]
+               if c["syscall"] == "ioctl" and c.get("fd", {}).get("path") == "/dev/null")
+    if seen < n:
+        sys.exit(f"bench: {path} holds {seen} ioctls on /dev/null, expected at least {n}")
+EOF
 bench_workload "python3 -c pass" "$PY" -c pass
 
 "$PY" - "$results" "$TARGET" "$RUNS" "$(uname -r)" "$(nproc)" "$(strace -V | sed -n 1p)" <<'EOF'
@@ -116,8 +135,11 @@ verdict = "met" if ratio <= target else "NOT met"
 print(f"target trapline/strace <= {target:.2f} on the getppid loop: {verdict} ({ratio:.2f})")
 
 native = loop["native"][0]
-secs, n = loop["record --backend notify"]
-print(f"seccomp user notification instead of ptrace: {secs:.4f}s [{n}], {secs / loop['strace'][0]:.2f}x strace")
+print("seccomp user notification instead of ptrace:")
+for workload, v in rows.items():
+    if "record --backend notify" in v:
+        secs, n = v["record --backend notify"]
+        print(f"  {workload:<18}{secs:.4f}s [{n}]{secs / v['native'][0]:>10.1f}x native{secs / v['strace'][0]:>8.2f}x strace")
 print("with a complete profile of the loop (target: at most 1.2x native):")
 for variant in ("allow-all filter", "run --audit", "record --known"):
     secs, n = loop[variant]
