@@ -77,6 +77,7 @@ const DEVICES: &[(&str, &str, Option<&str>)] = &[
     ("/dev/kfd", "235:0", Some("amd-kfd")),
     ("/dev/dri/card0", "226:0", Some("drm")),
     ("/dev/dri/renderD128", "226:128", Some("drm")),
+    ("/dev/dri/renderD129", "226:129", Some("amdgpu")),
     ("/dev/pts/*", "136:0", None),
 ];
 

@@ -112,9 +112,12 @@ pub fn describe(tid: i32, fd: i32) -> FdDesc {
     let kind = meta.file_type();
     if kind.is_char_device() || kind.is_block_device() {
         let (major, minor) = (libc::major(meta.rdev()), libc::minor(meta.rdev()));
-        let family = DeviceFamily::from_path(target).or_else(|| {
-            kind.is_char_device().then(|| DeviceFamily::from_major(major, minor, proc_devices())).flatten()
-        });
+        let family = DeviceFamily::from_path(target)
+            .or_else(|| kind.is_char_device().then(|| DeviceFamily::from_major(major, minor, proc_devices())).flatten())
+            .map(|family| match family {
+                DeviceFamily::Drm => DeviceFamily::of_drm_device(std::path::Path::new("/sys"), major, minor),
+                family => family,
+            });
         FdDesc::Device { path: device_path(target), dev: format!("{major}:{minor}"), family }
     } else if kind.is_file() {
         match gpu_library(target) {

@@ -110,11 +110,15 @@ fn request_name(name: &str, rule: &ArgRule) -> Option<String> {
         return None;
     }
     let request = rule.value_two as u32;
-    ioctl::generic_name(request).map(str::to_string).or_else(|| {
-        [DeviceFamily::NvidiaFrontend, DeviceFamily::AmdKfd, DeviceFamily::Drm]
-            .iter()
-            .find_map(|family| family.request_name(request))
-    })
+    ioctl::generic_name(request)
+        .map(str::to_string)
+        .or_else(|| {
+            [DeviceFamily::NvidiaFrontend, DeviceFamily::AmdKfd, DeviceFamily::Drm]
+                .iter()
+                .find_map(|family| family.request_name(request))
+        })
+        // A DRM driver's own request: its meaning depends on the driver, which a profile does not name.
+        .or_else(|| DeviceFamily::Amdgpu.request_name(request).map(|name| format!("{name} if on amdgpu")))
 }
 
 /// A profile entry for one name on one line: `ioctl when request == 0x5401 (TCGETS)`, with the action when
@@ -163,5 +167,10 @@ mod tests {
         assert_eq!(condition("ioctl", &ArgRule::masked_eq(1, 0xffff_ffff, 0x5401)), "request == 0x5401 (TCGETS)");
         let eq = ArgRule { index: 1, value: 0x5401, value_two: 0, op: Op::Eq };
         assert_eq!(condition("ioctl", &eq), "arg1 == 0x5401");
+        let drm_core = ArgRule::masked_eq(1, 0xffff_ffff, 0xc040_6400);
+        assert_eq!(condition("ioctl", &drm_core), "request == 0xc0406400 (DRM_IOCTL_VERSION)");
+        // A DRM driver's own request means something else on each driver: the profile cannot say which.
+        let drm_driver = ArgRule::masked_eq(1, 0xffff_ffff, 0x4020_6445);
+        assert_eq!(condition("ioctl", &drm_driver), "request == 0x40206445 (DRM_IOCTL_AMDGPU_INFO if on amdgpu)");
     }
 }

@@ -1,7 +1,14 @@
 //! DRM core and amdgpu requests (magic 'd'), from libdrm 2.4.114's `drm.h` and `amdgpu_drm.h`. Named by nr:
 //! the DRM core accepts any size field.
+//!
+//! Numbers from `DRM_COMMAND_BASE` (0x40) to `DRM_COMMAND_END` (0xa0) belong to the device's driver: the same nr
+//! is a different request on amdgpu, i915 or nvidia-drm. They are named only when the device is known to be
+//! amdgpu's; on any other DRM device only the core requests are named.
 
 use crate::decode::ioctl::Ioc;
+
+/// The driver's own request numbers (`DRM_COMMAND_BASE..DRM_COMMAND_END`).
+const DRIVER_RANGE: std::ops::Range<u8> = 0x40..0xa0;
 
 const DRM: &[(u8, &str)] = &[
     (0x00, "DRM_IOCTL_VERSION"),
@@ -51,20 +58,38 @@ const DRM: &[(u8, &str)] = &[
     (0xcd, "DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL"),
 ];
 
-pub fn name(request: u32) -> Option<&'static str> {
+/// The name of a DRM request on any DRM device: the core's requests only.
+pub fn core_name(request: u32) -> Option<&'static str> {
+    let ioc = Ioc::split(request);
+    if ioc.kind != b'd' || DRIVER_RANGE.contains(&ioc.nr) {
+        return None;
+    }
+    lookup(ioc.nr)
+}
+
+/// The name of a DRM request on a device driven by amdgpu: the core's requests and amdgpu's own.
+pub fn amdgpu_name(request: u32) -> Option<&'static str> {
     let ioc = Ioc::split(request);
     if ioc.kind != b'd' {
         return None;
     }
-    DRM.iter().find(|(nr, _)| *nr == ioc.nr).map(|(_, n)| *n)
+    lookup(ioc.nr)
+}
+
+fn lookup(nr: u8) -> Option<&'static str> {
+    DRM.iter().find(|(n, _)| *n == nr).map(|(_, name)| *name)
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn drm_requests_are_named_by_nr() {
-        assert_eq!(super::name(0xC040_6400), Some("DRM_IOCTL_VERSION"));
-        assert_eq!(super::name(0x4020_6445), Some("DRM_IOCTL_AMDGPU_INFO"));
-        assert_eq!(super::name(0x5401), None);
+    fn drm_requests_are_named_by_nr_and_driver_requests_only_on_amdgpu() {
+        assert_eq!(super::core_name(0xC040_6400), Some("DRM_IOCTL_VERSION"));
+        assert_eq!(super::amdgpu_name(0xC040_6400), Some("DRM_IOCTL_VERSION"));
+        assert_eq!(super::amdgpu_name(0x4020_6445), Some("DRM_IOCTL_AMDGPU_INFO"));
+        // 0x45 on i915 or nvidia-drm is another request altogether.
+        assert_eq!(super::core_name(0x4020_6445), None);
+        assert_eq!(super::core_name(0xC010_64C0), Some("DRM_IOCTL_SYNCOBJ_DESTROY"));
+        assert_eq!(super::core_name(0x5401), None);
     }
 }

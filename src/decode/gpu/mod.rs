@@ -28,8 +28,10 @@ pub enum DeviceFamily {
     NvidiaCaps,
     /// `/dev/kfd`: AMD ROCm's compute driver ('K').
     AmdKfd,
-    /// `/dev/dri/*`: DRM core and amdgpu ('d').
+    /// `/dev/dri/*` of a driver other than amdgpu, or of an unknown one: DRM core requests ('d').
     Drm,
+    /// `/dev/dri/*` driven by amdgpu (ROCm's render nodes): DRM core and amdgpu's own requests.
+    Amdgpu,
 }
 
 impl DeviceFamily {
@@ -76,6 +78,16 @@ impl DeviceFamily {
         }
     }
 
+    /// A DRM device's family from the kernel driver bound to it (`/sys/dev/char/MAJOR:MINOR/device/driver` under
+    /// `sys`): its driver-specific requests can be named only when that driver is known.
+    pub fn of_drm_device(sys: &std::path::Path, major: u32, minor: u32) -> DeviceFamily {
+        let driver = std::fs::read_link(sys.join(format!("dev/char/{major}:{minor}/device/driver")));
+        match driver.ok().as_deref().and_then(std::path::Path::file_name) {
+            Some(name) if name == "amdgpu" => DeviceFamily::Amdgpu,
+            _ => DeviceFamily::Drm,
+        }
+    }
+
     /// The name of `request` on this driver, if the tables know it.
     pub fn request_name(self, request: u32) -> Option<String> {
         match self {
@@ -83,7 +95,8 @@ impl DeviceFamily {
             DeviceFamily::NvidiaUvm | DeviceFamily::NvidiaUvmTools => nvidia::uvm_name(request).map(str::to_string),
             DeviceFamily::NvidiaModeset => nvidia::modeset_name(request).map(str::to_string),
             DeviceFamily::AmdKfd => amd::kfd_name(request).map(str::to_string),
-            DeviceFamily::Drm => drm::name(request).map(str::to_string),
+            DeviceFamily::Drm => drm::core_name(request).map(str::to_string),
+            DeviceFamily::Amdgpu => drm::amdgpu_name(request).map(str::to_string),
             DeviceFamily::NvidiaCaps => None,
         }
     }
@@ -114,6 +127,28 @@ mod tests {
         assert_eq!(DeviceFamily::from_path(b"/dev/kfd"), Some(DeviceFamily::AmdKfd));
         assert_eq!(DeviceFamily::from_path(b"/dev/nvidia"), None);
         assert_eq!(DeviceFamily::from_path(b"/dev/zero"), None);
+    }
+
+    #[test]
+    fn drm_devices_are_amdgpu_only_when_sysfs_says_so() {
+        // sysfs's layout: /sys/dev/char/226:128 -> the DRM node's directory, whose `device` is the PCI device,
+        // whose `driver` names the driver bound to it.
+        use std::os::unix::fs::symlink;
+        let sys = std::env::temp_dir().join(format!("trapline-sysfs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&sys);
+        let pci = sys.join("devices/pci0000:00/0000:00:01.0");
+        let node = pci.join("drm/renderD128");
+        std::fs::create_dir_all(sys.join("dev/char")).unwrap();
+        std::fs::create_dir_all(&node).unwrap();
+        symlink("../..", node.join("device")).unwrap();
+        symlink("../../../bus/pci/drivers/amdgpu", pci.join("driver")).unwrap();
+        symlink(&node, sys.join("dev/char/226:128")).unwrap();
+        assert_eq!(DeviceFamily::of_drm_device(&sys, 226, 128), DeviceFamily::Amdgpu);
+        assert_eq!(DeviceFamily::of_drm_device(&sys, 226, 0), DeviceFamily::Drm, "no such device");
+        std::fs::remove_file(pci.join("driver")).unwrap();
+        symlink("../../../bus/pci/drivers/i915", pci.join("driver")).unwrap();
+        assert_eq!(DeviceFamily::of_drm_device(&sys, 226, 128), DeviceFamily::Drm);
+        std::fs::remove_dir_all(&sys).unwrap();
     }
 
     #[test]
