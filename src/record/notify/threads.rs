@@ -54,12 +54,15 @@ pub struct Process {
     /// The thread that asked to exec, until the exec is over: in between, other threads still run the old
     /// program, and nothing learnt from them may be kept for the new one.
     exec_by: Option<i32>,
+    /// False for the threads /proc cannot show (outside the supervisor's pid namespace): nothing learnt of them
+    /// is theirs alone, so nothing is kept.
+    visible: bool,
 }
 
 impl Process {
-    /// Whether what is learnt now may be kept: no exec is under way.
+    /// Whether what is learnt now may be kept: the process can be told apart, and no exec is under way.
     pub fn settled(&self) -> bool {
-        self.exec_by.is_none()
+        self.visible && self.exec_by.is_none()
     }
 }
 
@@ -81,6 +84,11 @@ impl Threads {
     /// The process of thread `tid`, which has a notification pending: remembered, or looked up (and the state
     /// of a former holder of the id dropped).
     pub fn process_of(&mut self, tid: i32) -> (i32, &mut Process) {
+        if tid <= 0 {
+            // A thread outside the supervisor's pid namespace is notified as pid 0: nothing tells such threads
+            // apart, so they share one process entry, counted once.
+            return (0, self.invisible());
+        }
         let known = self.threads.get(&tid).and_then(|t| {
             let current = !self.tracking || t.pidfd.as_ref().is_some_and(|fd| !exited(fd));
             current.then_some(t.tgid)
@@ -153,6 +161,14 @@ impl Threads {
         }
     }
 
+    fn invisible(&mut self) -> &mut Process {
+        self.processes.entry(0).or_insert_with(|| {
+            self.seen_processes += 1;
+            self.seen_threads += 1;
+            Process { exe: None, fds: FdTable::new(false), threads: 1, exec_by: None, visible: false }
+        })
+    }
+
     fn register(&mut self, tid: i32) -> i32 {
         self.forget(tid);
         let tgid = proc_tgid(tid).unwrap_or(tid);
@@ -169,7 +185,7 @@ impl Threads {
         let cache_fds = self.cache_fds;
         let process = self.processes.entry(tgid).or_insert_with(|| {
             self.seen_processes += 1;
-            Process { exe: None, fds: FdTable::new(cache_fds), threads: 0, exec_by: None }
+            Process { exe: None, fds: FdTable::new(cache_fds), threads: 0, exec_by: None, visible: true }
         });
         process.threads += 1;
         self.seen_threads += 1;
@@ -243,5 +259,16 @@ mod tests {
         threads.sweep();
         assert!(!threads.threads.contains_key(&tid), "the exited worker is swept out");
         assert!(threads.threads.contains_key(&me) && threads.processes.contains_key(&pid), "the live thread is kept");
+    }
+
+    #[test]
+    fn threads_outside_our_pid_namespace_are_one_process_that_keeps_nothing() {
+        let mut threads = Threads::new(true);
+        for _ in 0..3 {
+            let (tgid, process) = threads.process_of(0);
+            assert_eq!(tgid, 0);
+            assert!(!process.settled());
+        }
+        assert_eq!(threads.counts(), (1, 1));
     }
 }
