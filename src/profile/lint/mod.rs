@@ -1,0 +1,193 @@
+//! `trapline lint`: what each consumer of a seccomp profile (libseccomp, runc, containerd, Docker, glibc, the
+//! Kubernetes KEP-6061 validation) will do with it, found before a node does.
+//!
+//! Input is a runtime-spec `linux.seccomp` object, a bundle `config.json` holding one, or a Security Profiles
+//! Operator `SeccompProfile` object (its `spec`). The profile is read as plain JSON, not as the typed
+//! [`super::oci::Seccomp`]: unknown keys, wrong types and unknown strings become findings with a location,
+//! and no input makes lint panic.
+//!
+//! Each check is one function whose comment names the consumer it protects. The libseccomp check builds the
+//! filter for real, per architecture, with this machine's libseccomp (as runc and crun would on a node).
+//!
+//! The work is split by job: `read` finds the seccomp object and reads it leniently into a small model,
+//! reporting wrong types once; `libseccomp` compiles that model as runc and crun would and explains what
+//! libseccomp refuses; `checks` holds the other consumers' rules, over the strings of `vocabulary`.
+//! [`lint_bytes`] runs them in a fixed order; the findings are sorted into profile order at the end.
+
+mod checks;
+mod libseccomp;
+mod read;
+mod vocabulary;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::trace::read::strip_position;
+use serde_json::Value;
+
+use checks::{
+    check_clone3, check_default_allow, check_entries_per_syscall, check_foreign_keys, check_ioctl_request_width,
+    check_mask_zero, check_notify, check_strings,
+};
+use libseccomp::check_libseccomp;
+use read::{Out, locate, read_profile};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// A consumer refuses the profile, or the profile does something other than it says.
+    Error,
+    /// Works, but some consumer drops, skips or refuses part of it, or it protects less than it could.
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+/// One problem, at a JSON path a person can find (`syscalls[3].args[0]`, `linux.seccomp.defaultAction`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub severity: Severity,
+    pub location: String,
+    /// What breaks, in which consumer, and the fix.
+    pub message: String,
+}
+
+/// `LOCATION: severity: message`; the CLI puts `PATH: ` in front.
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.location, self.severity, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LintError {
+    #[error("cannot read {path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
+    #[error(
+        "{path}:{line}:{column}: {what}; is this a seccomp profile in JSON? (convert a YAML SeccompProfile \
+         with `kubectl get seccompprofile NAME -o json`)"
+    )]
+    Json { path: PathBuf, line: usize, column: usize, what: String },
+    #[error(
+        "{path}: {what}; expected an OCI seccomp profile (with defaultAction), a runtime config.json with \
+         linux.seccomp, or a SeccompProfile object"
+    )]
+    NotSeccomp { path: PathBuf, what: String },
+}
+
+/// Lints one file. `Ok` with no findings means clean.
+pub fn lint_file(path: &Path) -> Result<Vec<Finding>, LintError> {
+    let bytes = std::fs::read(path).map_err(|error| LintError::Io { path: path.to_path_buf(), error })?;
+    lint_bytes(path, &bytes)
+}
+
+/// Lints a profile held in memory; `path` only names it in errors.
+pub fn lint_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<Finding>, LintError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| LintError::Json {
+        path: path.to_path_buf(),
+        line: e.line(),
+        column: e.column(),
+        what: strip_position(&e.to_string()),
+    })?;
+    if let Some(findings) = super::podspec::lint_workload(&value) {
+        return Ok(findings);
+    }
+    let (object, prefix, kind) =
+        locate(&value).map_err(|what| LintError::NotSeccomp { path: path.to_path_buf(), what: what.to_string() })?;
+    let mut out = Out::new(prefix);
+    let profile = read_profile(object, kind, &mut out);
+    check_strings(&profile, &mut out);
+    check_libseccomp(&profile, &mut out);
+    check_mask_zero(&profile, &mut out);
+    check_notify(&profile, &mut out);
+    check_foreign_keys(&profile, &mut out);
+    check_entries_per_syscall(&profile, &mut out);
+    check_default_allow(&profile, &mut out);
+    check_clone3(&profile, &mut out);
+    check_ioctl_request_width(&profile, &mut out);
+    Ok(out.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(super) fn lint(json: &str) -> Vec<Finding> {
+        lint_bytes(Path::new("p.json"), json.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The findings at `location` with `severity`, as text for assertion messages.
+    fn at(findings: &[Finding], severity: Severity, location: &str) -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| f.severity == severity && f.location == location)
+            .map(|f| f.message.clone())
+            .collect()
+    }
+
+    pub(super) fn assert_one(findings: &[Finding], severity: Severity, location: &str, needle: &str) {
+        let found = at(findings, severity, location);
+        assert!(
+            found.len() == 1 && found[0].contains(needle),
+            "want one {severity} at {location} containing {needle:?}; all findings:\n{}",
+            findings.iter().map(|f| format!("{f}\n")).collect::<String>()
+        );
+    }
+
+    /// A clean profile with `extra` spliced into its syscalls.
+    pub(super) fn with_entries(extra: &str) -> String {
+        format!(
+            r#"{{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [
+                {{"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"}},
+                {{"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}}{extra}]}}"#
+        )
+    }
+
+    #[test]
+    fn clean_profile_has_no_findings() {
+        assert_eq!(lint(&with_entries("")), vec![]);
+    }
+
+    #[test]
+    fn huge_numbers_and_strange_names_do_not_panic() {
+        let f = lint(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 4294967295, "syscalls": [
+                {"names": ["", "nul\u0000byte", "clone3"], "action": "SCMP_ACT_TRACE", "errnoRet": 4294967295,
+                 "args": [{"index": 4294967295, "value": 18446744073709551615, "valueTwo": 18446744073709551615, "op": "SCMP_CMP_GT"}]}]}"#,
+        );
+        assert!(!f.is_empty());
+        assert!(f.iter().all(|f| !f.message.is_empty() && !f.location.is_empty()), "{f:?}");
+    }
+
+    #[test]
+    fn input_errors_name_the_file_and_place() {
+        let err = lint_bytes(Path::new("p.json"), b"{\n  \"defaultAction\": ").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("p.json:2:"), "{text}");
+        assert!(!text.contains('\n'), "{text}");
+
+        for (json, needle) in [
+            ("[]", "top level is not a JSON object"),
+            (r#"{"foo": 1}"#, "no defaultAction or syscalls"),
+            (r#"{"ociVersion": "1.1.0", "linux": {}}"#, "without a linux.seccomp"),
+            (
+                r#"{"apiVersion": "security-profiles-operator.x-k8s.io/v1beta1", "kind": "SeccompProfile"}"#,
+                "without a spec",
+            ),
+        ] {
+            let err = lint_bytes(Path::new("p.json"), json.as_bytes()).unwrap_err();
+            assert!(matches!(err, LintError::NotSeccomp { .. }), "{json}: {err}");
+            assert!(err.to_string().starts_with("p.json: ") && err.to_string().contains(needle), "{err}");
+        }
+
+        let err = lint_file(Path::new("/nonexistent/p.json")).unwrap_err();
+        assert!(matches!(err, LintError::Io { .. }), "{err}");
+        assert!(err.to_string().starts_with("cannot read /nonexistent/p.json: "), "{err}");
+    }
+}
