@@ -271,7 +271,7 @@ impl Tracer<'_> {
     }
 
     fn on_seccomp(&mut self, pid: i32) -> std::io::Result<()> {
-        let info = match sys::syscall_info(pid) {
+        let info = match sys::syscall_info(pid, sys::OP_SECCOMP) {
             Ok(info) if info.op == sys::OP_SECCOMP => info,
             Ok(_) => return self.resume(pid, 0),
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
@@ -336,11 +336,12 @@ impl Tracer<'_> {
             && std::mem::take(&mut task.anchor_pending)
         {
             // The filter is in place if the call succeeded: from here on, this task is the container.
-            task.recording = sys::syscall_info(pid).is_ok_and(|info| info.op == sys::OP_EXIT && !info.is_error());
+            task.recording =
+                sys::syscall_info(pid, sys::OP_EXIT).is_ok_and(|info| info.op == sys::OP_EXIT && !info.is_error());
         }
         let pending = self.tasks.get_mut(&pid).and_then(|t| t.pending.take());
         if let Some(class) = pending {
-            match sys::syscall_info(pid) {
+            match sys::syscall_info(pid, sys::OP_EXIT) {
                 // -ERESTART* (512 to 517) is the kernel restarting the call, which enters again and is counted
                 // again: no result the program ever saw.
                 Ok(info) if info.op == sys::OP_EXIT && !(info.is_error() && (512..=517).contains(&-info.rval())) => {

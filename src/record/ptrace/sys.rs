@@ -2,6 +2,7 @@
 //! SIGKILL from elsewhere) is not an error here: waitpid reports the death next.
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// PTRACE_GET_SYSCALL_INFO's result (linux/ptrace.h, `struct ptrace_syscall_info`). Declared here rather than
 /// taken from libc because not every libc target has it.
@@ -117,11 +118,93 @@ pub fn event_msg(pid: libc::pid_t) -> io::Result<u64> {
     Ok(msg as u64)
 }
 
-pub fn syscall_info(pid: libc::pid_t) -> io::Result<SyscallInfo> {
-    let mut info = std::mem::MaybeUninit::<SyscallInfo>::zeroed();
-    request(PTRACE_GET_SYSCALL_INFO, pid, size_of::<SyscallInfo>(), info.as_mut_ptr() as usize)?;
-    // SAFETY: zero-initialised plain-old-data; the kernel filled at most size_of bytes.
-    Ok(unsafe { info.assume_init() })
+/// The syscall a tracee is stopped in: at a seccomp stop (`at` = [`OP_SECCOMP`]) or a syscall-exit stop
+/// ([`OP_EXIT`]). PTRACE_GET_SYSCALL_INFO (Linux 5.3) answers directly; where the request is unknown (older
+/// kernels such as RHEL 8's 4.18, gVisor) the same facts are read from the registers, and `at` says which stop
+/// it is.
+pub fn syscall_info(pid: libc::pid_t, at: u8) -> io::Result<SyscallInfo> {
+    if !registers_only() {
+        let mut info = std::mem::MaybeUninit::<SyscallInfo>::zeroed();
+        match request(PTRACE_GET_SYSCALL_INFO, pid, size_of::<SyscallInfo>(), info.as_mut_ptr() as usize) {
+            // SAFETY: zero-initialised plain-old-data; the kernel filled at most size_of bytes.
+            Ok(_) => return Ok(unsafe { info.assume_init() }),
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => REGISTERS_ONLY.store(true, Ordering::Relaxed),
+            Err(e) => return Err(e),
+        }
+    }
+    from_registers(pid, at)
+}
+
+/// Set once PTRACE_GET_SYSCALL_INFO turned out to be unknown here, or by `TRAPLINE_PTRACE_REGISTERS=1` (which
+/// lets the tests run the register path on any kernel).
+static REGISTERS_ONLY: AtomicBool = AtomicBool::new(false);
+
+fn registers_only() -> bool {
+    static FORCED: std::sync::Once = std::sync::Once::new();
+    FORCED.call_once(|| {
+        if std::env::var_os("TRAPLINE_PTRACE_REGISTERS").is_some_and(|v| v == "1") {
+            REGISTERS_ONLY.store(true, Ordering::Relaxed);
+        }
+    });
+    REGISTERS_ONLY.load(Ordering::Relaxed)
+}
+
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+/// The code segment selector of 32-bit user code on x86_64 Linux (`__USER32_CS`).
+const USER32_CS: u64 = 0x23;
+
+/// PTRACE_GET_SYSCALL_INFO's answer, rebuilt from the registers (x86_64: `orig_rax` holds the number, the
+/// arguments are in the syscall ABI's registers, `rax` the result at exit). The ABI is the one the call used:
+/// 32-bit code (`cs`), or `int $0x80` from 64-bit code (the two bytes before `rip`), is i386's.
+#[cfg(target_arch = "x86_64")]
+fn from_registers(pid: libc::pid_t, at: u8) -> io::Result<SyscallInfo> {
+    let mut regs = std::mem::MaybeUninit::<libc::user_regs_struct>::zeroed();
+    request(libc::PTRACE_GETREGS, pid, 0, regs.as_mut_ptr() as usize)?;
+    // SAFETY: zero-initialised plain-old-data, filled by the kernel on success.
+    let r = unsafe { regs.assume_init() };
+    let i386 = r.cs == USER32_CS || (at == OP_SECCOMP && int80_before(pid, r.rip));
+    let mut data = [0u64; 7];
+    if at == OP_EXIT {
+        let rval = if i386 { r.rax as u32 as i32 as i64 } else { r.rax as i64 };
+        data[0] = rval as u64;
+        data[1] = u64::from((-4095..0).contains(&rval));
+    } else if i386 {
+        let low = |v: u64| v & 0xffff_ffff;
+        data = [low(r.orig_rax), low(r.rbx), low(r.rcx), low(r.rdx), low(r.rsi), low(r.rdi), low(r.rbp)];
+    } else {
+        data = [r.orig_rax, r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9];
+    }
+    Ok(SyscallInfo {
+        op: at,
+        _pad: [0; 3],
+        arch: if i386 { AUDIT_ARCH_I386 } else { AUDIT_ARCH_X86_64 },
+        instruction_pointer: r.rip,
+        stack_pointer: r.rsp,
+        data,
+        _ret_data: 0,
+        _pad2: 0,
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn from_registers(_pid: libc::pid_t, _at: u8) -> io::Result<SyscallInfo> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "PTRACE_GET_SYSCALL_INFO (Linux 5.3) is needed on this architecture",
+    ))
+}
+
+/// Whether the instruction that entered the kernel, ending at `rip`, is `int $0x80` (CD 80).
+#[cfg(target_arch = "x86_64")]
+fn int80_before(pid: libc::pid_t, rip: u64) -> bool {
+    // PTRACE_PEEKTEXT returns the word; -1 is also a valid word, so errno tells failure apart.
+    // SAFETY: errno is thread-local; the request passes no memory.
+    unsafe { *libc::__errno_location() = 0 };
+    let word = unsafe { libc::ptrace(libc::PTRACE_PEEKTEXT, pid, rip.wrapping_sub(2) as usize, 0) };
+    // SAFETY: as above.
+    let failed = word == -1 && unsafe { *libc::__errno_location() } != 0;
+    !failed && (word as u64).to_le_bytes()[..2] == [0xcd, 0x80]
 }
 
 /// The frame pointer (rbp) of a stopped tracee, which the call-site unwinder needs for code built with frame
