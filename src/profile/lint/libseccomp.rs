@@ -86,7 +86,8 @@ pub(super) fn check_libseccomp(p: &Profile, out: &mut Out) {
     let mut refused: BTreeMap<(String, String), BTreeSet<&str>> = BTreeMap::new();
     // Names libseccomp knows on no architecture, by location; names not on one architecture, by (entry, arch).
     let mut unknown: BTreeMap<String, &str> = BTreeMap::new();
-    let mut not_on: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new(); // (entry, name) -> arches
+    // (entry, name) -> arches; a set, since a name may be listed twice in one entry.
+    let mut not_on: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
     for (arch_label, arch) in &arches {
         let mut ctx = match ScmpFilterContext::new(default) {
             Ok(ctx) => ctx,
@@ -141,7 +142,7 @@ pub(super) fn check_libseccomp(p: &Profile, out: &mut Out) {
                 let on_arch =
                     ScmpSyscall::from_name_by_arch_rewrite(name, *arch).is_ok_and(|nr| nr.as_raw_syscall() >= 0);
                 if !on_arch {
-                    not_on.entry((&e.loc, name)).or_default().push(arch_label);
+                    not_on.entry((&e.loc, name)).or_default().insert(arch_label);
                     continue;
                 }
                 if let Err(err) = ctx.add_rule_conditional(action, nr, &conditions) {
@@ -191,7 +192,7 @@ pub(super) fn check_libseccomp(p: &Profile, out: &mut Out) {
             format!(
                 "{name:?} is not a syscall on {}: libseccomp skips it silently, so that call gets \
                  {default_name}; use the architecture's own name",
-                missing_on.join(", ")
+                missing_on.into_iter().collect::<Vec<_>>().join(", ")
             ),
         );
     }
@@ -332,6 +333,12 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].location, "syscalls[0].names");
         assert!(f[0].message.contains("\"fstatat64\" is not a syscall on SCMP_ARCH_X86_64"), "{}", f[0]);
+        // A name listed twice is still missing on one architecture only.
+        let f = lint(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+                "syscalls": [{"names": ["fstatat64", "fstatat64", "clone3"], "action": "SCMP_ACT_ALLOW"}]}"#,
+        );
+        assert!(f.is_empty(), "{f:?}");
     }
 
     #[test]
