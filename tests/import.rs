@@ -331,6 +331,22 @@ fn a_c_program_imports_as_it_records_in_every_rendering() {
     }
 }
 
+/// strace prints a call the kernel enters again after a signal as one more call (`= ? ERESTARTSYS`, then the
+/// call again); the import counts it once, with the EINTR a handler without SA_RESTART made of it, as recording
+/// does.
+#[test]
+fn calls_restarted_after_a_signal_import_as_they_record() {
+    let restart = fixture("restart");
+    let recorded = record_with(&["--results", "all"], &[restart.to_str().unwrap()]);
+    assert_eq!(recorded.code(), 0, "{}", recorded.out.stderr_str());
+    let imported = strace_import(&["-y"], &[restart.to_str().unwrap()]);
+    for name in ["readv", "rt_sigreturn"] {
+        let (i, r) = (&classes_named(&imported, name)[0], &classes_named(&recorded.trace, name)[0]);
+        assert_eq!((&i["count"], &i["results"]), (&r["count"], &r["results"]), "{name}: imported {i}, recorded {r}");
+    }
+    assert_eq!(classes_named(&imported, "readv")[0]["count"], 2, "the program's two calls, not strace's four lines");
+}
+
 #[test]
 fn i386_calls_of_a_real_program_on_a_terminal_log() {
     // strace writes its mode-switch notes to stderr, not to -o's file: the log must be strace's stderr.

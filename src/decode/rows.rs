@@ -190,9 +190,11 @@ pub const RETURNS_FD: &[&str] = &[
 
 /// Whether `--results auto` waits for a syscall's result: for calls that create fds (their errors explain a
 /// run's behaviour; pipe, socketpair and bpf create theirs too), ioctl (ENOTTY and friends tell a reviewer
-/// whether a device answered) and exec.
+/// whether a device answered), exec, and the calls that create tasks (EAGAIN says a pids limit was hit; their
+/// exit also shows the kernel restarting a fork that a signal to another thread interrupted).
 pub fn result_worthy(name: &str) -> bool {
-    const ALSO: &[&str] = &["pipe", "pipe2", "socketpair", "bpf", "ioctl", "execve", "execveat"];
+    const ALSO: &[&str] =
+        &["pipe", "pipe2", "socketpair", "bpf", "ioctl", "execve", "execveat", "clone", "clone3", "fork", "vfork"];
     RETURNS_FD.contains(&name) || ALSO.contains(&name)
 }
 

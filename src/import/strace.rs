@@ -37,6 +37,7 @@ use crate::decode::table::{Results, SyscallTables};
 use crate::record::classify::{Call, CallSource, Classified, classify};
 use crate::record::exit_of;
 use crate::record::fdtable::Fd;
+use crate::record::restart::{Entry, Interrupted, RESTART_ERRNOS, Return, internal_errno, is_sigreturn};
 use crate::trace::aggregate::ExeId;
 use crate::trace::model::{Exit, FdDesc, Run, Text, Totals};
 use crate::trace::{Aggregator, EventSink};
@@ -209,6 +210,8 @@ struct Task {
     pending: Option<Pending>,
     /// First seen without knowing its parent: its fd table started empty.
     orphan: bool,
+    /// The call a signal interrupted (`= ? ERESTARTSYS`), whose next line may be the kernel entering it again.
+    interrupted: Option<Interrupted>,
 }
 
 struct Pending {
@@ -369,6 +372,7 @@ impl<'a> Importer<'a> {
                 exe: self.unknown_exe,
                 pending: None,
                 orphan: true,
+                interrupted: None,
             },
         }
     }
@@ -385,6 +389,7 @@ impl<'a> Importer<'a> {
             exe: p.exe,
             pending: None,
             orphan: false,
+            interrupted: None,
         }
     }
 
@@ -461,17 +466,51 @@ impl<'a> Importer<'a> {
             // An exec is charged to what it becomes, as the ptrace backend charges it.
             self.exec(pid, name, &items);
         }
-        let Some(task) = self.tasks.get(&pid) else {
+        let Some(task) = self.tasks.get_mut(&pid) else {
             return Err("a call of a task that is gone".to_string());
+        };
+        // strace shows the kernel entering an interrupted call again as one more call: it is counted once, as
+        // the ptrace backend counts it (the restart's result is the call's).
+        let restarted = match task.interrupted.take().map(|i| i.at_entry(nr, 0, is_sigreturn(name))) {
+            Some(Entry::New(kept)) => {
+                task.interrupted = kept;
+                None
+            }
+            Some(Entry::Restart(class)) => class,
+            None => None,
         };
         let mut source = LineSource { fds: &task.fds, decorated: &decorated, clone3_flags };
         let Classified { key, raw_high, .. } = classify(self.tables, &call, &mut source, self.sink);
-        let class = self.sink.call(key, task.tgid, task.exe, raw_high);
-        self.syscalls += 1;
-        match outcome {
-            Some(Outcome::Value { value, .. }) => self.sink.result(class, value, false),
-            Some(Outcome::Error(errno)) => self.sink.result(class, -i64::from(errno), true),
-            Some(Outcome::Unknown) | None => {}
+        let class = match restarted {
+            Some(class) => class,
+            None => {
+                self.syscalls += 1;
+                self.sink.call(key, task.tgid, task.exe, raw_high)
+            }
+        };
+        let rval = match outcome {
+            Some(Outcome::Value { value, .. }) => Some(value),
+            Some(Outcome::Error(errno)) => Some(-i64::from(errno)),
+            Some(Outcome::Unknown) | None => None,
+        };
+        let errno = rval.filter(|r| *r < 0).and_then(|r| r.checked_neg()).and_then(|e| i32::try_from(e).ok());
+        match (rval, errno) {
+            (Some(_), Some(errno)) if RESTART_ERRNOS.contains(&errno) => {
+                task.interrupted = Some(Interrupted::new(nr, 0, Some(class)));
+            }
+            (Some(_), Some(errno)) if internal_errno(errno) => {}
+            (Some(rval), _) => self.sink.result(class, rval, rval < 0),
+            (None, _) => {}
+        }
+        // A handler's rt_sigreturn: what it restored says whether the interrupted call runs again or failed.
+        if let Some(rval) = rval
+            && let Some(interrupted) = task.interrupted.take_if(|i| i.awaits_exit())
+        {
+            match interrupted.at_sigreturn_exit(rval) {
+                Return::Restart(restored) => task.interrupted = Some(restored),
+                Return::Eintr(Some(class)) => self.sink.result(class, -i64::from(libc::EINTR), true),
+                Return::Eintr(None) | Return::Unknown => {}
+            }
         }
         self.effects(pid, name, &items, outcome);
         Ok(())
@@ -604,7 +643,15 @@ fn text(error: ValueError) -> String {
 
 /// Never built in practice (callers check first); keeps lookups panic-free.
 fn unreachable_task(pid: u32) -> Task {
-    Task { tgid: pid, arch: Arch::native(), fds: fds::new_table(), exe: ExeId::default(), pending: None, orphan: true }
+    Task {
+        tgid: pid,
+        arch: Arch::native(),
+        fds: fds::new_table(),
+        exe: ExeId::default(),
+        pending: None,
+        orphan: true,
+        interrupted: None,
+    }
 }
 
 /// The number of `name` in `arch`'s table; strace names syscalls it does not know `syscall_0x1c6`.

@@ -11,6 +11,7 @@ pub mod memory;
 pub mod notify;
 pub mod procfs;
 pub mod ptrace;
+pub mod restart;
 pub mod signals;
 
 use std::ffi::OsString;

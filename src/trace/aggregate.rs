@@ -32,6 +32,13 @@ pub struct ExeId(u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClassId(usize);
 
+impl ClassId {
+    #[cfg(test)]
+    pub(crate) fn for_tests(index: usize) -> ClassId {
+        ClassId(index)
+    }
+}
+
 /// The identity of a call class, compact enough to hash on every syscall.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ClassKey {

@@ -17,6 +17,7 @@ use super::fdtable::{Fd, FdTable, SharedFdTable};
 use super::launcher::{self, ChildFailure, Launch};
 use super::memory;
 use super::procfs::{proc_exe, proc_ppid, proc_tgid};
+use super::restart::{Entry, Interrupted, Return, internal_errno, is_sigreturn};
 use super::{Backend, RecordError, RunEnd, exit_of, signals};
 use crate::decode::arch::Arch;
 use crate::decode::flags::{CLONE_FILES, CLONE_THREAD};
@@ -124,16 +125,28 @@ struct Task {
     anchor_pending: bool,
     /// Whether its parent's fork or clone event has been handled (or it has no traced parent).
     announced: bool,
+    /// The call a signal interrupted, whose entry again is no new call (see `restart`).
+    interrupted: Option<Interrupted>,
 }
 
 impl Task {
     fn new(tgid: i32, fds: SharedFdTable, exe: ExeId, recording: bool) -> Task {
-        Task { tgid, fds, exe, pending: None, spawn_flags: None, recording, anchor_pending: false, announced: true }
+        Task {
+            tgid,
+            fds,
+            exe,
+            pending: None,
+            spawn_flags: None,
+            recording,
+            anchor_pending: false,
+            announced: true,
+            interrupted: None,
+        }
     }
 
     /// Whether the task must stop again at the exit of the syscall in progress.
     fn awaits_exit(&self) -> bool {
-        self.pending.is_some() || self.anchor_pending
+        self.pending.is_some() || self.anchor_pending || self.interrupted.is_some_and(|i| i.awaits_exit())
     }
 }
 
@@ -211,9 +224,16 @@ impl Tracer<'_> {
             Stop::SyscallExit => return self.on_syscall_exit(pid),
             Stop::Spawned => return self.on_spawn(pid),
             Stop::Exec => return self.on_exec(pid),
-            Stop::Group { .. } => return sys::listen(pid),
+            Stop::Group { .. } => {
+                // The threads of a stopping group that did not take the signal leave their blocked calls too.
+                self.note_interrupted(pid, None);
+                return sys::listen(pid);
+            }
             Stop::Event => return self.on_event_stop(pid),
-            Stop::Signal { signal } => return self.resume(pid, signal),
+            Stop::Signal { signal } => {
+                self.note_interrupted(pid, None);
+                return self.resume(pid, signal);
+            }
         }
         Ok(())
     }
@@ -308,7 +328,23 @@ impl Tracer<'_> {
             }
         }
 
-        if task.recording {
+        let restart = match task.interrupted.take() {
+            Some(interrupted) => {
+                match interrupted.at_entry(info.nr(), info.instruction_pointer, entry.name.is_some_and(is_sigreturn)) {
+                    Entry::New(kept) => {
+                        task.interrupted = kept;
+                        None
+                    }
+                    Entry::Restart(class) => Some(class),
+                }
+            }
+            None => None,
+        };
+
+        if let Some(class) = restart {
+            // The kernel entering an interrupted call again: counted once already; its result is still wanted.
+            task.pending = class;
+        } else if task.recording {
             let class = self.sink.call(key, task.tgid as u32, task.exe, raw_high);
             if entry.wants_result {
                 task.pending = Some(class);
@@ -331,7 +367,33 @@ impl Tracer<'_> {
         self.resume(pid, 0)
     }
 
+    /// A signal is about to be delivered, or the task stops with its group: note the call this interrupted, if
+    /// the kernel may enter it again.
+    fn note_interrupted(&mut self, pid: i32, class: Option<ClassId>) {
+        // Only when every call stops here: otherwise the restart, or the handler's rt_sigreturn, may run unseen.
+        if self.traps_all
+            && let Some(task) = self.tasks.get_mut(&pid)
+            && let Some((nr, ip)) = sys::interrupted_call(pid)
+        {
+            // One interrupted call can stop at its exit and then for several signals: the first knew its class.
+            let class = class.or_else(|| task.interrupted.and_then(|i| i.class()));
+            task.interrupted = Some(Interrupted::new(nr, ip, class));
+        }
+    }
+
     fn on_syscall_exit(&mut self, pid: i32) -> std::io::Result<()> {
+        if let Some(task) = self.tasks.get_mut(&pid)
+            && let Some(interrupted) = task.interrupted.take_if(|i| i.awaits_exit())
+        {
+            // A handler's rt_sigreturn: what it restored says whether the interrupted call runs again.
+            match sys::syscall_info(pid, sys::OP_EXIT).map(|info| interrupted.at_sigreturn_exit(info.rval())) {
+                Ok(Return::Restart(restored)) => task.interrupted = Some(restored),
+                Ok(Return::Eintr(Some(class))) => self.sink.result(class, -i64::from(libc::EINTR), true),
+                Ok(Return::Eintr(None) | Return::Unknown) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
         if let Some(task) = self.tasks.get_mut(&pid)
             && std::mem::take(&mut task.anchor_pending)
         {
@@ -342,11 +404,13 @@ impl Tracer<'_> {
         let pending = self.tasks.get_mut(&pid).and_then(|t| t.pending.take());
         if let Some(class) = pending {
             match sys::syscall_info(pid, sys::OP_EXIT) {
-                // -ERESTART* (512 to 517) is the kernel restarting the call, which enters again and is counted
-                // again: no result the program ever saw.
-                Ok(info) if info.op == sys::OP_EXIT && !(info.is_error() && (512..=517).contains(&-info.rval())) => {
+                // -ERESTART* (512 to 517) is the kernel's own: no result the program ever saw.
+                Ok(info) if info.op == sys::OP_EXIT && !(info.is_error() && internal_errno(-info.rval() as i32)) => {
                     self.sink.result(class, info.rval(), info.is_error())
                 }
+                // The kernel will enter it again (or fail it with EINTR, if a handler without SA_RESTART runs):
+                // the signal may well go to another thread, so this thread's exit is where it is seen.
+                Ok(info) if info.op == sys::OP_EXIT => self.note_interrupted(pid, Some(class)),
                 Ok(_) => {}
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
                 Err(e) => return Err(e),

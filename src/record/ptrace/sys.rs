@@ -195,6 +195,29 @@ fn from_registers(_pid: libc::pid_t, _at: u8) -> io::Result<SyscallInfo> {
     ))
 }
 
+/// At a signal-delivery-stop: the syscall the signal interrupted, if the kernel may enter it again (its result
+/// so far is -ERESTARTSYS, -ERESTARTNOINTR or -ERESTARTNOHAND): its number, and the address after its
+/// instruction, as its next seccomp stop will report them. Read from the registers (x86_64 only: elsewhere
+/// `None`, and restarted calls count as calls).
+pub fn interrupted_call(pid: libc::pid_t) -> Option<(u64, u64)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut regs = std::mem::MaybeUninit::<libc::user_regs_struct>::zeroed();
+        request(libc::PTRACE_GETREGS, pid, 0, regs.as_mut_ptr() as usize).ok()?;
+        // SAFETY: zero-initialised plain-old-data, filled by the kernel on success.
+        let r = unsafe { regs.assume_init() };
+        let in_syscall = r.orig_rax as i64 >= 0;
+        let errno = (r.rax as i64).checked_neg().and_then(|e| i32::try_from(e).ok());
+        let restartable = errno.is_some_and(|e| crate::record::restart::RESTART_ERRNOS.contains(&e));
+        (in_syscall && restartable).then_some((r.orig_rax, r.rip))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
 /// Whether the instruction that entered the kernel, ending at `rip`, is `int $0x80` (CD 80).
 #[cfg(target_arch = "x86_64")]
 fn int80_before(pid: libc::pid_t, rip: u64) -> bool {
