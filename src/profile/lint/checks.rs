@@ -222,6 +222,26 @@ pub(super) fn check_default_allow(p: &Profile, out: &mut Out) {
     }
 }
 
+/// The reader: runc and crun use an errno only with SCMP_ACT_ERRNO (the call's error) and SCMP_ACT_TRACE (the
+/// tracer's data); with any other action they drop it without a word, so a profile that says `errnoRet: 1` on a
+/// kill rule reads as if the call failed with EPERM.
+pub(super) fn check_errno_without_errno_action(p: &Profile, out: &mut Out) {
+    let ignored = |action: Option<&str>| action.is_some_and(|a| a != "SCMP_ACT_ERRNO" && a != "SCMP_ACT_TRACE");
+    let message = |action: &str| {
+        format!(
+            "has no effect with {action}: runc and crun use it only with SCMP_ACT_ERRNO or SCMP_ACT_TRACE; remove it"
+        )
+    };
+    if p.default_errno.is_some() && ignored(p.default_action) {
+        out.warning("defaultErrnoRet", message(p.default_action.unwrap_or_default()));
+    }
+    for e in &p.entries {
+        if e.errno_ret.is_some() && ignored(e.action) {
+            out.warning(&format!("{}.errnoRet", e.loc), message(e.action.unwrap_or_default()));
+        }
+    }
+}
+
 /// glibc (2.34 and later) calls clone3 first and falls back to clone only on ENOSYS: any other denial
 /// breaks pthread_create and posix_spawn.
 pub(super) fn check_clone3(p: &Profile, out: &mut Out) {
@@ -292,6 +312,19 @@ pub(super) fn check_ioctl_request_width(p: &Profile, out: &mut Out) {
 mod tests {
     use crate::profile::lint::Severity;
     use crate::profile::lint::tests::{assert_one, lint, with_entries};
+
+    #[test]
+    fn an_errno_with_another_action_is_reported() {
+        let f = lint(
+            r#"{"defaultAction": "SCMP_ACT_KILL_PROCESS", "defaultErrnoRet": 1, "syscalls": [
+                {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+                {"names": ["ptrace"], "action": "SCMP_ACT_KILL_THREAD", "errnoRet": 1},
+                {"names": ["getpid"], "action": "SCMP_ACT_TRACE", "errnoRet": 7}]}"#,
+        );
+        assert_one(&f, Severity::Warning, "defaultErrnoRet", "has no effect with SCMP_ACT_KILL_PROCESS");
+        assert_one(&f, Severity::Warning, "syscalls[1].errnoRet", "has no effect with SCMP_ACT_KILL_THREAD");
+        assert_eq!(f.len(), 2, "{f:?}");
+    }
 
     #[test]
     fn unknown_strings_are_errors() {
