@@ -242,6 +242,25 @@ pub(super) fn check_errno_without_errno_action(p: &Profile, out: &mut Out) {
     }
 }
 
+/// The workload: SCMP_ACT_KILL is SCMP_ACT_KILL_THREAD (runc and crun map it so): the calling thread dies and
+/// the rest of the process runs on without it. In a multi-threaded program (every ML framework: data loaders,
+/// NCCL, CUDA's own threads) that is a hang or a corrupt state, not a failure anyone sees.
+pub(super) fn check_kill_thread(p: &Profile, out: &mut Out) {
+    let kills_a_thread = |action: Option<&str>| matches!(action, Some("SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD"));
+    let message = |action: &str| {
+        format!(
+            "{action} kills only the calling thread: the rest of a multi-threaded process runs on without it and \
+             may hang; use SCMP_ACT_KILL_PROCESS, or SCMP_ACT_ERRNO to let the program see the refusal"
+        )
+    };
+    if kills_a_thread(p.default_action) {
+        out.warning("defaultAction", message(p.default_action.unwrap_or_default()));
+    }
+    for e in p.entries.iter().filter(|e| kills_a_thread(e.action)) {
+        out.warning(&format!("{}.action", e.loc), message(e.action.unwrap_or_default()));
+    }
+}
+
 /// glibc (2.34 and later) calls clone3 first and falls back to clone only on ENOSYS: any other denial
 /// breaks pthread_create and posix_spawn.
 pub(super) fn check_clone3(p: &Profile, out: &mut Out) {
@@ -314,15 +333,32 @@ mod tests {
     use crate::profile::lint::tests::{assert_one, lint, with_entries};
 
     #[test]
+    fn killing_a_thread_only_is_reported() {
+        let f = lint(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["ptrace"], "action": "SCMP_ACT_KILL_THREAD"},
+                {"names": ["kexec_load"], "action": "SCMP_ACT_KILL_PROCESS"},
+                {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}"#,
+        );
+        assert_one(&f, Severity::Warning, "syscalls[1].action", "SCMP_ACT_KILL_THREAD kills only the calling thread");
+        assert_eq!(f.len(), 1, "{f:?}");
+        let f = lint(
+            r#"{"defaultAction": "SCMP_ACT_KILL", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}"#,
+        );
+        assert_one(&f, Severity::Warning, "defaultAction", "SCMP_ACT_KILL kills only the calling thread");
+    }
+
+    #[test]
     fn an_errno_with_another_action_is_reported() {
         let f = lint(
             r#"{"defaultAction": "SCMP_ACT_KILL_PROCESS", "defaultErrnoRet": 1, "syscalls": [
                 {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
-                {"names": ["ptrace"], "action": "SCMP_ACT_KILL_THREAD", "errnoRet": 1},
+                {"names": ["ptrace"], "action": "SCMP_ACT_TRAP", "errnoRet": 1},
                 {"names": ["getpid"], "action": "SCMP_ACT_TRACE", "errnoRet": 7}]}"#,
         );
         assert_one(&f, Severity::Warning, "defaultErrnoRet", "has no effect with SCMP_ACT_KILL_PROCESS");
-        assert_one(&f, Severity::Warning, "syscalls[1].errnoRet", "has no effect with SCMP_ACT_KILL_THREAD");
+        assert_one(&f, Severity::Warning, "syscalls[1].errnoRet", "has no effect with SCMP_ACT_TRAP");
         assert_eq!(f.len(), 2, "{f:?}");
     }
 

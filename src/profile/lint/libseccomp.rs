@@ -348,7 +348,7 @@ mod tests {
                  {"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [
                     {"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]},
                  {"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
-                 {"names": ["personality"], "action": "SCMP_ACT_KILL", "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
+                 {"names": ["personality"], "action": "SCMP_ACT_KILL_PROCESS", "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
                  {"names": ["mmap"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}"#,
         ));
         assert_one(&f, Severity::Error, "syscalls[2].action", "EACCES");

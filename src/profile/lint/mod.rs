@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use checks::{
     check_clone3, check_default_allow, check_entries_per_syscall, check_errno_without_errno_action, check_foreign_keys,
-    check_ioctl_request_width, check_mask_zero, check_notify, check_strings,
+    check_ioctl_request_width, check_kill_thread, check_mask_zero, check_notify, check_strings,
 };
 use libseccomp::check_libseccomp;
 use read::{Out, locate, read_profile};
@@ -110,6 +110,7 @@ pub fn lint_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<Finding>, LintError> 
     check_entries_per_syscall(&profile, &mut out);
     check_default_allow(&profile, &mut out);
     check_errno_without_errno_action(&profile, &mut out);
+    check_kill_thread(&profile, &mut out);
     check_clone3(&profile, &mut out);
     check_ioctl_request_width(&profile, &mut out);
     Ok(out.finish())
