@@ -11,11 +11,12 @@
 #   4. makes profiles from both traces (`--runtime none`, exact and `--gpu-portable`), explain reports, and
 #      lints the profiles;
 #   5. runs each workload under its profile with `trapline run` (skipped if this trapline has no `run`), and
-#      when one fails, runs it again with `--audit` to list what the profile denies;
+#      when one fails, runs it again with `--audit` to list what the profile denies; then records each workload
+#      again with `--backend notify` (what the agent sees), to compare with ptrace;
 #   6. prints a summary: syscalls, classes, and the ioctl requests by name and device, with the RM control
 #      commands and alloc classes behind them.
 # Everything is written under $OUT with the driver version in the file names:
-#   traces/nvidia-smi-<driver>.json  traces/pytorch-matmul-<driver>.json
+#   traces/nvidia-smi-<driver>.json  traces/pytorch-matmul-<driver>.json  traces/<workload>-<driver>-notify.json
 #   profiles/<workload>-<driver>.json  profiles/<workload>-<driver>-portable.json
 #   reports/<workload>-<driver>.md  logs/<step>.log  summary-<driver>.txt  env-<driver>.txt
 #   traces/<workload>-<driver>-denied.json (only when a workload failed under its profile)
@@ -253,6 +254,18 @@ else
     done
 fi
 
+# --- 5b. The same workloads under the notify backend -----------------------------------------------------------
+# What the agent (a fleet's recorder) sees is what `--backend notify` sees: on a real driver it must name the same
+# requests as ptrace does. Last before the summary, so the budget goes to the steps above first.
+for w in "${traces[@]}"; do
+    case $w in
+        nvidia-smi) cmd=(nvidia-smi) secs=60 ;;
+        pytorch-matmul) cmd=(python3 "$prog") secs=120 ;;
+    esac
+    run_step "record-$w-notify" "$secs" "$TRAPLINE" record -q --backend notify \
+        -o "$OUT/traces/$w-$driver-notify.json" -- "${cmd[@]}" || true
+done
+
 # --- 6. Summary ---------------------------------------------------------------------------------------------
 summary="$OUT/summary-$driver.txt"
 if [ "${#traces[@]}" -eq 0 ]; then
@@ -312,6 +325,22 @@ for path in sys.argv[1:]:
         for c in mmaps:
             vals = {a["name"]: a.get("decoded") or a["value"] for a in c["args"]}
             print(f"  {c['fd'].get('path')}: {vals.get('prot')}, {vals.get('flags')}  calls {c['count']}")
+    notify_path = path[: -len(".json")] + "-notify.json"
+    try:
+        with open(notify_path) as f:
+            notify = json.load(f)
+    except (OSError, ValueError):
+        notify = None
+    if notify is not None:
+        def keys(t):
+            return {(c["syscall"], tuple(a.get("value") for a in c["args"]), c.get("fd", {}).get("path", ""))
+                    for c in t["classes"]}
+        p, n = keys(trace), keys(notify)
+        only = lambda a, b: sorted({k[0] + (" " + k[2] if k[2] else "") for k in a - b})
+        print(f"notify backend ({notify_path}): {len(n)} classes, ptrace {len(p)}; "
+              f"ioctl classes {sum(1 for k in n if k[0] == 'ioctl')} vs {sum(1 for k in p if k[0] == 'ioctl')}")
+        print(f"  only under ptrace: {', '.join(only(p, n)[:12]) or '-'}")
+        print(f"  only under notify: {', '.join(only(n, p)[:12]) or '-'}")
     print()
 EOF
     cat "$summary"

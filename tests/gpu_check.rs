@@ -1,8 +1,9 @@
 //! `scripts/gpu-check.sh`, the check prepared for a machine with a real NVIDIA GPU, run end to end on the
 //! emulated GPU rig: a stand-in `nvidia-smi` answers `-L` and the driver query as the real one does and, run
 //! plainly, makes a CUDA initialisation's device calls (`tests/fixtures/cuda_init.c`). The script must record it,
-//! profile it, lint the profiles, run it under its profile and summarise the requests by name and device, with
-//! every file named by the driver version, so that a GPU machine's one short run brings back what it should.
+//! profile it, lint the profiles, run it under its profile, record it again with the notify backend and summarise
+//! the requests by name and device, with every file named by the driver version, so that a GPU machine's one short
+//! run brings back what it should.
 
 mod common;
 
@@ -65,6 +66,7 @@ fn gpu_check_records_profiles_and_runs_a_gpu_workload_on_the_rig() {
     // Every file is named by the driver version.
     for file in [
         format!("traces/nvidia-smi-{DRIVER}.json"),
+        format!("traces/nvidia-smi-{DRIVER}-notify.json"),
         format!("profiles/nvidia-smi-{DRIVER}.json"),
         format!("profiles/nvidia-smi-{DRIVER}-portable.json"),
         format!("reports/nvidia-smi-{DRIVER}.md"),
@@ -104,4 +106,11 @@ fn gpu_check_records_profiles_and_runs_a_gpu_workload_on_the_rig() {
     {
         assert!(summary.contains(needle), "{needle:?} not in the summary:\n{summary}");
     }
+    // The notify backend (what the agent sees) names the same device requests as ptrace.
+    let ioctls = summary
+        .lines()
+        .find_map(|l| l.split_once("ioctl classes ").map(|(_, rest)| rest.to_string()))
+        .unwrap_or_else(|| panic!("no notify comparison in the summary:\n{summary}"));
+    let (notify, ptrace) = ioctls.split_once(" vs ").unwrap();
+    assert_eq!(notify, ptrace, "ioctl classes under notify and ptrace:\n{summary}");
 }
