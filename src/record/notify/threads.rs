@@ -178,9 +178,15 @@ impl Threads {
             self.tracking = false;
             self.stop_caching_fds();
         }
-        // A thread group's leader seen anew starts a new process: the id may be a former process's.
+        // A thread group's leader seen anew may head a new process that reuses a former one's id: then every
+        // thread of the former one is gone, and nothing of it is kept (its exited threads would otherwise be
+        // counted off the new process when swept). A live thread of the group means it is the same process.
         if tid == tgid {
-            self.processes.remove(&tgid);
+            let alive = self.threads.values().any(|t| t.tgid == tgid && t.pidfd.as_ref().is_some_and(|fd| !exited(fd)));
+            if !alive {
+                self.threads.retain(|_, t| t.tgid != tgid);
+                self.processes.remove(&tgid);
+            }
         }
         let cache_fds = self.cache_fds;
         let process = self.processes.entry(tgid).or_insert_with(|| {
@@ -196,7 +202,7 @@ impl Threads {
     fn forget(&mut self, tid: i32) {
         let Some(thread) = self.threads.remove(&tid) else { return };
         if let Some(process) = self.processes.get_mut(&thread.tgid) {
-            process.threads -= 1;
+            process.threads = process.threads.saturating_sub(1);
             if process.threads == 0 {
                 self.processes.remove(&thread.tgid);
             }
@@ -259,6 +265,41 @@ mod tests {
         threads.sweep();
         assert!(!threads.threads.contains_key(&tid), "the exited worker is swept out");
         assert!(threads.threads.contains_key(&me) && threads.processes.contains_key(&pid), "the live thread is kept");
+    }
+
+    /// A pidfd of a thread that has exited.
+    fn exited_pidfd() -> OwnedFd {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = std::thread::spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            tx.send(thread_pidfd(unsafe { libc::gettid() }).unwrap()).unwrap();
+        });
+        let pidfd = rx.recv().unwrap();
+        worker.join().unwrap();
+        assert!(exited(&pidfd));
+        pidfd
+    }
+
+    #[test]
+    fn a_leader_id_reused_by_a_new_process_drops_every_thread_of_the_former_one() {
+        let mut threads = Threads::new(true);
+        if !threads.tracking {
+            return; // a kernel before 6.9
+        }
+        // A former process with our pid as its id, and two threads, all gone: the leader and another.
+        let pid = std::process::id() as i32;
+        threads.threads.insert(pid, Thread { tgid: pid, pidfd: Some(exited_pidfd()) });
+        threads.threads.insert(-7, Thread { tgid: pid, pidfd: Some(exited_pidfd()) });
+        threads
+            .processes
+            .insert(pid, Process { exe: None, fds: FdTable::new(true), threads: 2, exec_by: None, visible: true });
+        // Our process makes a call with that id: a new process, with nothing of the former one.
+        assert_eq!(threads.process_of(pid).0, pid);
+        assert!(!threads.threads.contains_key(&-7), "the former process's other thread is dropped");
+        assert_eq!(threads.processes[&pid].threads, 1);
+        threads.last_sweep -= SWEEP_EVERY;
+        threads.sweep();
+        assert_eq!(threads.process_of(pid).0, pid, "the new process is still known after a sweep");
     }
 
     #[test]
