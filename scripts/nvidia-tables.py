@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""nvidia-tables.py: the RM alloc class and RM control command tables of src/decode/gpu/nvidia_rm.rs, generated
-from the SDK headers of NVIDIA's open-gpu-kernel-modules.
+"""nvidia-tables.py: the RM alloc class, RM control command, frontend escape and UVM request tables of
+src/decode/gpu/nvidia_rm.rs, generated from the headers of NVIDIA's open-gpu-kernel-modules.
 
 usage: nvidia-tables.py REPO [TAG ...] [-o OUT]
 
@@ -39,8 +39,22 @@ What is read, per tag:
   whose cl0041.h only says NV04_MEMORY): they are taken from it, attributed to the header its #include names.
   An id g_allclasses.h does not know is named by its header: the first name there that is not a legacy NV1_ one.
 
-Over several tags the tables are the union. Where a command was renumbered, or a value names different commands in
-different branches, the value's label gives each name with the branches where it has that value ("A (590-595) or
+- Frontend escapes (the nr of `_IOWR('F', nr, size)` on /dev/nvidiactl and /dev/nvidiaN): the NV_ESC_* defines of
+  src/nvidia/arch/nvalloc/unix/include/nv_escape.h (NV_ESC_RM_*, hex literals),
+  kernel-open/common/inc/nv-ioctl-numbers.h and kernel-open/common/inc/nv-ioctl-numa.h (`(NV_IOCTL_BASE + n)`,
+  NV_IOCTL_BASE 200). src/nvidia/arch/nvalloc/unix/include has copies of the last two; a difference is reported.
+- UVM requests (bare request numbers on /dev/nvidia-uvm): the defines of kernel-open/nvidia-uvm/uvm_ioctl.h that
+  expand UVM_IOCTL_BASE(n), among that header's flag and count defines, and the numeric UVM_* defines of
+  kernel-open/nvidia-uvm/uvm_linux_ioctl.h (UVM_INITIALIZE 0x30000001, UVM_DEINITIALIZE).
+  These headers are read as a Linux x86_64 build preprocesses them: #if/#ifdef/#elif/#else are evaluated with
+  __linux__, NV_LINUX and NV_64_BITS defined and nothing else (not WIN32/WIN64), and values are the defines'
+  expansions, evaluated. So UVM_IOCTL_BASE(i) is i (uvm_ioctl.h makes it a CTL_CODE under WIN32/WIN64), and the
+  Windows-only UVM_REGION_SET_BACKING and UVM_REGION_UNSET_BACKING (21, 22) are left out. Guards, NV_IOCTL_MAGIC
+  and the bases are not requests. NV_ESC_ENV_INFO (0xca) is not in the table: no release from 515 on defines it.
+
+Over several tags the tables are the union. Where a command or request was renumbered, or a value names different
+ones in different branches (frontend escape 0x5f is NV_ESC_RM_NVLOG_CTRL in 535 and NV_ESC_RM_LOCKLESS_DIAGNOSTIC
+later), the value's label gives each name with the branches where it has that value ("A (590-595) or
 B (535-580)"). Two names for one value in one release
 (NV2080_CTRL_CMD_FB_COMPBITCOPY_GET_COMPBITS and NV2080_CTRL_CMD_FB_STATS_GET, both 0x2080132a) keep the first by
 name, also reported. The output is deterministic, sorted by value
@@ -271,6 +285,223 @@ def classes_of(src, tag):
     return found
 
 
+# Frontend escapes and UVM requests: the headers that define them, each group read in order as one translation unit
+# (nv-ioctl-numa.h uses nv-ioctl-numbers.h's NV_IOCTL_BASE, uvm_linux_ioctl.h includes uvm_ioctl.h).
+ESCAPE_HEADERS = [
+    "src/nvidia/arch/nvalloc/unix/include/nv_escape.h",
+    "kernel-open/common/inc/nv-ioctl-numbers.h",
+    "kernel-open/common/inc/nv-ioctl-numa.h",
+]
+# Copies of the kernel-open headers that RM builds from; they should agree, and a difference is reported.
+ESCAPE_HEADER_COPIES = {
+    "kernel-open/common/inc/nv-ioctl-numbers.h": "src/nvidia/arch/nvalloc/unix/include/nv-ioctl-numbers.h",
+    "kernel-open/common/inc/nv-ioctl-numa.h": "src/nvidia/arch/nvalloc/unix/include/nv-ioctl-numa.h",
+}
+UVM_HEADERS = ["kernel-open/nvidia-uvm/uvm_ioctl.h", "kernel-open/nvidia-uvm/uvm_linux_ioctl.h"]
+UVM_LINUX_HEADER = "kernel-open/nvidia-uvm/uvm_linux_ioctl.h"
+# What a Linux x86_64 build defines, as far as the #if's around these requests ask: anything else (WIN32, WIN64,
+# NV_BSD, __cplusplus, ...) is undefined. uvm_ioctl.h defines UVM_IOCTL_BASE(i) as a Windows CTL_CODE under
+# `#if defined(WIN32) || defined(WIN64)` and as plain i otherwise, and has Windows-only requests
+# (UVM_REGION_SET_BACKING, 21) under the same condition.
+LINUX_DEFINES = {"__linux__": "1", "NV_LINUX": "1", "NV_64_BITS": "1"}
+
+DIRECTIVE = re.compile(r"^\s*#\s*([a-z]+)\b\s*(.*)$")
+MACRO = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(\(([^)]*)\))?\s*(.*)$")
+IDENT = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
+INT_LITERAL = re.compile(r"\b(0[xX][0-9a-fA-F]+|[0-9]+)[uUlL]*\b")
+
+
+def without_comments(text):
+    """C comments replaced by a space, newlines kept."""
+    return re.sub(r"/\*.*?\*/|//[^\n]*", lambda m: " " + "\n" * m.group(0).count("\n"), text, flags=re.S)
+
+
+def expand(expr, macros):
+    """`expr` with the object-like and one-level function-like macros of `macros` expanded; None when it does not
+    settle (a macro that expands to itself)."""
+    for _ in range(32):
+        def call(m):
+            params, body = macros[m.group(1)]
+            args = [a.strip() for a in m.group(2).split(",")] if m.group(2).strip() else []
+            if len(args) != len(params):
+                return m.group(0)
+            bound = dict(zip(params, args))
+            return "(" + IDENT.sub(lambda i: bound.get(i.group(0), i.group(0)), body) + ")"
+
+        def plain(m):
+            found = macros.get(m.group(0))
+            return "(" + found + ")" if isinstance(found, str) else m.group(0)
+
+        functions = [n for n, v in macros.items() if isinstance(v, tuple)]
+        out = expr
+        if functions:
+            out = re.sub(r"\b(%s)\s*\(([^()]*)\)" % "|".join(map(re.escape, functions)), call, out)
+        out = IDENT.sub(plain, out)
+        if out == expr:
+            return out
+        expr = out
+    return None
+
+
+def c_int(m):
+    """A C integer literal's decimal digits: hex, octal (leading 0) or decimal."""
+    digits = m.group(1)
+    if digits[:2] in ("0x", "0X"):
+        return str(int(digits, 16))
+    if len(digits) > 1 and digits[0] == "0" and set(digits) <= set("01234567"):
+        return str(int(digits, 8))
+    return str(int(digits, 10))
+
+
+ARITHMETIC = re.compile(r"^[0-9\s()+\-*<>|&^~]*$")
+
+
+def evaluate(expr):
+    """The value of an integer constant expression (no identifiers left), or None."""
+    expr = INT_LITERAL.sub(c_int, expr)
+    if not expr.strip() or not ARITHMETIC.match(expr) or "**" in expr:
+        return None
+    try:
+        value = eval(expr, {"__builtins__": {}}, {})
+    except (SyntaxError, TypeError, ValueError):
+        return None
+    return value if type(value) is int else None
+
+
+def condition(expr, macros):
+    """An #if/#elif condition as a Linux build evaluates it: `defined` from `macros`, other identifiers 0."""
+    expr = re.sub(r"\bdefined\s*(?:\(\s*([A-Za-z_]\w*)\s*\)|([A-Za-z_]\w*))",
+                  lambda m: "1" if (m.group(1) or m.group(2)) in macros else "0", expr)
+    expr = expand(expr, macros) or "0"
+    expr = IDENT.sub("0", INT_LITERAL.sub(c_int, expr))
+    expr = expr.replace("&&", " and ").replace("||", " or ")
+    expr = re.sub(r"!(?!=)", " not ", expr)
+    if not re.match(r"^[0-9\s()+\-*<>=!|&^~]*$", expr.replace(" and ", " ").replace(" or ", " ").replace(" not ", " ")):
+        warn("cannot evaluate #if %s; taken as false" % expr)
+        return False
+    try:
+        return bool(eval(expr, {"__builtins__": {}}, {}))
+    except (SyntaxError, TypeError, ValueError):
+        warn("cannot evaluate #if %s; taken as false" % expr)
+        return False
+
+
+def defines_of(text, macros):
+    """(name, body) of the object-like #defines a Linux build of `text` sees, in order; `macros` (name -> body, or
+    (params, body) for a function-like macro) is updated as the preprocessor would."""
+    found = []
+    stack = []  # (this branch taken, some branch of this #if taken, enclosing region active)
+    active = True
+    for line in lines_of(without_comments(text)):
+        d = DIRECTIVE.match(line)
+        if not d:
+            continue
+        kind, rest = d.group(1), d.group(2).strip()
+        if kind in ("if", "ifdef", "ifndef"):
+            if kind == "ifdef":
+                taken = rest.split()[0] in macros if rest else False
+            elif kind == "ifndef":
+                taken = rest.split()[0] not in macros if rest else True
+            else:
+                taken = active and condition(rest, macros)
+            stack.append((taken, taken, active))
+            active = active and taken
+        elif kind == "elif":
+            _, any_taken, outer = stack.pop()
+            taken = outer and not any_taken and condition(rest, macros)
+            stack.append((taken, any_taken or taken, outer))
+            active = outer and taken
+        elif kind == "else":
+            _, any_taken, outer = stack.pop()
+            stack.append((not any_taken, True, outer))
+            active = outer and not any_taken
+        elif kind == "endif":
+            if stack:
+                active = stack.pop()[2]
+        elif not active:
+            continue
+        elif kind == "define":
+            m = MACRO.match(rest)
+            if not m:
+                continue
+            name, body = m.group(1), m.group(4).strip()
+            if m.group(2):
+                macros[name] = ([p.strip() for p in m.group(3).split(",") if p.strip()], body)
+            else:
+                macros[name] = body
+                found.append((name, body))
+        elif kind == "undef":
+            macros.pop(rest.split()[0] if rest else "", None)
+    return found
+
+
+def requests_of(src, tag, headers, is_request):
+    """name -> (value, header) of the requests `headers` define in one tag, and the macros they left."""
+    macros = dict(LINUX_DEFINES)
+    found = {}
+    for rel in headers:
+        text = src.read(tag, rel)
+        if text is None:
+            continue
+        for name, body in defines_of(text, macros):
+            if not is_request(rel, name, body, macros):
+                continue
+            expanded = expand(body, macros)
+            value = evaluate(expanded) if expanded is not None else None
+            if value is None or value < 0:
+                warn("%s: %s: %s = %s is not a number; skipped" % (tag, rel, name, body))
+                continue
+            if name in found and found[name][0] != value:
+                warn("%s: %s is defined as %#x in %s and %#x in %s; keeping the first"
+                     % (tag, name, found[name][0], found[name][1], value, rel))
+                continue
+            found.setdefault(name, (value, rel))
+    return found, macros
+
+
+def is_escape(rel, name, body, macros):
+    return name.startswith("NV_ESC_")
+
+
+def escapes_of(src, tag):
+    """name -> (value, header) of the frontend escapes (`_IOWR('F', nr, ...)`) of one tag."""
+    found, _ = requests_of(src, tag, ESCAPE_HEADERS, is_escape)
+    copies = {h: c for h, c in ESCAPE_HEADER_COPIES.items() if src.read(tag, c) is not None}
+    if copies:
+        other, _ = requests_of(src, tag, [copies.get(h, h) for h in ESCAPE_HEADERS], is_escape)
+        if {n: v for n, (v, _) in other.items()} != {n: v for n, (v, _) in found.items()}:
+            warn("%s: %s define other escapes than the kernel-open headers; reading kernel-open"
+                 % (tag, ", ".join(sorted(copies.values()))))
+    for name, (value, _) in list(found.items()):
+        if value > 0xFF:
+            warn("%s: %s = %#x does not fit an ioctl nr; skipped" % (tag, name, value))
+            del found[name]
+    if not found:
+        warn("%s: no frontend escapes in %s" % (tag, ", ".join(ESCAPE_HEADERS)))
+    return found
+
+
+def is_uvm_request(rel, name, body, macros):
+    """uvm_ioctl.h numbers its requests UVM_IOCTL_BASE(n) among flag and count defines; uvm_linux_ioctl.h holds
+    only the Linux requests, as bare numbers."""
+    if not name.startswith("UVM_"):
+        return False
+    if re.search(r"\bUVM_IOCTL_BASE\s*\(", body):
+        return True
+    return rel == UVM_LINUX_HEADER and evaluate(body) is not None
+
+
+def uvm_requests_of(src, tag):
+    """name -> (value, header) of the UVM requests (bare ioctl request numbers on /dev/nvidia-uvm) of one tag."""
+    found, macros = requests_of(src, tag, UVM_HEADERS, is_uvm_request)
+    base = macros.get("UVM_IOCTL_BASE")
+    if found and base != (["i"], "i"):
+        warn("%s: UVM_IOCTL_BASE is %r for Linux, not (i) i" % (tag, base))
+    if not found:
+        warn("%s: no UVM requests in %s" % (tag, ", ".join(UVM_HEADERS)))
+    return found
+
+
 def branch_of(tag):
     return tag.split(".")[0]
 
@@ -341,8 +572,13 @@ def literal(value):
     return "0x%x" % value
 
 
-def table(name, doc, rows):
-    out = ["/// " + d for d in doc] + ["pub const %s: &[(u32, &str)] = &[" % name]
+def uvm_literal(value):
+    """UVM requests as their headers write them: UVM_IOCTL_BASE(75) in decimal, UVM_INITIALIZE in hex."""
+    return literal(value) if value > 0xFFFF else "%d" % value
+
+
+def table(name, doc, rows, value_type="u32", literal=literal):
+    out = ["/// " + d for d in doc] + ["pub const %s: &[(%s, &str)] = &[" % (name, value_type)]
     header = None
     for value, entry_name, rel in rows:
         if rel != header:
@@ -357,7 +593,7 @@ def table(name, doc, rows):
     return out
 
 
-def render(tags, classes, controls):
+def render(tags, classes, controls, escapes, uvm):
     tag_lines = []
     line = "//"
     for t in tags:
@@ -370,12 +606,13 @@ def render(tags, classes, controls):
         "// Generated by scripts/nvidia-tables.py from NVIDIA's open-gpu-kernel-modules; do not edit by hand.",
         "//",
         "// RM alloc classes from src/common/sdk/nvidia/inc/class/clXXXX.h (canonical names from",
-        "// src/nvidia/generated/g_allclasses.h) and RM control commands from src/common/sdk/nvidia/inc/ctrl/,",
-        "// the union over the release tags",
+        "// src/nvidia/generated/g_allclasses.h), RM control commands from src/common/sdk/nvidia/inc/ctrl/, frontend",
+        "// escapes from nv_escape.h, nv-ioctl-numbers.h and nv-ioctl-numa.h, and UVM requests from uvm_ioctl.h and",
+        "// uvm_linux_ioctl.h (as a Linux build defines them), the union over the release tags",
     ]
     out += tag_lines
     out += [
-        "// (a command renumbered between branches is labelled with the branches of each numbering). Regenerate with",
+        "// (a request renumbered between branches is labelled with the branches of each numbering). Regenerate with",
         "//",
         "//     python3 scripts/nvidia-tables.py path/to/open-gpu-kernel-modules \\",
     ]
@@ -384,7 +621,8 @@ def render(tags, classes, controls):
         "//",
         "// (with no tags, the script takes the newest tag of each driver branch from %d on). Header paths below"
         % FIRST_BRANCH,
-        "// are relative to src/common/sdk/nvidia/inc, from the newest tag with the entry.",
+        "// are from the newest tag with the entry, relative to src/common/sdk/nvidia/inc for the RM classes and",
+        "// commands and to the repository root for the frontend escapes and UVM requests.",
         "",
     ]
     out += table(
@@ -397,6 +635,23 @@ def render(tags, classes, controls):
         "CONTROL_COMMANDS",
         ["RM control commands (`NVOS54.cmd`), sorted by command."],
         controls,
+    )
+    out.append("")
+    out += table(
+        "FRONTEND_ESCAPES",
+        [
+            "Frontend escapes: the nr of `_IOWR('F', nr, sizeof(params))` on /dev/nvidiactl and /dev/nvidiaN, sorted",
+            "by nr.",
+        ],
+        escapes,
+        "u8",
+    )
+    out.append("")
+    out += table(
+        "UVM_REQUESTS",
+        ["UVM requests: bare ioctl request numbers on /dev/nvidia-uvm (not `_IOC` encoded), sorted by number."],
+        uvm,
+        literal=uvm_literal,
     )
     return "\n".join(out) + "\n"
 
@@ -418,18 +673,25 @@ def main():
 
     per_tag_classes = []
     per_tag_controls = []
+    per_tag_escapes = []
+    per_tag_uvm = []
     for tag in tags:
         per_tag_classes.append((tag, classes_of(src, tag)))
         per_tag_controls.append((tag, controls_of(src, tag, args.verbose)))
+        per_tag_escapes.append((tag, escapes_of(src, tag)))
+        per_tag_uvm.append((tag, uvm_requests_of(src, tag)))
     classes = merge(per_tag_classes, "class", args.verbose)
     controls = merge(per_tag_controls, "control", args.verbose)
-    text = render(tags, classes, controls)
+    escapes = merge(per_tag_escapes, "escape", args.verbose)
+    uvm = merge(per_tag_uvm, "UVM request", args.verbose)
+    text = render(tags, classes, controls, escapes, uvm)
     if args.output == "-":
         sys.stdout.write(text)
     else:
         with open(args.output, "w") as f:
             f.write(text)
-    warn("%d alloc classes, %d control commands from %s" % (len(classes), len(controls), " ".join(tags)))
+    warn("%d alloc classes, %d control commands, %d frontend escapes, %d UVM requests from %s"
+         % (len(classes), len(controls), len(escapes), len(uvm), " ".join(tags)))
 
 
 if __name__ == "__main__":

@@ -5,53 +5,15 @@
 //! request is named by its nr; the size tells the two RM_ALLOC forms apart and, for some commands, changed
 //! between driver branches (a profile is therefore tied to a branch; see `VARIES_BY_BRANCH`).
 //!
-//! RM alloc classes and control commands are named from `nvidia_rm.rs`, generated from the SDK headers by
-//! `scripts/nvidia-tables.py`.
+//! Frontend escapes, UVM requests, RM alloc classes and control commands are named from `nvidia_rm.rs`, generated
+//! from the driver's headers by `scripts/nvidia-tables.py` (the union over the newest release of each branch from
+//! 535); the struct sizes and the other facts here are written by hand.
 
-use super::nvidia_rm::{ALLOC_CLASSES, CONTROL_COMMANDS};
+use super::nvidia_rm::{ALLOC_CLASSES, CONTROL_COMMANDS, FRONTEND_ESCAPES, UVM_REQUESTS};
 use crate::decode::ioctl::Ioc;
 
 /// The frontend's magic byte.
 pub const TYPE_F: u8 = b'F';
-
-/// (nr, name) of every frontend escape the tables know.
-const FRONTEND: &[(u8, &str)] = &[
-    (0x27, "NV_ESC_RM_ALLOC_MEMORY"),
-    (0x28, "NV_ESC_RM_ALLOC_OBJECT"),
-    (0x29, "NV_ESC_RM_FREE"),
-    (0x2a, "NV_ESC_RM_CONTROL"),
-    (0x2b, "NV_ESC_RM_ALLOC"),
-    (0x34, "NV_ESC_RM_DUP_OBJECT"),
-    (0x35, "NV_ESC_RM_SHARE"),
-    (0x39, "NV_ESC_RM_I2C_ACCESS"),
-    (0x41, "NV_ESC_RM_IDLE_CHANNELS"),
-    (0x4a, "NV_ESC_RM_VID_HEAP_CONTROL"),
-    (0x4d, "NV_ESC_RM_ACCESS_REGISTRY"),
-    (0x4e, "NV_ESC_RM_MAP_MEMORY"),
-    (0x4f, "NV_ESC_RM_UNMAP_MEMORY"),
-    (0x52, "NV_ESC_RM_GET_EVENT_DATA"),
-    (0x54, "NV_ESC_RM_ALLOC_CONTEXT_DMA2"),
-    (0x57, "NV_ESC_RM_MAP_MEMORY_DMA"),
-    (0x58, "NV_ESC_RM_UNMAP_MEMORY_DMA"),
-    (0x59, "NV_ESC_RM_BIND_CONTEXT_DMA"),
-    (0x5e, "NV_ESC_RM_UPDATE_DEVICE_MAPPING_INFO"),
-    (0x5f, "NV_ESC_RM_LOCKLESS_DIAGNOSTIC"),
-    (0xc8, "NV_ESC_CARD_INFO"),
-    (0xc9, "NV_ESC_REGISTER_FD"),
-    (0xca, "NV_ESC_ENV_INFO"),
-    (0xce, "NV_ESC_ALLOC_OS_EVENT"),
-    (0xcf, "NV_ESC_FREE_OS_EVENT"),
-    (0xd1, "NV_ESC_STATUS_CODE"),
-    (0xd2, "NV_ESC_CHECK_VERSION_STR"),
-    (0xd3, "NV_ESC_IOCTL_XFER_CMD"),
-    (0xd4, "NV_ESC_ATTACH_GPUS_TO_FD"),
-    (0xd5, "NV_ESC_QUERY_DEVICE_INTR"),
-    (0xd6, "NV_ESC_SYS_PARAMS"),
-    (0xd7, "NV_ESC_NUMA_INFO"),
-    (0xd8, "NV_ESC_SET_NUMA_STATUS"),
-    (0xd9, "NV_ESC_EXPORT_TO_DMABUF_FD"),
-    (0xda, "NV_ESC_WAIT_OPEN_COMPLETE"),
-];
 
 pub const NV_ESC_RM_CONTROL: u8 = 0x2a;
 pub const NV_ESC_RM_ALLOC: u8 = 0x2b;
@@ -80,13 +42,14 @@ pub fn branch_change(nr: u8) -> Option<&'static str> {
 /// The size bits of a request: cleared by `--gpu-portable` and for `SIZE_VARIES` escapes.
 pub const SIZE_MASK: u32 = 0xC000_FFFF;
 
-/// The name of a frontend request, with the RM_ALLOC form when the size tells it.
+/// The name of a frontend request (from the generated table in `nvidia_rm.rs`), with the RM_ALLOC form when the
+/// size tells it.
 pub fn frontend_name(request: u32) -> Option<String> {
     let ioc = Ioc::split(request);
     if ioc.kind != TYPE_F {
         return None;
     }
-    let name = FRONTEND.iter().find(|(nr, _)| *nr == ioc.nr)?.1;
+    let name = FRONTEND_ESCAPES.binary_search_by_key(&ioc.nr, |&(nr, _)| nr).ok().map(|i| FRONTEND_ESCAPES[i].1)?;
     Some(match ioc.nr {
         NV_ESC_RM_ALLOC if ioc.size == NVOS21_SIZE => format!("{name} (NVOS21)"),
         NV_ESC_RM_ALLOC => format!("{name} (NVOS64)"),
@@ -100,63 +63,10 @@ pub fn size_varies(request: u32) -> bool {
     ioc.kind == TYPE_F && SIZE_VARIES.contains(&ioc.nr)
 }
 
-/// UVM requests are bare command numbers, not `_IOC` encoded.
-const UVM: &[(u32, &str)] = &[
-    (0x3000_0001, "UVM_INITIALIZE"),
-    (0x3000_0002, "UVM_DEINITIALIZE"),
-    (23, "UVM_CREATE_RANGE_GROUP"),
-    (24, "UVM_DESTROY_RANGE_GROUP"),
-    (25, "UVM_REGISTER_GPU_VASPACE"),
-    (26, "UVM_UNREGISTER_GPU_VASPACE"),
-    (27, "UVM_REGISTER_CHANNEL"),
-    (28, "UVM_UNREGISTER_CHANNEL"),
-    (29, "UVM_ENABLE_PEER_ACCESS"),
-    (30, "UVM_DISABLE_PEER_ACCESS"),
-    (31, "UVM_SET_RANGE_GROUP"),
-    (33, "UVM_MAP_EXTERNAL_ALLOCATION"),
-    (34, "UVM_FREE"),
-    (37, "UVM_REGISTER_GPU"),
-    (38, "UVM_UNREGISTER_GPU"),
-    (39, "UVM_PAGEABLE_MEM_ACCESS"),
-    (40, "UVM_PREVENT_MIGRATION_RANGE_GROUPS"),
-    (41, "UVM_ALLOW_MIGRATION_RANGE_GROUPS"),
-    (42, "UVM_SET_PREFERRED_LOCATION"),
-    (43, "UVM_UNSET_PREFERRED_LOCATION"),
-    (44, "UVM_ENABLE_READ_DUPLICATION"),
-    (45, "UVM_DISABLE_READ_DUPLICATION"),
-    (46, "UVM_SET_ACCESSED_BY"),
-    (47, "UVM_UNSET_ACCESSED_BY"),
-    (51, "UVM_MIGRATE"),
-    (53, "UVM_MIGRATE_RANGE_GROUP"),
-    (56, "UVM_TOOLS_INIT_EVENT_TRACKER"),
-    (57, "UVM_TOOLS_SET_NOTIFICATION_THRESHOLD"),
-    (58, "UVM_TOOLS_EVENT_QUEUE_ENABLE_EVENTS"),
-    (59, "UVM_TOOLS_EVENT_QUEUE_DISABLE_EVENTS"),
-    (60, "UVM_TOOLS_ENABLE_COUNTERS"),
-    (61, "UVM_TOOLS_DISABLE_COUNTERS"),
-    (62, "UVM_TOOLS_READ_PROCESS_MEMORY"),
-    (63, "UVM_TOOLS_WRITE_PROCESS_MEMORY"),
-    (64, "UVM_TOOLS_GET_PROCESSOR_UUID_TABLE"),
-    (65, "UVM_MAP_DYNAMIC_PARALLELISM_REGION"),
-    (66, "UVM_UNMAP_EXTERNAL"),
-    (67, "UVM_TOOLS_FLUSH_EVENTS"),
-    (68, "UVM_ALLOC_SEMAPHORE_POOL"),
-    (69, "UVM_CLEAN_UP_ZOMBIE_RESOURCES"),
-    (70, "UVM_PAGEABLE_MEM_ACCESS_ON_GPU"),
-    (71, "UVM_POPULATE_PAGEABLE"),
-    (72, "UVM_VALIDATE_VA_RANGE"),
-    (73, "UVM_CREATE_EXTERNAL_RANGE"),
-    (74, "UVM_MAP_EXTERNAL_SPARSE"),
-    (75, "UVM_MM_INITIALIZE"),
-    (76, "UVM_TOOLS_INIT_EVENT_TRACKER_V2"),
-    (77, "UVM_TOOLS_GET_PROCESSOR_UUID_TABLE_V2"),
-    (78, "UVM_ALLOC_DEVICE_P2P"),
-    (79, "UVM_CLEAR_ALL_ACCESS_COUNTERS"),
-    (80, "UVM_DISCARD"),
-];
-
+/// The name of a UVM request (a bare command number, not `_IOC` encoded), from the generated table in
+/// `nvidia_rm.rs`.
 pub fn uvm_name(request: u32) -> Option<&'static str> {
-    UVM.iter().find(|(r, _)| *r == request).map(|(_, n)| *n)
+    UVM_REQUESTS.binary_search_by_key(&request, |&(r, _)| r).ok().map(|i| UVM_REQUESTS[i].1)
 }
 
 /// nvidia-modeset has a single entry point.
@@ -217,12 +127,55 @@ mod tests {
 
     #[test]
     fn generated_tables_are_strictly_sorted() {
-        for table in [ALLOC_CLASSES, CONTROL_COMMANDS] {
+        for table in [ALLOC_CLASSES, CONTROL_COMMANDS, UVM_REQUESTS] {
             assert!(table.windows(2).all(|w| w[0].0 < w[1].0), "not strictly sorted by value");
         }
+        assert!(FRONTEND_ESCAPES.windows(2).all(|w| w[0].0 < w[1].0), "frontend escapes not strictly sorted by nr");
         // Complete tables, not a hand-picked few.
         assert!(ALLOC_CLASSES.len() > 200, "{} alloc classes", ALLOC_CLASSES.len());
         assert!(CONTROL_COMMANDS.len() > 1000, "{} control commands", CONTROL_COMMANDS.len());
+        assert!(FRONTEND_ESCAPES.len() > 35, "{} frontend escapes", FRONTEND_ESCAPES.len());
+        assert!(UVM_REQUESTS.len() > 60, "{} UVM requests", UVM_REQUESTS.len());
+    }
+
+    #[test]
+    fn generated_frontend_escapes_and_uvm_requests_have_names() {
+        for (nr, name) in [
+            (0x2a, "NV_ESC_RM_CONTROL"),
+            (0x56, "NV_ESC_RM_ADD_VBLANK_CALLBACK"),
+            (0x5c, "NV_ESC_RM_EXPORT_OBJECT_TO_FD"),
+            (0x5d, "NV_ESC_RM_IMPORT_OBJECT_FROM_FD"),
+            // (NV_IOCTL_BASE + n), NV_IOCTL_BASE = 200; NUMA_INFO from nv-ioctl-numa.h.
+            (0xc8, "NV_ESC_CARD_INFO"),
+            (0xd7, "NV_ESC_NUMA_INFO"),
+            (0xd8, "NV_ESC_SET_NUMA_STATUS"),
+            (0xda, "NV_ESC_WAIT_OPEN_COMPLETE"),
+        ] {
+            assert_eq!(frontend_name(0xC010_4600 | nr).as_deref(), Some(name), "{nr:#x}");
+        }
+        // A value whose name changed between branches names both.
+        assert_eq!(
+            frontend_name(0xC010_465F).as_deref(),
+            Some("NV_ESC_RM_LOCKLESS_DIAGNOSTIC (545-595) or NV_ESC_RM_NVLOG_CTRL (535)")
+        );
+        // Header guards and bases are not requests.
+        let names: Vec<&str> = FRONTEND_ESCAPES.iter().map(|(_, n)| *n).collect();
+        assert!(names.iter().all(|n| n.starts_with("NV_ESC_") && !n.starts_with("NV_ESCAPE")), "{names:?}");
+        for (request, name) in [
+            (1, "UVM_RESERVE_VA"),
+            (35, "UVM_MEM_MAP"),
+            (75, "UVM_MM_INITIALIZE"),
+            (2047, "UVM_IS_8_SUPPORTED"),
+            (0x3000_0001, "UVM_INITIALIZE"),
+            (0x3000_0002, "UVM_DEINITIALIZE"),
+        ] {
+            assert_eq!(uvm_name(request), Some(name), "{request}");
+        }
+        // UVM_IOCTL_BASE(i) is i on Linux; UVM_REGION_SET_BACKING and UVM_REGION_UNSET_BACKING (21, 22) are
+        // Windows-only.
+        assert_eq!(uvm_name(21), None);
+        assert_eq!(uvm_name(22), None);
+        assert!(UVM_REQUESTS.iter().all(|(_, n)| *n != "UVM_IOCTL_BASE"));
     }
 
     #[test]
