@@ -42,14 +42,19 @@ pub fn branch_change(nr: u8) -> Option<&'static str> {
 /// The size bits of a request: cleared by `--gpu-portable` and for `SIZE_VARIES` escapes.
 pub const SIZE_MASK: u32 = 0xC000_FFFF;
 
-/// The name of a frontend request (from the generated table in `nvidia_rm.rs`), with the RM_ALLOC form when the
-/// size tells it.
+/// Escapes older drivers had that no release from 535 on defines, so the generated table lacks them; traces (and
+/// strace logs) from such drivers still show them. From the project's GPU reference (seen in 2019-2020 traces).
+const LEGACY_ESCAPES: &[(u8, &str)] = &[(0xca, "NV_ESC_ENV_INFO (legacy)")];
+
+/// The name of a frontend request (from the generated table in `nvidia_rm.rs`, else the legacy ones), with the
+/// RM_ALLOC form when the size tells it.
 pub fn frontend_name(request: u32) -> Option<String> {
     let ioc = Ioc::split(request);
     if ioc.kind != TYPE_F {
         return None;
     }
-    let name = FRONTEND_ESCAPES.binary_search_by_key(&ioc.nr, |&(nr, _)| nr).ok().map(|i| FRONTEND_ESCAPES[i].1)?;
+    let generated = FRONTEND_ESCAPES.binary_search_by_key(&ioc.nr, |&(nr, _)| nr).ok().map(|i| FRONTEND_ESCAPES[i].1);
+    let name = generated.or_else(|| LEGACY_ESCAPES.iter().find(|(nr, _)| *nr == ioc.nr).map(|(_, name)| *name))?;
     Some(match ioc.nr {
         NV_ESC_RM_ALLOC if ioc.size == NVOS21_SIZE => format!("{name} (NVOS21)"),
         NV_ESC_RM_ALLOC => format!("{name} (NVOS64)"),
@@ -106,6 +111,7 @@ mod tests {
         assert_eq!(frontend_name(0xC900_46C8).as_deref(), Some("NV_ESC_CARD_INFO"));
         assert_eq!(frontend_name(0xC048_46D2).as_deref(), Some("NV_ESC_CHECK_VERSION_STR"));
         assert_eq!(frontend_name(0x5401), None);
+        assert_eq!(frontend_name(0xC004_46CA).as_deref(), Some("NV_ESC_ENV_INFO (legacy)"));
     }
 
     #[test]
