@@ -199,8 +199,9 @@ pub(super) fn check_libseccomp(p: &Profile, out: &mut Out) {
 }
 
 /// libseccomp asks the running kernel which actions it supports (its API level) and refuses the others.
-/// lint judges the profile, not this machine: where seccomp is hidden (some sandboxes), it assumes the
-/// level of a current kernel. It never loads a filter, and where the kernel answers it changes nothing.
+/// lint judges the profile, not this machine: below the level of a current kernel (seccomp hidden, as in some
+/// sandboxes, or a kernel before 5.7 or so) it assumes that level, for this whole process. It never loads a
+/// filter, so nothing but lint's own verdicts depends on it.
 fn assume_current_kernel_api() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
