@@ -1,5 +1,6 @@
-//! AMD ROCm KFD (`/dev/kfd`, magic 'K'), from Linux `include/uapi/linux/kfd_ioctl.h`. KFD accepts any size
-//! field, so requests are named by nr and the size is whatever the user-space header said.
+//! AMD ROCm KFD (`/dev/kfd`, magic 'K'), from Linux `include/uapi/linux/kfd_ioctl.h` (and ROCm's own kernel
+//! driver for the requests from 0x80). KFD accepts any size field, so requests are named by nr and the size is
+//! whatever the user-space header said.
 
 use crate::decode::ioctl::Ioc;
 
@@ -43,6 +44,13 @@ const KFD: &[(u8, &str)] = &[
     (0x25, "AMDKFD_IOC_RUNTIME_ENABLE"),
     (0x26, "AMDKFD_IOC_DBG_TRAP"),
     (0x27, "AMDKFD_IOC_CREATE_PROCESS"),
+    // Not upstream: ROCm's own kernel driver (amdgpu-dkms, ROCm/ROCK-Kernel-Driver), which ROCm installs bring,
+    // numbers its extra requests from 0x80 (AMDKFD_COMMAND_START_2).
+    (0x80, "AMDKFD_IOC_IPC_IMPORT_HANDLE (ROCm DKMS)"),
+    (0x81, "AMDKFD_IOC_IPC_EXPORT_HANDLE (ROCm DKMS)"),
+    (0x82, "AMDKFD_IOC_DBG_TRAP (ROCm DKMS, before it was 0x26 upstream)"),
+    (0x83, "AMDKFD_IOC_CROSS_MEMORY_COPY (ROCm DKMS)"),
+    (0x84, "AMDKFD_IOC_RLC_SPM (ROCm DKMS)"),
 ];
 
 pub fn kfd_name(request: u32) -> Option<&'static str> {
@@ -61,5 +69,6 @@ mod tests {
         assert_eq!(super::kfd_name(0xC028_4B16), Some("AMDKFD_IOC_ALLOC_MEMORY_OF_GPU"));
         assert_eq!(super::kfd_name(0xC030_4B16), Some("AMDKFD_IOC_ALLOC_MEMORY_OF_GPU"));
         assert_eq!(super::kfd_name(0xC020_462A), None);
+        assert_eq!(super::kfd_name(0xC018_4B80), Some("AMDKFD_IOC_IPC_IMPORT_HANDLE (ROCm DKMS)"));
     }
 }
