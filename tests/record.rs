@@ -355,3 +355,24 @@ fn fixture_sources_have_a_purpose_comment() {
         }
     }
 }
+
+/// trapline's launcher makes the workload's first execve: that call has no call site of the workload's, and no
+/// trace names trapline's own binary (its path on the recording machine would be noise in a committed trace).
+#[test]
+fn the_launchers_exec_has_no_call_site() {
+    let trapline = fs::canonicalize(TRAPLINE).unwrap();
+    let trapline = trapline.to_str().unwrap();
+    for backend in ["ptrace", "notify"] {
+        let alone = record_with(&["--backend", backend], &["/bin/true"]);
+        let execve = classes_named(&alone.trace, "execve");
+        assert_eq!(execve.len(), 1, "{backend}");
+        assert!(execve[0].get("site").is_none(), "{backend}: {}", execve[0]);
+        let again = record_with(&["--backend", backend], &["/bin/sh", "-c", "exec /bin/true"]);
+        let execve = classes_named(&again.trace, "execve");
+        let library = execve[0]["site"]["at"]["library"].as_str().unwrap_or_default();
+        assert!(library.contains("libc.so"), "{backend}: the shell's exec, made in libc: {}", execve[0]);
+        for r in [&alone, &again] {
+            assert!(!r.trace.to_string().contains(trapline), "{backend}: the trace names {trapline}");
+        }
+    }
+}

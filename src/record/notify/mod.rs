@@ -23,7 +23,8 @@ use crate::decode::rows::Role;
 use crate::decode::table::SyscallTables;
 use crate::symbolize::{CallSite, Symbolizer};
 use crate::trace::EventSink;
-use crate::trace::model::Exit;
+use crate::trace::aggregate::ExeId;
+use crate::trace::model::{Exit, Text};
 use threads::Threads;
 
 /// How long the supervisor waits for the workload's process to install its filter.
@@ -54,7 +55,9 @@ impl Backend for NotifyBackend {
                 None => RecordError::Wait(std::io::Error::other("the workload ended before it could be supervised")),
             });
         };
-        let mut supervisor = Supervisor::new(&self.tables, sink, &listener, Some(child.pid), self.call_sites, true);
+        let path = std::fs::canonicalize(&launch.path).unwrap_or_else(|_| launch.path.clone());
+        let launcher = Launcher { pid: child.pid, exe: sink.intern_exe(Text::from_os(path.as_os_str())) };
+        let mut supervisor = Supervisor::new(&self.tables, sink, &listener, Some(launcher), self.call_sites, true);
         let served = supervisor.serve(|| {
             if root_exit.is_none() {
                 root_exit = reap(child.pid, libc::WNOHANG);
@@ -124,10 +127,18 @@ pub struct Supervisor<'a> {
     listener: &'a OwnedFd,
     /// trapline's own launcher, whose calls before the workload's execve (closing its copy of the listener)
     /// are not the workload's; `None` for a listener handed over by a container runtime.
-    launcher: Option<libc::pid_t>,
+    launcher: Option<Launcher>,
     launched: bool,
     threads: Threads,
     symbolizer: Option<Symbolizer>,
+}
+
+/// trapline's launcher: the process that execs the workload.
+#[derive(Clone, Copy)]
+pub struct Launcher {
+    pub pid: libc::pid_t,
+    /// The program it execs, to which its exec is charged (as the ptrace backend charges it).
+    pub exe: ExeId,
 }
 
 impl<'a> Supervisor<'a> {
@@ -137,7 +148,7 @@ impl<'a> Supervisor<'a> {
         tables: &'a SyscallTables,
         sink: &'a mut dyn EventSink,
         listener: &'a OwnedFd,
-        launcher: Option<libc::pid_t>,
+        launcher: Option<Launcher>,
         call_sites: bool,
         notifies_all: bool,
     ) -> Supervisor<'a> {
@@ -189,17 +200,20 @@ impl<'a> Supervisor<'a> {
         if let Some(arch) = Arch::of_call(notif.data.arch, raw_nr) {
             let call = Call { arch, nr: arch.table_nr(raw_nr), args: notif.data.args };
             let execve = matches!(self.tables.get(arch, call.nr).name, Some("execve" | "execveat"));
-            let from_launcher = Some(tid) == self.launcher;
-            if !from_launcher || self.launched || execve {
-                self.launched |= from_launcher;
-                self.record(notif, tid, &call, execve);
+            let from_launcher = self.launcher.filter(|l| l.pid == tid);
+            if from_launcher.is_none() || self.launched || execve {
+                // The launcher's own exec is charged to the program it starts; trapline made the call, so it has
+                // no call site of the workload's.
+                let launcher_exec = from_launcher.filter(|_| !self.launched).map(|l| l.exe);
+                self.launched |= from_launcher.is_some();
+                self.record(notif, tid, &call, execve, launcher_exec);
             }
         }
         sys::continue_call(self.listener, notif.id)
     }
 
     /// Classifies and records one call, unless the thread vanished before what was read could be trusted.
-    fn record(&mut self, notif: &sys::Notif, tid: i32, call: &Call, execve: bool) {
+    fn record(&mut self, notif: &sys::Notif, tid: i32, call: &Call, execve: bool, launcher_exec: Option<ExeId>) {
         let (tgid, process) = self.threads.process_of(tid);
         let settled = process.settled();
         let mut source = ThreadSource { tid, fds: settled.then_some(&mut process.fds) };
@@ -219,7 +233,7 @@ impl<'a> Supervisor<'a> {
         // What was read from /proc and the thread's memory belongs to this call only if the notification is
         // still pending: otherwise the thread died and its pid may be someone else's now.
         let valid = sys::id_valid(self.listener, notif.id);
-        let exe = match process.exe {
+        let exe = match process.exe.or(launcher_exec) {
             Some(exe) => exe,
             None if !valid => return,
             None => {
@@ -242,6 +256,7 @@ impl<'a> Supervisor<'a> {
         }
         let class = self.sink.call(key, tgid as u32, exe, raw_high);
         if let Some(symbolizer) = &mut self.symbolizer
+            && launcher_exec.is_none()
             && self.sink.wants_site(class)
         {
             // A notification carries no stack pointer: the instruction is named, its caller is not.

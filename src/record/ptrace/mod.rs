@@ -90,6 +90,7 @@ impl Backend for PtraceBackend {
             traps_all,
             anchored: self.anchored,
             symbolizer: self.call_sites.then(Symbolizer::new),
+            launching: true,
             gone_early: Default::default(),
         };
         tracer.tasks.insert(child.pid, Task::new(child.pid, FdTable::shared(traps_all), exe, !self.anchored));
@@ -197,6 +198,9 @@ struct Tracer<'a> {
     anchored: bool,
     /// Resolves where each class was first called from; `None` when call sites are not wanted.
     symbolizer: Option<Symbolizer>,
+    /// The first task is still trapline's launcher (until its exec): its calls have no call site of the
+    /// workload's, only trapline's own.
+    launching: bool,
     /// Tasks that ended before their parent's fork or clone event was handled.
     gone_early: rustc_hash::FxHashSet<i32>,
 }
@@ -350,6 +354,7 @@ impl Tracer<'_> {
                 task.pending = Some(class);
             }
             if let Some(symbolizer) = &mut self.symbolizer
+                && !(self.launching && pid == self.root)
                 && self.sink.wants_site(class)
             {
                 // Once per class, while the thread is stopped: its registers and stack are as the call left them.
@@ -452,6 +457,7 @@ impl Tracer<'_> {
     }
 
     fn on_exec(&mut self, pid: i32) -> std::io::Result<()> {
+        self.launching &= pid != self.root;
         // A non-leader thread that execs takes over the leader's pid; its old tid is in the event message.
         if let Ok(former) = sys::event_msg(pid).map(|m| m as i32)
             && former != pid
