@@ -183,6 +183,15 @@ def lines_of(text):
     return text.replace("\\\r\n", " ").replace("\\\n", " ").splitlines()
 
 
+def keep_first(found, tag, name, value, rel):
+    """Records name = value from header rel; a name one tag defines twice with different values keeps the first."""
+    if name in found and found[name][0] != value:
+        warn("%s: %s is defined as %#x in %s and %#x in %s; keeping the first"
+             % (tag, name, found[name][0], found[name][1], value, rel))
+        return
+    found.setdefault(name, (value, rel))
+
+
 def controls_of(src, tag, verbose):
     """name -> (value, header) of the control commands of one tag."""
     found = {}
@@ -212,11 +221,7 @@ def controls_of(src, tag, verbose):
                 continue
             if header_class == 0 and not FINN_COMMAND.search(comment):
                 continue
-            if name in found and found[name][0] != value:
-                warn("%s: %s is defined as %#x in %s and %#x in %s; keeping the first"
-                     % (tag, name, found[name][0], found[name][1], value, rel))
-                continue
-            found.setdefault(name, (value, rel))
+            keep_first(found, tag, name, value, rel)
     return found
 
 
@@ -451,11 +456,7 @@ def requests_of(src, tag, headers, is_request):
             if value is None or value < 0:
                 warn("%s: %s: %s = %s is not a number; skipped" % (tag, rel, name, body))
                 continue
-            if name in found and found[name][0] != value:
-                warn("%s: %s is defined as %#x in %s and %#x in %s; keeping the first"
-                     % (tag, name, found[name][0], found[name][1], value, rel))
-                continue
-            found.setdefault(name, (value, rel))
+            keep_first(found, tag, name, value, rel)
     return found, macros
 
 
