@@ -15,6 +15,7 @@ use std::rc::Rc;
 use rustc_hash::FxHashMap;
 
 use crate::decode::gpu::DeviceFamily;
+use crate::decode::rows::Role;
 use crate::trace::EventSink;
 use crate::trace::aggregate::FdId;
 use crate::trace::model::{FdDesc, Text};
@@ -79,13 +80,24 @@ impl FdTable {
         self.known.clear();
     }
 
-    pub fn forget(&mut self, fd: i32) {
+    /// Forgets what a call of this role closes or replaces: close's fd, close_range's range, dup2's and dup3's
+    /// target.
+    pub fn forget_closed_by(&mut self, role: Role, args: &[u64; 6]) {
+        match role {
+            Role::Close => self.forget(args[0] as i32),
+            Role::CloseRange => self.forget_range(args[0] as u32, args[1] as u32),
+            Role::Replace => self.forget(args[1] as i32),
+            Role::Plain | Role::Spawn(_) | Role::Unshare => {}
+        }
+    }
+
+    fn forget(&mut self, fd: i32) {
         self.known.remove(&fd);
     }
 
     /// close_range: drops every cached fd in `first..=last` (walks the cache, not the range, which may be
     /// `0..=u32::MAX`).
-    pub fn forget_range(&mut self, first: u32, last: u32) {
+    fn forget_range(&mut self, first: u32, last: u32) {
         self.known.retain(|fd, _| !(first..=last).contains(&(*fd as u32)));
     }
 }

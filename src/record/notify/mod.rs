@@ -220,15 +220,12 @@ impl<'a> Supervisor<'a> {
         let Classified { key, raw_high, entry } = classify(self.tables, call, &mut source, self.sink);
         let args = &call.args;
         let mut shares_fds = false;
-        match entry.row.map(|row| row.role) {
-            Some(Role::Close) => process.fds.forget(args[0] as i32),
-            Some(Role::CloseRange) => process.fds.forget_range(args[0] as u32, args[1] as u32),
-            Some(Role::Replace) => process.fds.forget(args[1] as i32),
-            Some(Role::Spawn(how)) => {
+        if let Some(row) = entry.row {
+            process.fds.forget_closed_by(row.role, args);
+            if let Role::Spawn(how) = row.role {
                 let flags = spawn_flags(how, args, &key);
                 shares_fds = flags & CLONE_FILES != 0 && flags & CLONE_THREAD == 0;
             }
-            Some(Role::Plain | Role::Unshare) | None => {}
         }
         // What was read from /proc and the thread's memory belongs to this call only if the notification is
         // still pending: otherwise the thread died and its pid may be someone else's now.
@@ -280,6 +277,7 @@ impl CallSource for ThreadSource<'_> {
             None => Fd::intern(describe(self.tid, fd), sink),
         }
     }
+
     fn read_u32(&mut self, addr: u64) -> std::io::Result<u32> {
         memory::read_u32(self.tid, addr)
     }

@@ -312,24 +312,15 @@ impl Tracer<'_> {
         let args = call.args;
 
         if let Some(row) = entry.row {
+            const CLOSE_RANGE_UNSHARE: u64 = 2;
             match row.role {
-                Role::Plain => {}
-                Role::Close => task.fds.borrow_mut().forget(args[0] as i32),
-                Role::CloseRange => {
-                    const CLOSE_RANGE_UNSHARE: u64 = 2;
-                    if args[2] & CLOSE_RANGE_UNSHARE != 0 {
-                        task.fds = FdTable::copy(&task.fds);
-                    }
-                    task.fds.borrow_mut().forget_range(args[0] as u32, args[1] as u32);
-                }
-                Role::Replace => task.fds.borrow_mut().forget(args[1] as i32),
-                Role::Unshare => {
-                    if args[0] & CLONE_FILES != 0 {
-                        task.fds = FdTable::copy(&task.fds);
-                    }
-                }
+                // The task gets a table of its own (a copy) before anything in it is closed.
+                Role::CloseRange if args[2] & CLOSE_RANGE_UNSHARE != 0 => task.fds = FdTable::copy(&task.fds),
+                Role::Unshare if args[0] & CLONE_FILES != 0 => task.fds = FdTable::copy(&task.fds),
                 Role::Spawn(how) => task.spawn_flags = Some(spawn_flags(how, &args, &key)),
+                _ => {}
             }
+            task.fds.borrow_mut().forget_closed_by(row.role, &args);
         }
 
         let restart = match task.interrupted.take() {
