@@ -157,12 +157,18 @@ const USER32_CS: u64 = 0x23;
 /// PTRACE_GET_SYSCALL_INFO's answer, rebuilt from the registers (x86_64: `orig_rax` holds the number, the
 /// arguments are in the syscall ABI's registers, `rax` the result at exit). The ABI is the one the call used:
 /// 32-bit code (`cs`), or `int $0x80` from 64-bit code (the two bytes before `rip`), is i386's.
+/// A stopped tracee's general registers.
 #[cfg(target_arch = "x86_64")]
-fn from_registers(pid: libc::pid_t, at: u8) -> io::Result<SyscallInfo> {
+fn registers(pid: libc::pid_t) -> io::Result<libc::user_regs_struct> {
     let mut regs = std::mem::MaybeUninit::<libc::user_regs_struct>::zeroed();
     request(libc::PTRACE_GETREGS, pid, 0, regs.as_mut_ptr() as usize)?;
     // SAFETY: zero-initialised plain-old-data, filled by the kernel on success.
-    let r = unsafe { regs.assume_init() };
+    Ok(unsafe { regs.assume_init() })
+}
+
+#[cfg(target_arch = "x86_64")]
+fn from_registers(pid: libc::pid_t, at: u8) -> io::Result<SyscallInfo> {
+    let r = registers(pid)?;
     let i386 = r.cs == USER32_CS || (at == OP_SECCOMP && int80_before(pid, r.rip));
     let mut data = [0u64; 7];
     if at == OP_EXIT {
@@ -202,10 +208,7 @@ fn from_registers(_pid: libc::pid_t, _at: u8) -> io::Result<SyscallInfo> {
 pub fn interrupted_call(pid: libc::pid_t) -> Option<(u64, u64)> {
     #[cfg(target_arch = "x86_64")]
     {
-        let mut regs = std::mem::MaybeUninit::<libc::user_regs_struct>::zeroed();
-        request(libc::PTRACE_GETREGS, pid, 0, regs.as_mut_ptr() as usize).ok()?;
-        // SAFETY: zero-initialised plain-old-data, filled by the kernel on success.
-        let r = unsafe { regs.assume_init() };
+        let r = registers(pid).ok()?;
         let in_syscall = r.orig_rax as i64 >= 0;
         let errno = (r.rax as i64).checked_neg().and_then(|e| i32::try_from(e).ok());
         let restartable = errno.is_some_and(|e| crate::record::restart::RESTART_ERRNOS.contains(&e));
@@ -235,10 +238,8 @@ fn int80_before(pid: libc::pid_t, rip: u64) -> bool {
 pub fn frame_pointer(pid: libc::pid_t) -> u64 {
     #[cfg(target_arch = "x86_64")]
     {
-        let mut regs = std::mem::MaybeUninit::<libc::user_regs_struct>::zeroed();
-        if request(libc::PTRACE_GETREGS, pid, 0, regs.as_mut_ptr() as usize).is_ok() {
-            // SAFETY: zero-initialised plain-old-data, filled by the kernel on success.
-            return unsafe { regs.assume_init() }.rbp;
+        if let Ok(r) = registers(pid) {
+            return r.rbp;
         }
     }
     let _ = pid;
