@@ -37,7 +37,7 @@ use crate::decode::table::{Results, SyscallTables};
 use crate::record::classify::{Call, CallSource, Classified, classify};
 use crate::record::exit_of;
 use crate::record::fdtable::Fd;
-use crate::record::restart::{Entry, Interrupted, RESTART_ERRNOS, Return, internal_errno, is_sigreturn};
+use crate::record::restart::{self, Interrupted, RESTART_ERRNOS, internal_errno, is_sigreturn};
 use crate::trace::aggregate::ExeId;
 use crate::trace::model::{Exit, FdDesc, Run, Text, Totals};
 use crate::trace::{Aggregator, EventSink};
@@ -471,14 +471,7 @@ impl<'a> Importer<'a> {
         };
         // strace shows the kernel entering an interrupted call again as one more call: it is counted once, as
         // the ptrace backend counts it (the restart's result is the call's).
-        let restarted = match task.interrupted.take().map(|i| i.at_entry(nr, 0, is_sigreturn(name))) {
-            Some(Entry::New(kept)) => {
-                task.interrupted = kept;
-                None
-            }
-            Some(Entry::Restart(class)) => class,
-            None => None,
-        };
+        let restarted = restart::entered(&mut task.interrupted, nr, 0, is_sigreturn(name)).flatten();
         let mut source = LineSource { fds: &task.fds, decorated: &decorated, clone3_flags };
         let Classified { key, raw_high, .. } = classify(self.tables, &call, &mut source, self.sink);
         let class = match restarted {
@@ -504,13 +497,10 @@ impl<'a> Importer<'a> {
         }
         // A handler's rt_sigreturn: what it restored says whether the interrupted call runs again or failed.
         if let Some(rval) = rval
-            && let Some(interrupted) = task.interrupted.take_if(|i| i.awaits_exit())
+            && task.interrupted.is_some_and(|i| i.awaits_exit())
+            && let Some(class) = restart::returned(&mut task.interrupted, rval)
         {
-            match interrupted.at_sigreturn_exit(rval) {
-                Return::Restart(restored) => task.interrupted = Some(restored),
-                Return::Eintr(Some(class)) => self.sink.result(class, -i64::from(libc::EINTR), true),
-                Return::Eintr(None) | Return::Unknown => {}
-            }
+            self.sink.result(class, -i64::from(libc::EINTR), true);
         }
         self.effects(pid, name, &items, outcome);
         Ok(())

@@ -28,6 +28,31 @@ pub fn is_sigreturn(name: &str) -> bool {
     matches!(name, "rt_sigreturn" | "sigreturn")
 }
 
+/// The task whose interrupted call is `slot` enters call `nr` at `ip`: `Some(class)` when this is that call
+/// entered again (not to be counted; its result, if wanted, goes to `class`), `None` for a new call.
+pub fn entered(slot: &mut Option<Interrupted>, nr: u64, ip: u64, sigreturn: bool) -> Option<Option<ClassId>> {
+    match slot.take()?.at_entry(nr, ip, sigreturn) {
+        Entry::New(kept) => {
+            *slot = kept;
+            None
+        }
+        Entry::Restart(class) => Some(class),
+    }
+}
+
+/// The handler's rt_sigreturn, awaited in `slot`, returned `rval`: the class whose call failed with EINTR, if it
+/// did (the caller records that result); `slot` keeps the call if it is entered again next.
+pub fn returned(slot: &mut Option<Interrupted>, rval: i64) -> Option<ClassId> {
+    match slot.take()?.at_sigreturn_exit(rval) {
+        Return::Restart(restored) => {
+            *slot = Some(restored);
+            None
+        }
+        Return::Eintr(class) => class,
+        Return::Unknown => None,
+    }
+}
+
 /// A syscall interrupted by a signal, with the class of its first entry when its result is wanted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Interrupted {
@@ -51,7 +76,7 @@ enum State {
 
 /// What a task's next syscall entry is, given the call a signal interrupted.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Entry {
+enum Entry {
     /// A new call, to be counted; `Some` while the interrupted call may still be restarted later.
     New(Option<Interrupted>),
     /// The interrupted call entered again: not counted; its result (when wanted) goes to this class.
@@ -60,7 +85,7 @@ pub enum Entry {
 
 /// What the handler's rt_sigreturn returned.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Return {
+enum Return {
     /// The call's number: it is entered again next.
     Restart(Interrupted),
     /// The interrupted call failed with EINTR: its result, for this class.
@@ -81,7 +106,7 @@ impl Interrupted {
     }
 
     /// The task enters call `nr` at `ip`; `sigreturn` when that call is rt_sigreturn (or i386's sigreturn).
-    pub fn at_entry(mut self, nr: u64, ip: u64, sigreturn: bool) -> Entry {
+    fn at_entry(mut self, nr: u64, ip: u64, sigreturn: bool) -> Entry {
         let same = nr == self.nr && ip == self.ip;
         match self.state {
             State::Next | State::Restored if same => return Entry::Restart(self.class),
@@ -100,7 +125,7 @@ impl Interrupted {
     }
 
     /// rt_sigreturn returned `rval`: the register it restored.
-    pub fn at_sigreturn_exit(mut self, rval: i64) -> Return {
+    fn at_sigreturn_exit(mut self, rval: i64) -> Return {
         if rval >= 0 && rval as u64 == self.nr {
             self.state = State::Restored;
             Return::Restart(self)

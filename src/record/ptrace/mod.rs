@@ -17,7 +17,7 @@ use super::fdtable::{Fd, FdTable, SharedFdTable};
 use super::launcher::{self, ChildFailure, Launch};
 use super::memory;
 use super::procfs::{proc_exe, proc_ppid, proc_tgid};
-use super::restart::{Entry, Interrupted, Return, internal_errno, is_sigreturn};
+use super::restart::{self, Interrupted, internal_errno, is_sigreturn};
 use super::{Backend, RecordError, RunEnd, exit_of, signals};
 use crate::decode::arch::Arch;
 use crate::decode::flags::{CLONE_FILES, CLONE_THREAD};
@@ -323,18 +323,8 @@ impl Tracer<'_> {
             task.fds.borrow_mut().forget_closed_by(row.role, &args);
         }
 
-        let restart = match task.interrupted.take() {
-            Some(interrupted) => {
-                match interrupted.at_entry(info.nr(), info.instruction_pointer, entry.name.is_some_and(is_sigreturn)) {
-                    Entry::New(kept) => {
-                        task.interrupted = kept;
-                        None
-                    }
-                    Entry::Restart(class) => Some(class),
-                }
-            }
-            None => None,
-        };
+        let sigreturn = entry.name.is_some_and(is_sigreturn);
+        let restart = restart::entered(&mut task.interrupted, info.nr(), info.instruction_pointer, sigreturn);
 
         if let Some(class) = restart {
             // The kernel entering an interrupted call again: counted once already; its result is still wanted.
@@ -379,13 +369,15 @@ impl Tracer<'_> {
 
     fn on_syscall_exit(&mut self, pid: i32) -> std::io::Result<()> {
         if let Some(task) = self.tasks.get_mut(&pid)
-            && let Some(interrupted) = task.interrupted.take_if(|i| i.awaits_exit())
+            && task.interrupted.is_some_and(|i| i.awaits_exit())
         {
             // A handler's rt_sigreturn: what it restored says whether the interrupted call runs again.
-            match sys::syscall_info(pid, sys::OP_EXIT).map(|info| interrupted.at_sigreturn_exit(info.rval())) {
-                Ok(Return::Restart(restored)) => task.interrupted = Some(restored),
-                Ok(Return::Eintr(Some(class))) => self.sink.result(class, -i64::from(libc::EINTR), true),
-                Ok(Return::Eintr(None) | Return::Unknown) => {}
+            match sys::syscall_info(pid, sys::OP_EXIT) {
+                Ok(info) => {
+                    if let Some(class) = restart::returned(&mut task.interrupted, info.rval()) {
+                        self.sink.result(class, -i64::from(libc::EINTR), true);
+                    }
+                }
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
                 Err(e) => return Err(e),
             }
