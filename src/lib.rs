@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod decode;
 pub mod import;
+pub mod observe;
 pub mod profile;
 pub mod record;
 pub mod review;

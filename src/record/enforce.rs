@@ -2,7 +2,8 @@
 //! the launcher between fork and exec, and nothing is traced, so the workload runs at native speed.
 
 use super::launcher::{self, ChildFailure, Launch};
-use super::{RecordError, exit_of, signals};
+use super::{RecordError, signals};
+use crate::observe::exit_of;
 use crate::trace::model::Exit;
 
 /// Runs the command under `filter` and returns how it ended.

@@ -1,17 +1,14 @@
 //! Recording: run a workload under a backend and aggregate every syscall it makes into a Trace.
 
 pub mod agent;
-pub mod classify;
 pub mod container;
 pub mod enforce;
-pub mod fdtable;
 pub mod gpu;
 pub mod launcher;
 pub mod memory;
 pub mod notify;
 pub mod procfs;
 pub mod ptrace;
-pub mod restart;
 pub mod signals;
 
 use std::ffi::OsString;
@@ -196,13 +193,4 @@ pub(crate) fn run_id(started_at: SystemTime) -> String {
 
 pub(crate) fn kernel_release() -> String {
     nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-/// The exit status a shell reports for a workload that ended this way.
-pub fn exit_of(code: Option<i32>, signal: Option<i32>) -> Exit {
-    match (code, signal) {
-        (_, Some(signal)) => Exit { status: 128 + signal, signal: Some(signal_name(signal)) },
-        (Some(code), None) => Exit { status: code, signal: None },
-        (None, None) => Exit { status: 0, signal: None },
-    }
 }

@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 
 use super::value;
 use crate::decode::gpu::DeviceFamily;
-use crate::record::fdtable::{device_path, gpu_library};
+use crate::observe::fdtable::{device_path, gpu_library};
 use crate::trace::model::FdDesc;
 
 /// One fd table: threads made with CLONE_FILES share it, fork copies it.

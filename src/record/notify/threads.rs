@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
 
-use super::super::fdtable::FdTable;
 use super::super::procfs::proc_tgid;
+use crate::observe::fdtable::FdTable;
 use crate::trace::aggregate::ExeId;
 
 /// `PIDFD_THREAD` (= `O_EXCL`): a pidfd for one thread rather than a thread group.

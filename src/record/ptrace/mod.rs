@@ -12,17 +12,18 @@ use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
 
-use super::classify::{Call, CallSource, Classified, classify, spawn_flags};
-use super::fdtable::{Fd, FdTable, SharedFdTable};
 use super::launcher::{self, ChildFailure, Launch};
 use super::memory;
 use super::procfs::{proc_exe, proc_ppid, proc_tgid};
-use super::restart::{self, Interrupted, internal_errno, is_sigreturn};
-use super::{Backend, RecordError, RunEnd, exit_of, signals};
+use super::{Backend, RecordError, RunEnd, signals};
 use crate::decode::arch::Arch;
 use crate::decode::flags::{CLONE_FILES, CLONE_THREAD};
 use crate::decode::rows::Role;
 use crate::decode::table::SyscallTables;
+use crate::observe::classify::{Call, CallSource, Classified, classify, spawn_flags};
+use crate::observe::exit_of;
+use crate::observe::fdtable::{Fd, FdTable, SharedFdTable};
+use crate::observe::restart::{self, Interrupted, internal_errno, is_sigreturn};
 use crate::symbolize::{CallSite, Symbolizer};
 use crate::trace::EventSink;
 use crate::trace::aggregate::{ClassId, ExeId};

@@ -211,7 +211,7 @@ pub fn interrupted_call(pid: libc::pid_t) -> Option<(u64, u64)> {
         let r = registers(pid).ok()?;
         let in_syscall = r.orig_rax as i64 >= 0;
         let errno = (r.rax as i64).checked_neg().and_then(|e| i32::try_from(e).ok());
-        let restartable = errno.is_some_and(|e| crate::record::restart::RESTART_ERRNOS.contains(&e));
+        let restartable = errno.is_some_and(|e| crate::observe::restart::RESTART_ERRNOS.contains(&e));
         (in_syscall && restartable).then_some((r.orig_rax, r.rip))
     }
     #[cfg(not(target_arch = "x86_64"))]
