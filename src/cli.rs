@@ -10,6 +10,8 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::decode::arch::Arch;
 use crate::decode::table::Results;
+use crate::files::json::to_json;
+use crate::files::output::Output;
 use crate::profile::compile::{Mode, allows_unconditionally, compile};
 use crate::profile::deploy::{k8s_snippet, spo_object, to_yaml};
 use crate::profile::explain::explain;
@@ -26,7 +28,6 @@ use crate::review::{self, CheckFormat, DiffFormat, ReviewPlan};
 use crate::trace::merge::merge;
 use crate::trace::model::{Class, FdDesc};
 use crate::trace::read::read_traces;
-use crate::trace::write::{Output, to_json};
 
 /// Record what a workload asks of the Linux kernel and turn it into the smallest OCI seccomp profile that
 /// still lets it run.

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod decode;
+pub mod files;
 pub mod import;
 pub mod observe;
 pub mod profile;

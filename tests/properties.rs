@@ -22,6 +22,7 @@ use proptest::test_runner::{Config, RngSeed};
 use serde_json::{Value, json};
 use trapline::decode::flags::CLONE_NAMESPACES;
 use trapline::decode::gpu::nvidia;
+use trapline::files::json::to_json;
 use trapline::profile::generate::{
     DefaultAction, FALLBACK_ENOSYS, IoctlMode, MAX_ENTRIES_PER_SYSCALL, ProfilePlan, generate,
 };
@@ -29,7 +30,6 @@ use trapline::profile::runtime::Runtime;
 use trapline::trace::merge::merge;
 use trapline::trace::model::Trace;
 use trapline::trace::read::parse_trace;
-use trapline::trace::write::to_json;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Configuration

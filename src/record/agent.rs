@@ -21,9 +21,10 @@ use super::{RecordError, signals};
 use crate::decode::arch::Arch;
 use crate::decode::rows::fd_changing_names;
 use crate::decode::table::{Results, SyscallTables};
+use crate::files::json::to_json;
+use crate::files::output::Output;
 use crate::profile::oci::{Action, Seccomp};
 use crate::trace::model::{Exit, Run, Text, Totals};
-use crate::trace::write::{Output, to_json};
 use crate::trace::{Aggregator, Trace};
 
 /// runc refuses to notify `write` (it needs it to report errors once the filter is loaded): the recording

@@ -12,10 +12,10 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::ReviewError;
+use crate::files::json::strip_position;
 use crate::profile::oci::Seccomp;
 use crate::trace::model::Trace;
 use crate::trace::read::parse_trace;
-use crate::trace::read::strip_position;
 
 /// One input of a review.
 #[derive(Clone, Debug)]

@@ -4,7 +4,6 @@ pub mod aggregate;
 pub mod merge;
 pub mod model;
 pub mod read;
-pub mod write;
 
 pub use aggregate::{Aggregator, EventSink};
 pub use model::Trace;

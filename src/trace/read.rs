@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::model::{SCHEMA, Trace};
+use crate::files::json::strip_position;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -58,14 +59,6 @@ pub fn read_traces(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Trace)>, ReadError
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     })
-}
-
-/// serde_json appends " at line L column C"; the message puts the position up front instead.
-pub(crate) fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
 }
 
 #[cfg(test)]

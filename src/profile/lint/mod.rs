@@ -22,7 +22,7 @@ mod vocabulary;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::trace::read::strip_position;
+use crate::files::json::strip_position;
 use serde_json::Value;
 
 use checks::{

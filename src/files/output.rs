@@ -1,4 +1,4 @@
-//! Writing a JSON document so that readers only ever see the old file or the whole new one.
+//! Writing an output file so that readers only ever see the old file or the whole new one, or writing to stdout.
 //!
 //! The output directory is checked before the workload starts (a run that cannot be saved is refused up
 //! front), and the document is written to a temporary file beside the target, then renamed over it.
@@ -86,9 +86,30 @@ fn temp_path(path: &Path) -> PathBuf {
     dir.join(format!(".{name}.trapline-{}.tmp", std::process::id()))
 }
 
-/// Serializes `value` as pretty JSON with a trailing newline, the form committed to repositories.
-pub fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
-    let mut bytes = serde_json::to_vec_pretty(value).expect("trace types always serialize");
-    bytes.push(b'\n');
-    bytes
+/// Where a command's document goes: a checked file, or stdout when no file was named.
+#[derive(Debug)]
+pub enum Destination {
+    Stdout,
+    File(Output),
+}
+
+impl Destination {
+    /// Checks `path` up front (before any work is done), or picks stdout when there is none.
+    pub fn prepare(path: Option<&Path>) -> Result<Destination, WriteError> {
+        Ok(match path {
+            Some(path) => Destination::File(Output::prepare(path)?),
+            None => Destination::Stdout,
+        })
+    }
+
+    /// Writes the whole document: atomically to a file, or to stdout.
+    pub fn commit(&self, bytes: &[u8]) -> Result<(), WriteError> {
+        match self {
+            Destination::File(output) => output.commit(bytes),
+            Destination::Stdout => io::stdout()
+                .lock()
+                .write_all(bytes)
+                .map_err(|error| WriteError::Write { path: PathBuf::from("stdout"), error }),
+        }
+    }
 }
