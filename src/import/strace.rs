@@ -25,7 +25,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -39,7 +39,7 @@ use crate::observe::exit_of;
 use crate::observe::fdtable::Fd;
 use crate::observe::restart::{self, Interrupted, RESTART_ERRNOS, internal_errno, is_sigreturn};
 use crate::trace::aggregate::ExeId;
-use crate::trace::model::{Exit, FdDesc, Run, Text, Totals};
+use crate::trace::model::{Backend, Exit, FdDesc, Run, Text, Totals};
 use crate::trace::{Aggregator, EventSink};
 use fds::Fds;
 use line::{Event, Line, Stamp};
@@ -75,24 +75,14 @@ pub fn import(path: &Path) -> Result<Imported, ImportError> {
         return Err(ImportError::NoSyscalls { path: path.to_path_buf(), lines });
     }
     let run = Run {
-        id: format!("{:016x}", id.0),
-        trapline: env!("CARGO_PKG_VERSION").to_string(),
-        backend: "strace-import".to_string(),
-        arch: Arch::native(),
+        // The log does not say which kernel ran it, nor when (the file's mtime is the closest).
         kernel: String::new(),
-        command: end.command.into_iter().collect(),
         started,
-        duration_secs: end.duration_secs,
-        exit: end.exit,
-        complete: end.incomplete.is_none(),
-        incomplete: end.incomplete,
-        results: Results::All,
-        known: None,
-        container: None,
-        unobserved: Vec::new(),
+        command: end.command.into_iter().collect(),
         totals: Totals { processes: end.processes, threads: end.threads, ..Totals::default() },
-        gpu: None,
-    };
+        ..Run::new(format!("{:016x}", id.0), Backend::StraceImport, Results::All, SystemTime::UNIX_EPOCH)
+    }
+    .ended(end.exit, end.duration, end.incomplete);
     Ok(Imported {
         trace: aggregator.finish(run),
         syscalls: end.syscalls,
@@ -230,7 +220,7 @@ struct End {
     command: Option<Text>,
     exit: Exit,
     incomplete: Option<String>,
-    duration_secs: f64,
+    duration: Duration,
     processes: u64,
     threads: u64,
 }
@@ -620,7 +610,7 @@ impl<'a> Importer<'a> {
             command: self.command,
             exit: self.exit.unwrap_or_else(|| exit_of(None, None)),
             incomplete,
-            duration_secs: self.clock.duration(),
+            duration: self.clock.duration(),
             processes,
             threads: self.seen.len() as u64,
         }
@@ -747,7 +737,8 @@ impl Clock {
         self.last = Some(stamp);
     }
 
-    fn duration(&self) -> f64 {
+    /// To the microsecond, as a recording measures it.
+    fn duration(&self) -> Duration {
         let seconds = match (self.first, self.last) {
             // Times of day: a run past midnight wraps once.
             (Some(Stamp::Clock(a)), Some(Stamp::Clock(b))) if b >= a => b - a,
@@ -756,7 +747,7 @@ impl Clock {
             (Some(Stamp::Delta(_)), _) => self.deltas,
             _ => 0.0,
         };
-        (seconds * 1e6).round() / 1e6
+        Duration::from_micros((seconds * 1e6).round() as u64)
     }
 }
 
@@ -872,11 +863,11 @@ mod tests {
         let mut clock = Clock::default();
         clock.tick(Some(Stamp::Clock(86399.5)));
         clock.tick(Some(Stamp::Clock(0.25)));
-        assert_eq!(clock.duration(), 0.75);
+        assert_eq!(clock.duration(), Duration::from_millis(750));
         let mut clock = Clock::default();
         for _ in 0..4 {
             clock.tick(Some(Stamp::Delta(0.5)));
         }
-        assert_eq!(clock.duration(), 2.0);
+        assert_eq!(clock.duration(), Duration::from_secs(2));
     }
 }

@@ -18,13 +18,13 @@ use serde_json::Value;
 
 use super::notify::Supervisor;
 use super::{RecordError, signals};
-use crate::decode::arch::Arch;
 use crate::decode::rows::fd_changing_names;
 use crate::decode::table::{Results, SyscallTables};
 use crate::files::json::to_json;
 use crate::files::output::Output;
 use crate::profile::oci::{Action, Seccomp};
-use crate::trace::model::{Exit, Run, Text, Totals};
+use crate::trace::model::{Backend, Exit, Run, Text, Totals};
+use crate::trace::run::run_id;
 use crate::trace::{Aggregator, Trace};
 
 /// runc refuses to notify `write` (it needs it to report errors once the filter is loaded): the recording
@@ -96,25 +96,15 @@ fn record_container(stream: UnixStream, out: &Path, call_sites: bool) -> Result<
         supervisor.counts()
     };
     let run = Run {
-        id: super::run_id(started_at),
-        trapline: env!("CARGO_PKG_VERSION").to_string(),
-        backend: "notify-agent".to_string(),
-        arch: Arch::native(),
-        kernel: super::kernel_release(),
         command: vec![Text::Utf8(name.clone())],
-        started: humantime::format_rfc3339_millis(started_at).to_string(),
-        duration_secs: start.elapsed().as_micros() as f64 / 1e6,
-        // The runtime, not the agent, waits for the container: its exit status is not seen here.
-        exit: Exit { status: -1, signal: None },
-        complete: true,
-        incomplete: None,
-        results: Results::None,
-        known: None,
         container: Some("runc".to_string()),
         unobserved: UNOBSERVED.iter().map(|s| s.to_string()).collect(),
         totals: Totals { processes, threads, ..Totals::default() },
         gpu: Some(super::gpu::machine_facts()),
-    };
+        ..Run::new(run_id(started_at), Backend::NotifyAgent, Results::None, started_at)
+    }
+    // The runtime, not the agent, waits for the container: its exit status is not seen here.
+    .ended(Exit { status: -1, signal: None }, start.elapsed(), None);
     let trace: Trace = aggregator.finish(run);
     let path = out.join(format!("{name}.json"));
     let output = Output::prepare(&path).map_err(|e| e.to_string())?;
@@ -190,6 +180,7 @@ mod tests {
     use serde_json::json;
 
     use crate::decode::arch::Arch;
+
     use crate::profile::generate::recording_profile;
 
     /// A container config whose filter is `seccomp`.

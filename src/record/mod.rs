@@ -16,10 +16,10 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Instant, SystemTime};
 
-use crate::decode::arch::Arch;
 use crate::decode::flags::signal_name;
 use crate::decode::table::{Results, SyscallTables};
-use crate::trace::model::{Exit, Run, Text, Totals};
+use crate::trace::model::{self, Exit, Run, Text, Totals};
+use crate::trace::run::run_id;
 use crate::trace::{Aggregator, EventSink, Trace};
 use launcher::Launch;
 
@@ -32,11 +32,11 @@ pub enum BackendKind {
     Notify,
 }
 
-impl BackendKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            BackendKind::Ptrace => "ptrace",
-            BackendKind::Notify => "notify",
+impl From<BackendKind> for model::Backend {
+    fn from(kind: BackendKind) -> model::Backend {
+        match kind {
+            BackendKind::Ptrace => model::Backend::Ptrace,
+            BackendKind::Notify => model::Backend::Notify,
         }
     }
 }
@@ -161,36 +161,13 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
     };
     let command = if plan.record_argv { &plan.command[..] } else { &plan.command[..1] };
     let run = Run {
-        id: run_id(started_at),
-        trapline: env!("CARGO_PKG_VERSION").to_string(),
-        backend: plan.backend.name().to_string(),
-        arch: Arch::native(),
-        kernel: kernel_release(),
         command: command.iter().map(|a| Text::from_os(a)).collect(),
-        started: humantime::format_rfc3339_millis(started_at).to_string(),
-        duration_secs: (duration.as_micros() as f64) / 1e6,
-        exit: end.exit,
-        complete: incomplete.is_none(),
-        incomplete,
-        results,
         known: plan.known.as_ref().map(|(path, _)| Text::from_os(path.as_os_str())),
         container: prepared.as_ref().map(|p| p.runtime.clone()),
-        unobserved: Vec::new(),
         totals: Totals { processes: end.processes, threads: end.threads, ..Totals::default() },
         gpu: Some(gpu::machine_facts()),
-    };
+        ..Run::new(run_id(started_at), plan.backend.into(), results, started_at)
+    }
+    .ended(end.exit, duration, incomplete);
     Ok(aggregator.finish(run))
-}
-
-/// 64 bits that tell this run from any other: the start time mixed with the kernel's randomness.
-pub(crate) fn run_id(started_at: SystemTime) -> String {
-    let mut random = [0u8; 8];
-    // SAFETY: getrandom writes at most 8 bytes into the live array.
-    unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
-    let nanos = started_at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-    format!("{:016x}", u64::from_ne_bytes(random) ^ nanos.rotate_left(32))
-}
-
-pub(crate) fn kernel_release() -> String {
-    nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default()
 }

@@ -4,6 +4,7 @@ pub mod aggregate;
 pub mod merge;
 pub mod model;
 pub mod read;
+pub mod run;
 
 pub use aggregate::{Aggregator, EventSink};
 pub use model::Trace;

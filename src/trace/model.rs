@@ -38,7 +38,7 @@ pub struct Run {
     pub id: String,
     /// The trapline version that recorded it.
     pub trapline: String,
-    pub backend: String,
+    pub backend: Backend,
     /// The architecture of the machine (the native audit arch); calls may come from its compat arches too.
     pub arch: Arch,
     /// `uname -r` of the recording machine.
@@ -68,6 +68,23 @@ pub struct Run {
     /// GPU facts of the recording machine; absent where it has no GPU driver and the workload used none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu: Option<GpuFacts>,
+}
+
+/// How a run's calls were observed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Backend {
+    /// `trapline record`: ptrace, with results.
+    #[serde(rename = "ptrace")]
+    Ptrace,
+    /// `trapline record --backend notify`: seccomp user notification, no results.
+    #[serde(rename = "notify")]
+    Notify,
+    /// `trapline agent`: seccomp user notification through a container runtime's `listenerPath`.
+    #[serde(rename = "notify-agent")]
+    NotifyAgent,
+    /// `trapline import strace`: a log written by strace.
+    #[serde(rename = "strace-import")]
+    StraceImport,
 }
 
 /// What GPU software a run met: profiles are tied to the driver branch, so traces say which one it was.
