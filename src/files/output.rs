@@ -16,6 +16,9 @@ pub enum WriteError {
     IsDirectory { path: PathBuf },
     #[error("cannot write {path}: {error}")]
     Write { path: PathBuf, error: io::Error },
+    /// The cause is kept as the source, so a reader that went away (`| head`) can be told apart.
+    #[error("cannot write to standard output")]
+    Stdout(#[source] io::Error),
 }
 
 /// An output path that has been checked to be writable.
@@ -106,10 +109,7 @@ impl Destination {
     pub fn commit(&self, bytes: &[u8]) -> Result<(), WriteError> {
         match self {
             Destination::File(output) => output.commit(bytes),
-            Destination::Stdout => io::stdout()
-                .lock()
-                .write_all(bytes)
-                .map_err(|error| WriteError::Write { path: PathBuf::from("stdout"), error }),
+            Destination::Stdout => io::stdout().lock().write_all(bytes).map_err(WriteError::Stdout),
         }
     }
 }

@@ -4,7 +4,7 @@
 pub mod strace;
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::trace::Trace;
 
@@ -27,4 +27,26 @@ pub struct Imported {
     pub not_understood: u64,
     /// The first of them: its line number and text.
     pub first_not_understood: Option<(usize, String)>,
+}
+
+impl Imported {
+    /// The line `trapline import` ends with: what was read from `log`, what was not understood, and where the
+    /// trace went.
+    pub fn summary(&self, log: &Path, output: &Path) -> String {
+        let log = log.display();
+        let not_understood = match &self.first_not_understood {
+            Some((line, text)) => {
+                let n = self.not_understood;
+                format!("; {n} line{} not understood (first at {log}:{line}: {text})", if n == 1 { "" } else { "s" })
+            }
+            None => String::new(),
+        };
+        let incomplete = self.trace.runs[0].incomplete.as_ref(); // an import holds exactly one run
+        format!(
+            "imported {} syscalls from {log}{not_understood}{} -> {}",
+            self.syscalls,
+            incomplete.map(|r| format!(" (incomplete: {r})")).unwrap_or_default(),
+            output.display()
+        )
+    }
 }

@@ -2,6 +2,7 @@
 //! workload's launcher then only has to load the ready program between fork and exec.
 
 use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
 use std::str::FromStr;
 
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
@@ -67,6 +68,13 @@ pub fn compile(profile: &Seccomp, mode: Mode) -> Result<(Vec<libc::sock_filter>,
     let mut bytes = Vec::new();
     file.seek(SeekFrom::Start(0)).and_then(|_| file.read_to_end(&mut bytes)).map_err(CompileError::Export)?;
     Ok((to_program(&bytes)?, unknown))
+}
+
+/// The warning for names libseccomp does not know: runc leaves them out of the filter, and so does trapline.
+pub fn unknown_names_warning(profile: &Path, unknown: &[String]) -> Option<String> {
+    (!unknown.is_empty()).then(|| {
+        format!("{}: libseccomp knows no syscall {}; left out, as runc does", profile.display(), unknown.join(", "))
+    })
 }
 
 /// Whether `profile` lets `name` through whatever its arguments: an unconditional allowing entry for it, or no

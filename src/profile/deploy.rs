@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::oci::Seccomp;
+use crate::files::json::to_json;
 
 /// The SPO API version trapline writes (security-profiles-operator.x-k8s.io, SeccompProfile CRD).
 pub const SPO_API_VERSION: &str = "security-profiles-operator.x-k8s.io/v1beta1";
@@ -20,6 +21,23 @@ pub fn spo_object(profile: &Seccomp, name: &str, namespace: Option<&str>) -> Val
         "metadata": metadata,
         "spec": serde_json::to_value(profile).unwrap_or_default(),
     })
+}
+
+/// The form `trapline profile` writes a profile in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The runtime-spec seccomp JSON (Docker, runc, a kubelet Localhost profile).
+    Oci,
+    /// A Security Profiles Operator SeccompProfile object in YAML, for `kubectl apply`.
+    Spo { name: String, namespace: Option<String> },
+}
+
+/// The profile as a file in `format`.
+pub fn render(profile: &Seccomp, format: &Format) -> Vec<u8> {
+    match format {
+        Format::Oci => to_json(profile),
+        Format::Spo { name, namespace } => to_yaml(&spo_object(profile, name, namespace.as_deref())).into_bytes(),
+    }
 }
 
 /// Where the kubelet looks for `Localhost` profiles, and the path a pod spec names relative to it.

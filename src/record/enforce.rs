@@ -1,10 +1,44 @@
 //! Running a workload under a profile, enforcing it: the filter is compiled in trapline's process, loaded by
 //! the launcher between fork and exec, and nothing is traced, so the workload runs at native speed.
 
+use std::ffi::OsString;
+use std::path::Path;
+
 use super::launcher::{self, ChildFailure, Launch};
 use super::{RecordError, signals};
 use crate::observe::exit_of;
+use crate::profile::compile::{Mode, allows_unconditionally, compile, unknown_names_warning};
+use crate::profile::read::read_profile;
 use crate::trace::model::Exit;
+
+/// A workload ready to run under a profile: the command found and the profile compiled, before anything runs.
+pub struct Enforcement {
+    launch: Launch,
+    filter: Vec<libc::sock_filter>,
+    /// What the user should know before the workload starts (names libseccomp left out).
+    pub warning: Option<String>,
+}
+
+impl Enforcement {
+    /// Reads `profile`, finds the command and compiles the filter, refusing a profile the launcher cannot
+    /// start a workload under.
+    pub fn prepare(profile: &Path, command: &[OsString]) -> Result<Enforcement, RecordError> {
+        let seccomp = read_profile(profile)?;
+        let launch = Launch::resolve(command)?;
+        // The launcher execs the workload after loading the filter: a profile that denies execve could only
+        // kill or fail it there, with nothing to say why.
+        if !allows_unconditionally(&seccomp, "execve") {
+            return Err(RecordError::ProfileDeniesExec { program: launch.program.clone() });
+        }
+        let (filter, unknown) = compile(&seccomp, Mode::Enforce)?;
+        Ok(Enforcement { launch, filter, warning: unknown_names_warning(profile, &unknown) })
+    }
+
+    /// Runs the workload under the filter and returns how it ended.
+    pub fn run(self) -> Result<Exit, RecordError> {
+        run_enforced(&self.launch, &self.filter)
+    }
+}
 
 /// Runs the command under `filter` and returns how it ended.
 pub fn run_enforced(launch: &Launch, filter: &[libc::sock_filter]) -> Result<Exit, RecordError> {

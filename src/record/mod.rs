@@ -12,12 +12,14 @@ pub mod ptrace;
 pub mod signals;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Instant, SystemTime};
 
 use crate::decode::flags::signal_name;
 use crate::decode::table::{Results, SyscallTables};
+use crate::profile::compile::{CompileError, Mode, compile, unknown_names_warning};
+use crate::profile::read::{ProfileReadError, read_profile};
 use crate::trace::model::{self, Exit, Run, Text, Totals};
 use crate::trace::run::run_id;
 use crate::trace::{Aggregator, EventSink, Trace};
@@ -56,6 +58,22 @@ pub struct RecordPlan {
     pub container: bool,
     /// Resolve where each class was first called from.
     pub call_sites: bool,
+}
+
+impl RecordPlan {
+    /// `run --audit`: the command under ptrace, stopping only on the calls `profile` (compiled to `filter` by
+    /// [`known_filter`]) does not allow.
+    pub fn audit(command: Vec<OsString>, profile: PathBuf, filter: Vec<libc::sock_filter>) -> RecordPlan {
+        RecordPlan {
+            backend: BackendKind::Ptrace,
+            command,
+            results: Results::Auto,
+            record_argv: false,
+            known: Some((profile, filter)),
+            container: false,
+            call_sites: true,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +115,10 @@ pub enum RecordError {
     )]
     FilterTooLong(usize),
     #[error(transparent)]
+    Profile(#[from] ProfileReadError),
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+    #[error(transparent)]
     Container(#[from] container::ContainerError),
     #[error(transparent)]
     Agent(#[from] agent::AgentError),
@@ -130,6 +152,28 @@ pub trait Backend {
 }
 
 /// Runs the plan's command under the ptrace backend and returns its Trace.
+/// The filter for `--known PROFILE` and `run --audit`: calls the profile allows run untraced, every other call
+/// stops in the tracer. Returns it with the warning for names libseccomp left out, if any.
+pub fn known_filter(profile: &Path) -> Result<(Vec<libc::sock_filter>, Option<String>), RecordError> {
+    let (filter, unknown) = compile(&read_profile(profile)?, Mode::TraceOutside)?;
+    Ok((filter, unknown_names_warning(profile, &unknown)))
+}
+
+/// The line `trapline record` ends with: what was recorded, and where it went.
+pub fn summary(trace: &Trace, output: &Path) -> String {
+    let run = &trace.runs[0]; // a recording holds exactly one run
+    let t = run.totals;
+    format!(
+        "recorded {} syscalls in {} classes from {} processes, {} threads{} -> {}",
+        t.syscalls,
+        t.classes,
+        t.processes,
+        t.threads,
+        run.incomplete.as_ref().map(|r| format!(" (incomplete: {r})")).unwrap_or_default(),
+        output.display()
+    )
+}
+
 pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
     let prepared = plan.container.then(|| container::prepare(&plan.command)).transpose()?;
     let launch = Launch::resolve(prepared.as_ref().map_or(&plan.command, |p| &p.command))?;

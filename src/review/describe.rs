@@ -1,6 +1,8 @@
 //! How classes and profile rules read in a review: decoded names first, the hex value beside them, and the
 //! device an fd pointed at, so a reviewer sees `ioctl NV_ESC_RM_CONTROL (0xc020462a) on /dev/nvidiactl`.
 
+use std::path::Path;
+
 use crate::decode::arch::Arch;
 use crate::decode::gpu::DeviceFamily;
 use crate::decode::ioctl;
@@ -63,6 +65,38 @@ pub fn class_line(class: &Class, native: Option<Arch>) -> String {
         line.push_str(&device);
     }
     line
+}
+
+/// What `run --audit` reports: whether `profile` allowed every call, else each class it would deny, one line
+/// each (`ioctl request=0xc020462a (NV_ESC_RM_CONTROL) on /dev/nvidiactl: 3 call(s) by /usr/bin/python3`).
+pub fn audit_report(profile: &Path, denied: &Trace) -> String {
+    if denied.classes.is_empty() {
+        return format!("audit: {} allowed every call", profile.display());
+    }
+    let calls: u64 = denied.classes.iter().map(|c| c.count).sum();
+    let mut report =
+        format!("audit: {} would deny {calls} calls in {} classes:", profile.display(), denied.classes.len());
+    for class in &denied.classes {
+        report.push_str("\n  ");
+        report.push_str(&audit_line(class));
+    }
+    report
+}
+
+/// One denied class with every argument's register value first, as the audited call passed it.
+fn audit_line(class: &Class) -> String {
+    let mut line = class.syscall.clone();
+    for arg in &class.args {
+        line.push_str(&format!(" {}={:#x}", arg.name, arg.value.0));
+        if !arg.decoded.is_empty() {
+            line.push_str(&format!(" ({})", arg.decoded));
+        }
+    }
+    if let Some(FdDesc::Device { path, .. }) = &class.fd {
+        line.push_str(&format!(" on {path}"));
+    }
+    let exes: Vec<String> = class.exes.iter().map(|e| e.to_string()).collect();
+    format!("{line}: {} call(s) by {}", class.count, exes.join(", "))
 }
 
 /// Where a class was seen: `3 calls in 1 of 1 runs by /usr/bin/python3`.

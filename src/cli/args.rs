@@ -1,0 +1,501 @@
+//! What the command line accepts: clap definitions (whose doc comments are `--help`), and their translation
+//! into the library's plans and options. Nothing here does any work.
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::decode::table::Results;
+use crate::profile::deploy::Format;
+use crate::profile::generate::{DefaultAction, IoctlMode, ProfilePlan};
+use crate::profile::runtime::Runtime;
+use crate::record::BackendKind;
+use crate::review::{CheckFormat, DiffFormat};
+
+/// Record what a workload asks of the Linux kernel and turn it into the smallest OCI seccomp profile that
+/// still lets it run.
+#[derive(Debug, Parser)]
+#[command(name = "trapline", version, max_term_width = 100)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command and record every syscall it and its children make into a Trace.
+    ///
+    /// The workload's output, exit status and signals are passed through unchanged.
+    Record(RecordArgs),
+    /// Turn traces into a minimal OCI seccomp profile (the runtime-spec `linux.seccomp` object).
+    ///
+    /// The profile allows the union of what the traces did, plus what the container runtime needs after
+    /// it loads the filter. Feed it to `docker run --security-opt seccomp=FILE`, a Kubernetes Localhost
+    /// profile, or a bundle's `linux.seccomp`.
+    Profile(ProfileArgs),
+    /// Check a profile the way its consumers will read it: compile it with libseccomp for each of its
+    /// architectures and report what breaks or surprises runc, containerd, Docker and Kubernetes.
+    ///
+    /// Accepts a bare seccomp profile, a bundle's config.json, or a Security Profiles Operator SeccompProfile
+    /// in JSON; given a Kubernetes workload (Pod, Deployment, Job, ...) in JSON, it reports containers that
+    /// run privileged (seccomp is then ignored) or Unconfined. Exit 1 when there are findings, 2 when the file
+    /// cannot be read.
+    Lint(LintArgs),
+    /// Merge traces of several runs into one, keeping per-run provenance: each class says in how many runs
+    /// it was seen. Order does not matter: any grouping of the same runs gives the same bytes.
+    Merge(MergeArgs),
+    /// Show what changed between two traces, two profiles, or a profile and a trace, with decoded names.
+    ///
+    /// Each input is a trace or a seccomp profile (or a bundle config.json), told apart by content. With a
+    /// profile first and a trace second, added is what the run did that the profile does not allow and
+    /// removed is what the profile allows that the run never did.
+    Diff(DiffArgs),
+    /// Check that a seccomp profile allows everything the recorded runs did, as the kernel would decide.
+    ///
+    /// Exit 1 when some call would be denied (each is one line), 0 when the profile allows them all, 2 when
+    /// an input cannot be read or the profile is for another architecture.
+    Check(CheckArgs),
+    /// Run a command under a profile: enforcing it, or with --audit reporting what it would deny.
+    ///
+    /// The profile is compiled with libseccomp here and loaded in the workload's process right before it
+    /// execs. With --audit only the calls the profile does not allow stop in trapline: they are reported and
+    /// let through, so an audited run costs about what an unfiltered one does.
+    Run(RunArgs),
+    /// Turn a syscall log written by another tool into a Trace, for machines where `trapline record`
+    /// cannot run.
+    Import(ImportArgs),
+    /// Print the pod spec snippet for a Localhost profile, and where the profile file must go on the nodes.
+    K8sSnippet(SnippetArgs),
+    /// Record containers as their runtime runs them: listen on a socket for the runtime-spec `listenerPath`,
+    /// supervise each container's seccomp notifications, and write one Trace per container.
+    ///
+    /// Containers must use the recording profile (`trapline profile --recording --listener PATH`). The agent
+    /// must run before they start and outlive them: if it dies, their notified syscalls fail with ENOSYS.
+    Agent(AgentArgs),
+    /// Print a shell completion script (e.g. `trapline completions bash > /etc/bash_completion.d/trapline`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages for trapline and each of its commands into a directory.
+    Man {
+        /// The directory to write trapline.1, trapline-record.1, ... into.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    #[command(subcommand)]
+    pub format: ImportFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportFormat {
+    /// Read the log of `strace -f -o LOG COMMAND`.
+    ///
+    /// Each line becomes a call of the Trace, classified as `trapline record` classifies it. Any strace
+    /// rendering is read: with or without timestamps, `-y`/`-yy` (then ioctl and mmap calls name their
+    /// device, as recorded traces do; without it fds are followed through the log's opens), `-X raw` or
+    /// `-X verbose` (needed for ioctl requests that strace names but trapline does not). Lines not
+    /// understood are counted on standard error. Calls of 32-bit processes are i386 only where strace's
+    /// mode-switch notes are in the log, which they are without `-o` (`strace -f COMMAND 2> LOG`).
+    Strace(ImportStraceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportStraceArgs {
+    /// The strace log.
+    #[arg(value_name = "LOG")]
+    pub log: PathBuf,
+
+    /// Where to write the Trace (JSON). Checked before the log is read; written atomically at the end.
+    #[arg(short, long, value_name = "FILE", default_value = "trace.json")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The profile: a seccomp JSON object, a bundle's config.json, or an SPO SeccompProfile.
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: PathBuf,
+
+    /// Report what the profile would deny instead of denying it.
+    #[arg(long)]
+    pub audit: bool,
+
+    /// With --audit: also write the calls it would deny as a Trace.
+    #[arg(short, long, value_name = "FILE", requires = "audit")]
+    pub output: Option<PathBuf>,
+
+    /// The command to run, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The old side: a trace, a profile or a bundle config.json.
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+
+    /// The new side: a trace, a profile or a bundle config.json.
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+
+    /// How to write the report: text (coloured on a terminal), markdown (a pull-request comment), json.
+    #[arg(long, value_enum, default_value_t = DiffFormatArg::Text)]
+    pub format: DiffFormatArg,
+
+    /// Exit 1 when the inputs differ (something added or removed), as `git diff --exit-code` does.
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DiffFormatArg {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The seccomp profile to check against (a profile or a bundle config.json).
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: PathBuf,
+
+    /// How to write the findings: one line each, or SARIF 2.1.0 for code-scanning upload.
+    #[arg(long, value_enum, default_value_t = CheckFormatArg::Text)]
+    pub format: CheckFormatArg,
+
+    /// Traces of the runs to check (recordings or merges).
+    #[arg(required = true, value_name = "TRACE")]
+    pub traces: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CheckFormatArg {
+    Text,
+    Sarif,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// Traces to merge (recordings or earlier merges; each run may appear once).
+    #[arg(required = true, value_name = "TRACE")]
+    pub traces: Vec<PathBuf>,
+
+    /// Where to write the merged trace; standard output when absent.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LintArgs {
+    /// The profile to check.
+    #[arg(value_name = "PROFILE")]
+    pub profile: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProfileArgs {
+    /// Traces written by `trapline record`; each counts as one run.
+    #[arg(required_unless_present = "recording", value_name = "TRACE")]
+    pub traces: Vec<PathBuf>,
+
+    /// Instead of a profile from traces, the recording profile for `trapline agent`: everything allowed, and
+    /// every syscall but `write` (which runc refuses to notify) sent to the agent listening at --listener.
+    #[arg(long, requires = "listener", conflicts_with = "traces")]
+    pub recording: bool,
+
+    /// With --recording: the agent's socket (`trapline agent --socket PATH`), as the runtime sees the path.
+    #[arg(long, value_name = "PATH")]
+    pub listener: Option<String>,
+
+    /// Where to write the profile; standard output when absent.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// What happens to a syscall the profile does not list.
+    #[arg(long, value_enum, default_value_t = DefaultActionArg::Errno)]
+    pub default_action: DefaultActionArg,
+
+    /// How finely ioctl is filtered: per request code, per driver type byte, or not at all.
+    #[arg(long, value_enum, default_value_t = IoctlArg::Exact)]
+    pub ioctl: IoctlArg,
+
+    /// Add what this container runtime does between loading the filter and exec'ing the workload.
+    #[arg(long, value_enum, default_value_t = RuntimeArg::Runc)]
+    pub runtime: RuntimeArg,
+
+    /// Accept traces recorded on different architectures (the profile lists all of them).
+    #[arg(long)]
+    pub allow_mixed_arch: bool,
+
+    /// Ignore the size bits of every NVIDIA frontend ioctl request, so the profile survives driver updates
+    /// that change a parameter struct's size. Commands whose size varies with the GPU count are always
+    /// compared without size.
+    #[arg(long)]
+    pub gpu_portable: bool,
+
+    /// Also write a Markdown report that says why each rule is there.
+    #[arg(long, value_name = "FILE.md")]
+    pub explain: Option<PathBuf>,
+
+    /// `oci`: the runtime-spec seccomp JSON (Docker, runc, a kubelet Localhost profile). `spo`: a Security
+    /// Profiles Operator SeccompProfile object in YAML, for `kubectl apply`.
+    #[arg(long, value_enum, default_value_t = ProfileFormat::Oci)]
+    pub format: ProfileFormat,
+
+    /// With `--format spo`: the object's name (a DNS-1123 subdomain, e.g. `pytorch-train`).
+    #[arg(long, required_if_eq("format", "spo"))]
+    pub name: Option<String>,
+
+    /// With `--format spo`: the object's namespace.
+    #[arg(long, requires = "name")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProfileFormat {
+    Oci,
+    Spo,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AgentArgs {
+    /// The unix socket to listen on (the profile's listenerPath).
+    #[arg(long, value_name = "PATH")]
+    pub socket: PathBuf,
+
+    /// The directory to write one Trace per container into (`ID.json`, or `POD-CONTAINER-ID.json` for
+    /// Kubernetes pods).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Do not resolve call sites.
+    #[arg(long)]
+    pub no_call_sites: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SnippetArgs {
+    /// The profile's name on the nodes: it is installed as /var/lib/kubelet/seccomp/profiles/NAME.json.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DefaultActionArg {
+    /// Fail with EPERM (SCMP_ACT_ERRNO).
+    Errno,
+    /// Kill the whole process (SCMP_ACT_KILL_PROCESS).
+    KillProcess,
+    /// Allow and log to the audit log (SCMP_ACT_LOG): an audit profile.
+    Log,
+    /// Send SIGSYS (SCMP_ACT_TRAP).
+    Trap,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum IoctlArg {
+    Exact,
+    Type,
+    Any,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RuntimeArg {
+    Runc,
+    Crun,
+    /// The workload runs without a container runtime, or the traces already hold the runtime's calls.
+    None,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RecordArgs {
+    /// Where to write the Trace (JSON). Checked before the workload starts; written atomically at the end.
+    #[arg(short, long, value_name = "FILE", default_value = "trace.json")]
+    pub output: PathBuf,
+
+    /// How syscalls are observed.
+    #[arg(long, value_enum, default_value_t = BackendArg::Ptrace)]
+    pub backend: BackendArg,
+
+    /// Which syscall results (error counts) to collect: `auto` for fd-creating calls, ioctl and exec (one
+    /// extra stop for those only), `all` for every call (two stops per syscall).
+    #[arg(long, value_enum, default_value_t = ResultsArg::Auto)]
+    pub results: ResultsArg,
+
+    /// Keep the whole command line in the Trace. By default only argv[0] is kept: arguments can hold
+    /// secrets, and traces are meant to be committed.
+    #[arg(long)]
+    pub record_argv: bool,
+
+    /// Do not print the summary line on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Record only what this profile does not already allow: everything it allows runs untraced, at native
+    /// speed, and the trace holds exactly what is new.
+    #[arg(long, value_name = "PROFILE")]
+    pub known: Option<PathBuf>,
+
+    /// The command is a container runtime run (`runc run -b BUNDLE ID`, or crun's): record what the container
+    /// does from the moment its init process loads its seccomp filter, the runtime's last steps included, and
+    /// nothing of the runtime's setup before it. The profile needs no runtime list (`--runtime none`).
+    #[arg(long)]
+    pub container: bool,
+
+    /// Do not resolve call sites (the library, function and caller of each class's first call).
+    #[arg(long)]
+    pub no_call_sites: bool,
+
+    /// The command to run, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum BackendArg {
+    /// ptrace with a SECCOMP_RET_TRACE filter: sees every call, with results.
+    Ptrace,
+    /// seccomp user notification: sees every call, without results; needs no ptrace permission beyond
+    /// pidfd_getfd on its own child.
+    Notify,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ResultsArg {
+    Auto,
+    All,
+}
+
+impl From<DefaultActionArg> for DefaultAction {
+    fn from(arg: DefaultActionArg) -> DefaultAction {
+        match arg {
+            DefaultActionArg::Errno => DefaultAction::Errno,
+            DefaultActionArg::KillProcess => DefaultAction::KillProcess,
+            DefaultActionArg::Log => DefaultAction::Log,
+            DefaultActionArg::Trap => DefaultAction::Trap,
+        }
+    }
+}
+
+impl From<IoctlArg> for IoctlMode {
+    fn from(arg: IoctlArg) -> IoctlMode {
+        match arg {
+            IoctlArg::Exact => IoctlMode::Exact,
+            IoctlArg::Type => IoctlMode::Type,
+            IoctlArg::Any => IoctlMode::Any,
+        }
+    }
+}
+
+impl RuntimeArg {
+    fn runtime(self) -> Option<Runtime> {
+        match self {
+            RuntimeArg::Runc => Some(Runtime::Runc),
+            RuntimeArg::Crun => Some(Runtime::Crun),
+            RuntimeArg::None => None,
+        }
+    }
+}
+
+impl ProfileArgs {
+    pub fn plan(&self) -> ProfilePlan {
+        ProfilePlan {
+            default_action: self.default_action.into(),
+            ioctl: self.ioctl.into(),
+            runtime: self.runtime.runtime(),
+            allow_mixed_arch: self.allow_mixed_arch,
+            gpu_portable: self.gpu_portable,
+        }
+    }
+
+    /// The form to write; `--name` is required with `--format spo`, so an SPO object always has one.
+    pub fn format(&self) -> Format {
+        match (self.format, &self.name) {
+            (ProfileFormat::Spo, Some(name)) => Format::Spo { name: name.clone(), namespace: self.namespace.clone() },
+            _ => Format::Oci,
+        }
+    }
+}
+
+impl From<BackendArg> for BackendKind {
+    fn from(arg: BackendArg) -> BackendKind {
+        match arg {
+            BackendArg::Ptrace => BackendKind::Ptrace,
+            BackendArg::Notify => BackendKind::Notify,
+        }
+    }
+}
+
+impl From<ResultsArg> for Results {
+    fn from(arg: ResultsArg) -> Results {
+        match arg {
+            ResultsArg::Auto => Results::Auto,
+            ResultsArg::All => Results::All,
+        }
+    }
+}
+
+impl From<DiffFormatArg> for DiffFormat {
+    fn from(arg: DiffFormatArg) -> DiffFormat {
+        match arg {
+            // Colour only for a person at a terminal; NO_COLOR (no-color.org) turns it off there too.
+            DiffFormatArg::Text => {
+                DiffFormat::Text { color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+            }
+            DiffFormatArg::Markdown => DiffFormat::Markdown,
+            DiffFormatArg::Json => DiffFormat::Json,
+        }
+    }
+}
+
+impl From<CheckFormatArg> for CheckFormat {
+    fn from(arg: CheckFormatArg) -> CheckFormat {
+        match arg {
+            CheckFormatArg::Text => CheckFormat::Text,
+            CheckFormatArg::Sarif => CheckFormat::Sarif,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Args::try_parse_from(std::iter::once("trapline").chain(args.iter().copied())).map(|a| a.command)
+    }
+
+    #[test]
+    fn diff_takes_two_inputs_a_format_and_exit_code() {
+        let Ok(Command::Diff(d)) = parse(&["diff", "--format", "markdown", "--exit-code", "a.json", "b.json"]) else {
+            panic!("diff did not parse");
+        };
+        assert!(matches!(d.format, DiffFormatArg::Markdown) && d.exit_code);
+        assert_eq!((d.a, d.b), (PathBuf::from("a.json"), PathBuf::from("b.json")));
+        let Ok(Command::Diff(d)) = parse(&["diff", "a.json", "b.json"]) else { panic!("diff did not parse") };
+        assert!(matches!(d.format, DiffFormatArg::Text) && !d.exit_code);
+        assert!(parse(&["diff", "a.json"]).is_err());
+        assert!(parse(&["diff", "--format", "html", "a.json", "b.json"]).is_err());
+    }
+
+    #[test]
+    fn check_needs_a_profile_and_a_trace() {
+        let Ok(Command::Check(c)) = parse(&["check", "--profile", "p.json", "--format", "sarif", "t1.json", "t2.json"])
+        else {
+            panic!("check did not parse");
+        };
+        assert!(matches!(c.format, CheckFormatArg::Sarif));
+        assert_eq!(c.traces.len(), 2);
+        assert!(parse(&["check", "t.json"]).is_err());
+        assert!(parse(&["check", "--profile", "p.json"]).is_err());
+    }
+}

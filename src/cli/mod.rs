@@ -1,0 +1,219 @@
+//! The command line: `args` says what it accepts, this module hands each command to the library function that
+//! does the work, writes what comes back, and is the one place that maps outcomes and errors to exit codes.
+
+mod args;
+mod pages;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+pub use args::Args;
+use args::{
+    CheckArgs, Command, DiffArgs, ImportArgs, ImportFormat, LintArgs, MergeArgs, ProfileArgs, RecordArgs, RunArgs,
+};
+
+use crate::decode::arch::Arch;
+use crate::files::json::to_json;
+use crate::files::output::{Destination, Output};
+use crate::profile::deploy::{k8s_snippet, render};
+use crate::profile::explain::explain;
+use crate::profile::generate::{generate, recording_profile};
+use crate::profile::lint::lint_file;
+use crate::record::agent::{AgentPlan, run_agent};
+use crate::record::enforce::Enforcement;
+use crate::record::{self, BackendKind, RecordError, RecordPlan};
+use crate::review::describe::audit_report;
+use crate::review::{self, ReviewPlan};
+use crate::trace::merge::{self, merge};
+use crate::trace::read::read_traces;
+
+/// What a successful command concluded.
+pub enum Verdict {
+    /// Nothing to report (exit 0).
+    Clean,
+    /// A check found something (exit 1).
+    Findings,
+    /// Pass the workload's exit status through.
+    Workload(i32),
+}
+
+/// Runs the command line and maps its outcome to the process exit code: 0 clean, 1 findings, 2 usage or
+/// input error, or the workload's own status.
+pub fn main(args: Args) -> ExitCode {
+    match run(args) {
+        Ok(Verdict::Clean) => ExitCode::SUCCESS,
+        Ok(Verdict::Findings) => ExitCode::from(1),
+        Ok(Verdict::Workload(status)) => ExitCode::from(status.clamp(0, 255) as u8),
+        // A reader that went away (`trapline profile ... | head`) is no error.
+        Err(err) if err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(is_broken_pipe)) => {
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            let code = err.downcast_ref::<RecordError>().map(RecordError::exit_code).unwrap_or(2);
+            let _ = writeln!(std::io::stderr(), "trapline: {err:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::BrokenPipe
+}
+
+/// One `trapline: ...` line on standard error: summaries and warnings, never the command's output.
+fn say(line: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stderr(), "trapline: {line}");
+}
+
+pub fn run(args: Args) -> anyhow::Result<Verdict> {
+    match args.command {
+        Command::Record(args) => run_record(args),
+        Command::Profile(args) => run_profile(args),
+        Command::Lint(args) => run_lint(args),
+        Command::Merge(args) => run_merge(args),
+        Command::Diff(args) => run_diff(args),
+        Command::Check(args) => run_check(args),
+        Command::Run(args) => run_run(args),
+        Command::Agent(args) => {
+            run_agent(&AgentPlan { socket: args.socket, out: args.out, call_sites: !args.no_call_sites })?;
+            Ok(Verdict::Clean)
+        }
+        Command::Completions { shell } => pages::completions(shell),
+        Command::Man { dir } => pages::man_pages(&dir),
+        Command::K8sSnippet(args) => {
+            print!("{}", k8s_snippet(&args.name));
+            Ok(Verdict::Clean)
+        }
+        Command::Import(args) => run_import(args),
+    }
+}
+
+fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
+    let backend: BackendKind = args.backend.into();
+    if backend == BackendKind::Notify && (args.known.is_some() || args.container) {
+        anyhow::bail!("--known and --container need --backend ptrace");
+    }
+    let known = match args.known {
+        Some(path) => Some((path.clone(), known_filter(&path)?)),
+        None => None,
+    };
+    let plan = RecordPlan {
+        backend,
+        command: args.command,
+        results: args.results.into(),
+        record_argv: args.record_argv,
+        known,
+        container: args.container,
+        call_sites: !args.no_call_sites,
+    };
+    let output = Output::prepare(&args.output)?;
+    let trace = record::record(&plan)?;
+    let status = trace.runs[0].exit.status;
+    output
+        .commit(&to_json(&trace))
+        .map_err(|e| anyhow::anyhow!("{e}; the workload exited with {status}, its trace is lost"))?;
+    if !args.quiet {
+        say(record::summary(&trace, output.path()));
+    }
+    Ok(Verdict::Workload(status))
+}
+
+/// The `--known` filter, after saying which of the profile's names libseccomp left out.
+fn known_filter(profile: &std::path::Path) -> Result<Vec<libc::sock_filter>, RecordError> {
+    let (filter, warning) = record::known_filter(profile)?;
+    if let Some(warning) = warning {
+        say(format_args!("warning: {warning}"));
+    }
+    Ok(filter)
+}
+
+fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
+    let output = Destination::prepare(args.output.as_deref())?;
+    if let (true, Some(listener)) = (args.recording, args.listener.as_deref()) {
+        output.commit(&to_json(&recording_profile(listener, Arch::native())))?;
+        return Ok(Verdict::Clean);
+    }
+    let explain_output = args.explain.as_deref().map(Output::prepare).transpose()?;
+    let traces = read_traces(&args.traces)?;
+    let generated = generate(&traces, &args.plan())?;
+    for warning in &generated.warnings {
+        say(format_args!("warning: {warning}"));
+    }
+    output.commit(&render(&generated.profile, &args.format()))?;
+    if let Some(explain_output) = explain_output {
+        explain_output.commit(explain(&traces, &generated).as_bytes())?;
+    }
+    // Freeing hundreds of megabytes of parsed traces one allocation at a time costs a noticeable part of the
+    // run; the process is about to exit and the kernel reclaims it all at once.
+    std::mem::forget(generated);
+    std::mem::forget(traces);
+    Ok(Verdict::Clean)
+}
+
+fn run_lint(args: LintArgs) -> anyhow::Result<Verdict> {
+    let findings = lint_file(&args.profile)?;
+    let mut stdout = std::io::stdout().lock();
+    for finding in &findings {
+        writeln!(stdout, "{}: {finding}", args.profile.display())?;
+    }
+    Ok(if findings.is_empty() { Verdict::Clean } else { Verdict::Findings })
+}
+
+fn run_merge(args: MergeArgs) -> anyhow::Result<Verdict> {
+    let output = Destination::prepare(args.output.as_deref())?;
+    let merged = merge(read_traces(&args.traces)?)?;
+    output.commit(&to_json(&merged))?;
+    say(merge::summary(&merged, args.output.as_deref()));
+    Ok(Verdict::Clean)
+}
+
+fn run_diff(args: DiffArgs) -> anyhow::Result<Verdict> {
+    let outcome = review::review(&ReviewPlan::Diff { a: args.a, b: args.b, format: args.format.into() })?;
+    print_review(&outcome)?;
+    Ok(if args.exit_code && outcome.findings { Verdict::Findings } else { Verdict::Clean })
+}
+
+fn run_check(args: CheckArgs) -> anyhow::Result<Verdict> {
+    let plan = ReviewPlan::Check { profile: args.profile, traces: args.traces, format: args.format.into() };
+    let outcome = review::review(&plan)?;
+    print_review(&outcome)?;
+    Ok(if outcome.findings { Verdict::Findings } else { Verdict::Clean })
+}
+
+/// Writes a review's report to standard output and its summary line to standard error. A reader that went
+/// away (`| head`) is not an error.
+fn print_review(outcome: &review::Outcome) -> anyhow::Result<()> {
+    match std::io::stdout().lock().write_all(outcome.report.as_bytes()) {
+        Err(e) if is_broken_pipe(&e) => {}
+        other => other?,
+    }
+    say(&outcome.summary);
+    Ok(())
+}
+
+fn run_run(args: RunArgs) -> anyhow::Result<Verdict> {
+    if !args.audit {
+        let enforcement = Enforcement::prepare(&args.profile, &args.command)?;
+        if let Some(warning) = &enforcement.warning {
+            say(format_args!("warning: {warning}"));
+        }
+        return Ok(Verdict::Workload(enforcement.run()?.status));
+    }
+    let output = args.output.as_deref().map(Output::prepare).transpose()?;
+    let plan = RecordPlan::audit(args.command, args.profile.clone(), known_filter(&args.profile)?);
+    let denied = record::record(&plan)?;
+    if let Some(output) = &output {
+        output.commit(&to_json(&denied))?;
+    }
+    say(audit_report(&args.profile, &denied));
+    Ok(Verdict::Workload(denied.runs[0].exit.status))
+}
+
+fn run_import(args: ImportArgs) -> anyhow::Result<Verdict> {
+    let ImportFormat::Strace(args) = args.format;
+    let output = Output::prepare(&args.output)?;
+    let imported = crate::import::strace::import(&args.log)?;
+    output.commit(&to_json(&imported.trace))?;
+    say(imported.summary(&args.log, output.path()));
+    Ok(Verdict::Clean)
+}
