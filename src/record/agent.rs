@@ -21,7 +21,7 @@ use super::{RecordError, signals};
 use crate::decode::rows::fd_changing_names;
 use crate::decode::table::{Results, SyscallTables};
 use crate::files::json::to_json;
-use crate::files::output::Output;
+use crate::files::output::{Output, WriteError};
 use crate::profile::oci::{Action, Seccomp};
 use crate::trace::model::{Backend, Exit, Run, Text, Totals};
 use crate::trace::run::run_id;
@@ -45,6 +45,18 @@ pub enum AgentError {
     InUse { path: PathBuf },
     #[error("cannot write traces into {path}: {error}; choose another --out")]
     Out { path: PathBuf, error: std::io::Error },
+    #[error("reading the runtime's message: {0}")]
+    Message(nix::Error),
+    #[error("reading the runtime's fds: {0}")]
+    Fds(nix::Error),
+    #[error("the runtime's state message is not JSON: {0}")]
+    State(serde_json::Error),
+    #[error("the runtime sent no seccomp fd")]
+    NoSeccompFd,
+    #[error("container {name}: {error}")]
+    Supervise { name: String, error: std::io::Error },
+    #[error(transparent)]
+    Write(#[from] WriteError),
 }
 
 /// Serves runtime connections until trapline is asked to stop (SIGINT, SIGTERM).
@@ -82,7 +94,7 @@ pub fn run_agent(plan: &AgentPlan) -> Result<(), RecordError> {
 }
 
 /// One connection: the state message and the notify fd, then the container's calls until it ends.
-fn record_container(stream: UnixStream, out: &Path, call_sites: bool) -> Result<(), String> {
+fn record_container(stream: UnixStream, out: &Path, call_sites: bool) -> Result<(), AgentError> {
     let (state, listener) = receive(&stream)?;
     let name = trace_name(&state);
     let started_at = SystemTime::now();
@@ -92,7 +104,7 @@ fn record_container(stream: UnixStream, out: &Path, call_sites: bool) -> Result<
     let (processes, threads) = {
         let cache_fds = bundle_config(&state).is_some_and(|config| notifies_fd_changes(&config));
         let mut supervisor = Supervisor::new(&tables, &mut aggregator, &listener, None, call_sites, cache_fds);
-        supervisor.serve(|| {}).map_err(|e| format!("container {name}: {e}"))?;
+        supervisor.serve(|| {}).map_err(|error| AgentError::Supervise { name: name.clone(), error })?;
         supervisor.counts()
     };
     let run = Run {
@@ -107,8 +119,7 @@ fn record_container(stream: UnixStream, out: &Path, call_sites: bool) -> Result<
     .ended(Exit { status: -1, signal: None }, start.elapsed(), None);
     let trace: Trace = aggregator.finish(run);
     let path = out.join(format!("{name}.json"));
-    let output = Output::prepare(&path).map_err(|e| e.to_string())?;
-    output.commit(&to_json(&trace)).map_err(|e| e.to_string())?;
+    Output::prepare(&path)?.commit(&to_json(&trace))?;
     let _ = writeln!(
         std::io::stderr(),
         "trapline: agent: {} syscalls in {} classes from container {name} -> {}",
@@ -120,25 +131,24 @@ fn record_container(stream: UnixStream, out: &Path, call_sites: bool) -> Result<
 }
 
 /// runc sends the state as JSON with the fds alongside (SCM_RIGHTS), in one message.
-fn receive(stream: &UnixStream) -> Result<(Value, OwnedFd), String> {
+fn receive(stream: &UnixStream) -> Result<(Value, OwnedFd), AgentError> {
     let mut buf = vec![0u8; 1 << 20];
     let mut cmsg = nix::cmsg_space!([RawFd; 4]);
     let mut iov = [IoSliceMut::new(&mut buf)];
     let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
-        .map_err(|e| format!("reading the runtime's message: {e}"))?;
+        .map_err(AgentError::Message)?;
     let mut fds: Vec<OwnedFd> = Vec::new();
-    for message in msg.cmsgs().map_err(|e| format!("reading the runtime's fds: {e}"))? {
+    for message in msg.cmsgs().map_err(AgentError::Fds)? {
         if let ControlMessageOwned::ScmRights(received) = message {
             // SAFETY: the kernel just installed these fds in this process for us; nobody else owns them.
             fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
         }
     }
     let len = msg.bytes;
-    let state: Value =
-        serde_json::from_slice(&buf[..len]).map_err(|e| format!("the runtime's state message is not JSON: {e}"))?;
+    let state: Value = serde_json::from_slice(&buf[..len]).map_err(AgentError::State)?;
     // "fds" names each fd passed; the seccomp listener is "seccompFd".
     let index = state["fds"].as_array().and_then(|names| names.iter().position(|n| n == "seccompFd")).unwrap_or(0);
-    let listener = fds.into_iter().nth(index).ok_or("the runtime sent no seccomp fd")?;
+    let listener = fds.into_iter().nth(index).ok_or(AgentError::NoSeccompFd)?;
     Ok((state, listener))
 }
 
