@@ -1,3 +1,5 @@
+//! The `trapline` binary: parse the command line and hand it to `cli::main`, which owns the exit code.
+
 use std::process::ExitCode;
 
 use clap::Parser;

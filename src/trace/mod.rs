@@ -1,4 +1,4 @@
-//! The Trace model, its aggregation from live calls, and reading and writing it.
+//! The Trace model, its aggregation from live calls, merging, reading it back, and the run record.
 
 pub mod aggregate;
 pub mod merge;

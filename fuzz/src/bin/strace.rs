@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use trapline::trace::read::parse_trace;
-use trapline::trace::write::to_json;
+use trapline::files::json::to_json;
 use trapline_fuzz::MemFile;
 
 fn main() {

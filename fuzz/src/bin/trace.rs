@@ -7,7 +7,7 @@ use trapline::profile::generate::{DefaultAction, IoctlMode, ProfilePlan, generat
 use trapline::profile::runtime::Runtime;
 use trapline::trace::merge::merge;
 use trapline::trace::read::parse_trace;
-use trapline::trace::write::to_json;
+use trapline::files::json::to_json;
 
 fn main() {
     afl::fuzz!(|data: &[u8]| {
