@@ -80,9 +80,14 @@ fn devices_are_described_as_with_ptrace() {
 #[test]
 fn reused_fd_numbers_are_described_anew() {
     let exe = fixture("fd_reuse");
-    for backend in ["ptrace", "notify"] {
-        let r = record_with(&["--backend", backend], &[exe.to_str().unwrap()]);
-        assert_eq!(r.code(), 0, "{backend}: stderr:\n{}", r.out.stderr_str());
+    let exe = exe.to_str().unwrap();
+    // Also with fds left open by whoever started it (a shell's `exec 3<...`, a test runner): the fixture must
+    // not depend on which numbers are free.
+    let inheriting = format!("exec 3</dev/null 4</dev/null 5</dev/null 6</dev/null; exec {exe}");
+    let launches: [&[&str]; 2] = [&[exe], &["sh", "-c", &inheriting]];
+    for (backend, launch) in ["ptrace", "notify"].into_iter().flat_map(|b| launches.map(|l| (b, l))) {
+        let r = record_with(&["--backend", backend], launch);
+        assert_eq!(r.code(), 0, "{backend} {launch:?}: stderr:\n{}", r.out.stderr_str());
         let mut seen = BTreeMap::new();
         for c in classes_named(&r.trace, "ioctl") {
             let request = u64::from_str_radix(c["args"][0]["value"].as_str().unwrap().trim_start_matches("0x"), 16);
