@@ -11,11 +11,14 @@ TRAPLINE := target/release/trapline
 # pkg-config, runc and a static busybox (container examples), python3 (summaries, benchmark timing).
 DEB_PACKAGES := build-essential strace libseccomp-dev pkg-config runc busybox-static python3 python3-yaml
 
-.PHONY: help deps build static test demo bench
+PREFIX ?= /usr/local
+
+.PHONY: help deps build static install test demo bench
 
 help:
 	@echo "make deps   install the Debian packages trapline's targets use (only those missing; needs root)"
 	@echo "make build  cargo build --release"
+	@echo "make install  build, then trapline into $(PREFIX)/bin and its man pages into $(PREFIX)/share/man/man1"
 	@echo "make static a statically linked x86_64 binary (glibc and libseccomp linked in) to copy into any image"
 	@echo "make test   deps, then the test suite, cargo fmt --check and clippy with warnings denied"
 	@echo "make demo   deps and build, then record, profile, lint and run real workloads (scripts/demo.sh)"
@@ -41,6 +44,10 @@ deps:
 
 build:
 	$(CARGO) build --release
+
+install: build
+	install -D -m 0755 $(TRAPLINE) $(DESTDIR)$(PREFIX)/bin/trapline
+	$(TRAPLINE) man $(DESTDIR)$(PREFIX)/share/man/man1
 
 # One file that runs in any x86_64 image or on a bare GPU node: glibc linked statically (crt-static) and
 # libseccomp from its static archive (Debian's libseccomp-dev ships it).

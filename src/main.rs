@@ -1,9 +1,7 @@
-//! The `trapline` binary: parse the command line and hand it to `cli::main`, which owns the exit code.
+//! The `trapline` binary: hand the command line to `cli::main`, which owns the exit code.
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    trapline::cli::main(trapline::cli::Args::parse())
+    trapline::cli::main(std::env::args_os())
 }

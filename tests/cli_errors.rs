@@ -99,6 +99,13 @@ fn output_in_nonexistent_proc_directory_is_refused() {
 fn output_in_missing_directory_is_refused() {
     let dir = TempDir::new("unwritable-missing");
     assert_refused(&dir, &dir.join("no/such/dir/trace.json"));
+    // The line says what is missing and how to make it, not a bare ENOENT.
+    let out = run(trapline(dir.path()).args(["record", "-o", "traces/run1.json", "--", "true"]));
+    assert_eq!(
+        out.stderr_str(),
+        "trapline: cannot write traces/run1.json: the directory traces does not exist; create it (mkdir -p \
+         traces) or choose another -o\n"
+    );
 }
 
 #[test]
@@ -137,7 +144,8 @@ fn usage_errors_exit_2() {
     ] {
         let out = run(trapline(dir.path()).args(args));
         assert_eq!(out.code(), 2, "{args:?}: {}", out.stderr_str());
-        assert!(!out.stderr.is_empty(), "{args:?}: an error message is expected");
+        let stderr = out.stderr_str();
+        assert!(stderr.starts_with("trapline: ") && stderr.lines().count() == 1, "{args:?}: one line: {stderr:?}");
         assert!(entries(dir.path()).is_empty(), "{args:?}: {:?}", entries(dir.path()));
     }
 }

@@ -110,3 +110,21 @@ fn a_profile_that_denies_exec_is_refused_clearly() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("denies execve"), "{stderr}");
 }
+
+/// A workload that fails under a profile gets one line pointing at `--audit`, its status passed through; one
+/// that succeeds gets none.
+#[test]
+fn a_workload_failing_under_a_profile_is_pointed_at_audit() {
+    let dir = TempDir::new("run-fails");
+    let profile = dir.join("allow.json");
+    fs::write(&profile, r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#).unwrap();
+    let profile = profile.to_str().unwrap();
+    let failed = trapline(&["run", "--profile", profile, "--", "/bin/sh", "-c", "exit 3"]);
+    assert_eq!(failed.code(), 3, "{}", failed.stderr_str());
+    let stderr = failed.stderr_str();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("trapline: the workload exited with status 3 under "), "{stderr}");
+    assert!(stderr.contains(&format!("trapline run --audit --profile {profile} -- COMMAND")), "{stderr}");
+    let passed = trapline(&["run", "--profile", profile, "--", "/bin/true"]);
+    assert_eq!((passed.code(), passed.stderr_str()), (0, String::new()));
+}

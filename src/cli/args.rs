@@ -466,9 +466,49 @@ impl From<CheckFormatArg> for CheckFormat {
     }
 }
 
+/// A clap error as one line: the problem, its details and tips, and the usage, without the blank lines and
+/// the "For more information" footer (`--help` is where a user looks anyway).
+pub fn one_line(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let (mut problem, mut tips, mut usage) = (Vec::new(), Vec::new(), None);
+    for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(text) = line.strip_prefix("Usage: ") {
+            usage = Some(text.to_string());
+        } else if let Some(tip) = line.strip_prefix("tip: ") {
+            tips.push(tip.to_string());
+        } else if !line.starts_with("For more information") {
+            problem.push(line.strip_prefix("error: ").unwrap_or(line).trim_end_matches(':').to_string());
+        }
+    }
+    let mut text = problem.join(": ");
+    for tip in tips {
+        text.push_str("; ");
+        text.push_str(&tip);
+    }
+    if let Some(usage) = usage {
+        text.push_str(&format!(" (usage: {usage})"));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_errors_read_as_one_line() {
+        let err = Args::try_parse_from(["trapline", "record"]).unwrap_err();
+        assert_eq!(
+            one_line(&err),
+            "the following required arguments were not provided: <COMMAND>... (usage: trapline record -- <COMMAND>...)"
+        );
+        let err = Args::try_parse_from(["trapline", "record", "--results", "bogus", "--", "true"]).unwrap_err();
+        assert_eq!(one_line(&err), "invalid value 'bogus' for '--results <RESULTS>': [possible values: auto, all]");
+        let err = Args::try_parse_from(["trapline", "record", "--no-call-site", "--", "true"]).unwrap_err();
+        let line = one_line(&err);
+        assert!(line.starts_with("unexpected argument '--no-call-site' found; a similar argument exists"), "{line}");
+        assert!(!line.contains('\n'), "{line}");
+    }
 
     fn parse(args: &[&str]) -> Result<Command, clap::Error> {
         Args::try_parse_from(std::iter::once("trapline").chain(args.iter().copied())).map(|a| a.command)

@@ -4,8 +4,11 @@
 mod args;
 mod pages;
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
+
+use clap::Parser;
 
 pub use args::Args;
 use args::{
@@ -37,9 +40,26 @@ pub enum Verdict {
     Workload(i32),
 }
 
-/// Runs the command line and maps its outcome to the process exit code: 0 clean, 1 findings, 2 usage or
-/// input error, or the workload's own status.
-pub fn main(args: Args) -> ExitCode {
+/// Parses the command line, runs it, and maps its outcome to the process exit code: 0 clean, 1 findings, 2
+/// usage or input error, or the workload's own status. `--help` and `--version` print as clap prints them;
+/// a usage error is one `trapline:` line, like every other error.
+pub fn main(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let args = match Args::try_parse_from(argv) {
+        Ok(args) => args,
+        Err(err) if !err.use_stderr() => {
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        // `trapline` or `trapline import` alone: the help is the answer, on stderr, as a usage error.
+        Err(err) if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            return ExitCode::from(2);
+        }
+        Err(err) => {
+            say(args::one_line(&err));
+            return ExitCode::from(2);
+        }
+    };
     match run(args) {
         Ok(Verdict::Clean) => ExitCode::SUCCESS,
         Ok(Verdict::Findings) => ExitCode::from(1),
@@ -197,7 +217,11 @@ fn run_run(args: RunArgs) -> anyhow::Result<Verdict> {
         if let Some(warning) = &enforcement.warning {
             say(format_args!("warning: {warning}"));
         }
-        return Ok(Verdict::Workload(enforcement.run()?.status));
+        let exit = enforcement.run()?;
+        if let Some(hint) = Enforcement::hint(&args.profile, &exit) {
+            say(hint);
+        }
+        return Ok(Verdict::Workload(exit.status));
     }
     let output = args.output.as_deref().map(Output::prepare).transpose()?;
     let plan = RecordPlan::audit(args.command, args.profile.clone(), known_filter(&args.profile)?);

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 pub enum WriteError {
     #[error("cannot write {path}: {error}; choose a writable location with -o")]
     Unwritable { path: PathBuf, error: io::Error },
+    #[error("cannot write {path}: the directory {dir} does not exist; create it (mkdir -p {dir}) or choose another -o")]
+    NoDirectory { path: PathBuf, dir: PathBuf },
     #[error("cannot write {path}: it is a directory; name a file with -o")]
     IsDirectory { path: PathBuf },
     #[error("cannot write {path}: {error}")]
@@ -39,6 +41,9 @@ impl Output {
             let unwritable = |error| WriteError::Unwritable { path: path.to_path_buf(), error };
             let file = fs::OpenOptions::new().write(true).open(path).map_err(unwritable)?;
             return Ok(Output { path: path.to_path_buf(), in_place: Some(file) });
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            return Err(WriteError::NoDirectory { path: path.to_path_buf(), dir: dir.to_path_buf() });
         }
         let probe = temp_path(path);
         let unwritable = |error| WriteError::Unwritable { path: path.to_path_buf(), error };

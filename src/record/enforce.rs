@@ -34,6 +34,21 @@ impl Enforcement {
         Ok(Enforcement { launch, filter, warning: unknown_names_warning(profile, &unknown) })
     }
 
+    /// What to say when the workload failed under the profile: a denied call rarely says so itself (a library
+    /// reports "cannot allocate memory", a worker "exited unexpectedly"), and the audit names the call.
+    pub fn hint(profile: &Path, exit: &Exit) -> Option<String> {
+        let ended = match (&exit.signal, exit.status) {
+            (Some(signal), _) => format!("was killed by {signal}"),
+            (None, 0) => return None,
+            (None, status) => format!("exited with status {status}"),
+        };
+        let profile = profile.display();
+        Some(format!(
+            "the workload {ended} under {profile}; if the profile denied a call it needs, \
+             `trapline run --audit --profile {profile} -- COMMAND` lists what it would deny"
+        ))
+    }
+
     /// Runs the workload under the filter and returns how it ended.
     pub fn run(self) -> Result<Exit, RecordError> {
         run_enforced(&self.launch, &self.filter)
