@@ -81,3 +81,26 @@ fn k8s_snippet_names_the_node_path_and_the_pod_field() {
     );
     assert!(text.contains("Privileged containers ignore seccomp"), "{text}");
 }
+
+/// Names Kubernetes would refuse are refused here, in one line, before anything is read or written.
+#[test]
+fn kubernetes_names_are_refused_up_front() {
+    let dir = TempDir::new("k8s-names");
+    let out = dir.join("spo.yaml");
+    let out = out.to_str().unwrap();
+    let long = "a".repeat(300);
+    for names in [&["--name", "Foo_Bar"][..], &["--name", &long], &["--name", "ok", "--namespace", "Bad NS"]] {
+        let refused = trapline(&[&["profile", "--format", "spo", "-o", out], names, &["nonexistent.json"]].concat());
+        let value = names.last().unwrap();
+        let stderr = refused.stderr_str();
+        assert_eq!(refused.code(), 2, "{value}: {stderr}");
+        assert!(stderr.starts_with("trapline: invalid value") && stderr.lines().count() == 1, "{stderr}");
+        assert!(stderr.contains("Kubernetes"), "{stderr}");
+        assert!(!dir.join("spo.yaml").exists());
+    }
+    let escaping = trapline(&["k8s-snippet", "../etc/x"]);
+    assert_eq!(escaping.code(), 2, "{}", escaping.stderr_str());
+    assert!(escaping.stdout.is_empty());
+    let with_suffix = trapline(&["k8s-snippet", "foo.json"]);
+    assert!(with_suffix.stdout_str().contains("localhostProfile: profiles/foo.json\n"), "{}", with_suffix.stdout_str());
+}

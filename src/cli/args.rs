@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::decode::table::Results;
-use crate::profile::deploy::Format;
+use crate::profile::deploy::{self, Format};
 use crate::profile::generate::{DefaultAction, IoctlMode, ProfilePlan};
 use crate::profile::runtime::Runtime;
 use crate::record::BackendKind;
@@ -252,11 +252,11 @@ pub struct ProfileArgs {
     pub format: ProfileFormat,
 
     /// With `--format spo`: the object's name (a DNS-1123 subdomain, e.g. `pytorch-train`).
-    #[arg(long, required_if_eq("format", "spo"))]
+    #[arg(long, required_if_eq("format", "spo"), value_parser = deploy::object_name)]
     pub name: Option<String>,
 
     /// With `--format spo`: the object's namespace.
-    #[arg(long, requires = "name")]
+    #[arg(long, requires = "name", value_parser = deploy::namespace)]
     pub namespace: Option<String>,
 }
 
@@ -285,7 +285,7 @@ pub struct AgentArgs {
 #[derive(Debug, clap::Args)]
 pub struct SnippetArgs {
     /// The profile's name on the nodes: it is installed as /var/lib/kubelet/seccomp/profiles/NAME.json.
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", value_parser = deploy::profile_file_name)]
     pub name: String,
 }
 

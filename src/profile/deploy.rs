@@ -40,6 +40,56 @@ pub fn render(profile: &Seccomp, format: &Format) -> Vec<u8> {
     }
 }
 
+/// A name Kubernetes would refuse, caught here rather than at `kubectl apply` or admission.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum NameError {
+    #[error(
+        "not a Kubernetes object name (DNS-1123 subdomain): use at most 253 lowercase letters, digits, '-' and '.', \
+         starting and ending with a letter or digit, e.g. pytorch-train"
+    )]
+    Object,
+    #[error(
+        "not a Kubernetes namespace (DNS-1123 label): use at most 63 lowercase letters, digits and '-', starting \
+         and ending with a letter or digit, e.g. ml-serving"
+    )]
+    Namespace,
+    #[error(
+        "not a profile file name: use letters, digits, '-', '_' and '.', not starting with '.', e.g. pytorch-train \
+         (it becomes profiles/NAME.json on the nodes)"
+    )]
+    ProfileFile,
+}
+
+/// A DNS-1123 label: what one dot-separated part of a subdomain, or a namespace, must be.
+fn is_label(text: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    (1..=63).contains(&text.len())
+        && edge(text.chars().next())
+        && edge(text.chars().last())
+        && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// An object's `metadata.name` (SeccompProfile, like most kinds, takes a DNS-1123 subdomain).
+pub fn object_name(name: &str) -> Result<String, NameError> {
+    let ok = name.len() <= 253 && name.split('.').all(is_label);
+    if ok { Ok(name.to_string()) } else { Err(NameError::Object) }
+}
+
+/// A namespace's name (a DNS-1123 label).
+pub fn namespace(name: &str) -> Result<String, NameError> {
+    if is_label(name) { Ok(name.to_string()) } else { Err(NameError::Namespace) }
+}
+
+/// The NAME of `profiles/NAME.json` under the kubelet's seccomp directory: one path element, never one that
+/// leaves the directory. A trailing `.json` is the file's, not the name's (`foo.json` is `profiles/foo.json`).
+pub fn profile_file_name(name: &str) -> Result<String, NameError> {
+    let name = name.strip_suffix(".json").unwrap_or(name);
+    let ok = !name.is_empty()
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if ok { Ok(name.to_string()) } else { Err(NameError::ProfileFile) }
+}
+
 /// Where the kubelet looks for `Localhost` profiles, and the path a pod spec names relative to it.
 pub const KUBELET_SECCOMP_DIR: &str = "/var/lib/kubelet/seccomp";
 
@@ -120,6 +170,22 @@ fn write_yaml(value: &Value, indent: usize, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kubernetes_names_are_checked_as_the_api_server_would() {
+        assert_eq!(object_name("pytorch-train.v2"), Ok("pytorch-train.v2".into()));
+        for bad in ["Foo_Bar", "", "-a", "a-", "a..b", &"a".repeat(254)] {
+            assert_eq!(object_name(bad), Err(NameError::Object), "{bad:?}");
+        }
+        assert_eq!(namespace("ml-serving"), Ok("ml-serving".into()));
+        for bad in ["Bad NS", "a.b", &"a".repeat(64)] {
+            assert_eq!(namespace(bad), Err(NameError::Namespace), "{bad:?}");
+        }
+        assert_eq!(profile_file_name("foo.json"), Ok("foo".into()));
+        for bad in ["../etc/x", "a/b", ".hidden", "", ".json"] {
+            assert_eq!(profile_file_name(bad), Err(NameError::ProfileFile), "{bad:?}");
+        }
+    }
 
     #[test]
     fn yaml_nests_lists_of_objects() {
