@@ -345,9 +345,9 @@ fn no_traces_is_a_usage_error() {
     let stderr = out.stderr_str();
     assert_eq!(out.code(), 2, "{stderr}");
     assert!(out.stdout.is_empty());
-    // clap's own usage error: its first line says what is missing (a usage hint follows).
-    let first = stderr.lines().next().unwrap_or_default();
-    assert!(first.starts_with("error:") && stderr.contains("<TRACE>"), "{stderr:?}");
+    // A usage error is one line, like every other error: what is missing, then the usage.
+    assert!(stderr.starts_with("trapline: ") && stderr.lines().count() == 1, "{stderr:?}");
+    assert!(stderr.contains("<TRACE>"), "{stderr:?}");
     assert!(!out_path.exists(), "{} written", out_path.display());
     assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
 }

@@ -17,7 +17,7 @@ use args::{
 
 use crate::decode::arch::Arch;
 use crate::files::json::to_json;
-use crate::files::output::{Destination, Output};
+use crate::files::output::Output;
 use crate::profile::deploy::{k8s_snippet, render};
 use crate::profile::explain::explain;
 use crate::profile::generate::{generate, recording_profile};
@@ -133,7 +133,7 @@ fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
         .commit(&to_json(&trace))
         .map_err(|e| anyhow::anyhow!("{e}; the workload exited with {status}, its trace is lost"))?;
     if !args.quiet {
-        say(record::summary(&trace, output.path()));
+        say(record::summary(&trace, &output.name()));
     }
     Ok(Verdict::Workload(status))
 }
@@ -148,7 +148,7 @@ fn known_filter(profile: &std::path::Path) -> Result<Vec<libc::sock_filter>, Rec
 }
 
 fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
-    let output = Destination::prepare(args.output.as_deref())?;
+    let output = Output::prepare_or_stdout(args.output.as_deref())?;
     if let (true, Some(listener)) = (args.recording, args.listener.as_deref()) {
         output.commit(&to_json(&recording_profile(listener, Arch::native())))?;
         return Ok(Verdict::Clean);
@@ -180,10 +180,10 @@ fn run_lint(args: LintArgs) -> anyhow::Result<Verdict> {
 }
 
 fn run_merge(args: MergeArgs) -> anyhow::Result<Verdict> {
-    let output = Destination::prepare(args.output.as_deref())?;
+    let output = Output::prepare_or_stdout(args.output.as_deref())?;
     let merged = merge(read_traces(&args.traces)?)?;
     output.commit(&to_json(&merged))?;
-    say(merge::summary(&merged, args.output.as_deref()));
+    say(merge::summary(&merged, &output.name()));
     Ok(Verdict::Clean)
 }
 
@@ -238,6 +238,6 @@ fn run_import(args: ImportArgs) -> anyhow::Result<Verdict> {
     let output = Output::prepare(&args.output)?;
     let imported = crate::import::strace::import(&args.log)?;
     output.commit(&to_json(&imported.trace))?;
-    say(imported.summary(&args.log, output.path()));
+    say(imported.summary(&args.log, &output.name()));
     Ok(Verdict::Clean)
 }

@@ -23,30 +23,46 @@ pub enum WriteError {
     Stdout(#[source] io::Error),
 }
 
-/// An output path that has been checked to be writable.
+/// The name that means standard output (or input) wherever a command takes a file.
+pub const STDIO: &str = "-";
+
+/// An output that has been checked to be writable, before any work is done.
 #[derive(Debug)]
 pub struct Output {
     path: PathBuf,
-    /// The target is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO): opened up front and written in
-    /// place, because renaming a file over it would replace the node itself.
-    in_place: Option<fs::File>,
+    target: Target,
+}
+
+#[derive(Debug)]
+enum Target {
+    /// A regular file (or none yet): written beside it and renamed over it.
+    Replace,
+    /// Not a regular file (`/dev/null`, `/dev/stdout`, a FIFO): opened up front and written in place, because
+    /// renaming a file over it would replace the node itself.
+    InPlace(fs::File),
+    /// `-`: standard output.
+    Stdout,
 }
 
 impl Output {
+    /// Checks `path`; `-` is standard output.
     pub fn prepare(path: &Path) -> Result<Output, WriteError> {
+        let output = |target| Ok(Output { path: path.to_path_buf(), target });
+        if path == Path::new(STDIO) {
+            return output(Target::Stdout);
+        }
         if path.is_dir() {
             return Err(WriteError::IsDirectory { path: path.to_path_buf() });
         }
+        let unwritable = |error| WriteError::Unwritable { path: path.to_path_buf(), error };
         if path.metadata().is_ok_and(|m| !m.is_file()) {
-            let unwritable = |error| WriteError::Unwritable { path: path.to_path_buf(), error };
             let file = fs::OpenOptions::new().write(true).open(path).map_err(unwritable)?;
-            return Ok(Output { path: path.to_path_buf(), in_place: Some(file) });
+            return output(Target::InPlace(file));
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
             return Err(WriteError::NoDirectory { path: path.to_path_buf(), dir: dir.to_path_buf() });
         }
         let probe = temp_path(path);
-        let unwritable = |error| WriteError::Unwritable { path: path.to_path_buf(), error };
         fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&probe).map_err(unwritable)?;
         fs::remove_file(&probe).map_err(unwritable)?;
         if path.exists() {
@@ -54,18 +70,43 @@ impl Output {
             // read-only file signals that the user did not mean it to be overwritten).
             fs::OpenOptions::new().append(true).open(path).map_err(unwritable)?;
         }
-        Ok(Output { path: path.to_path_buf(), in_place: None })
+        output(Target::Replace)
+    }
+
+    /// `path` checked, or standard output where none was named.
+    pub fn prepare_or_stdout(path: Option<&Path>) -> Result<Output, WriteError> {
+        Output::prepare(path.unwrap_or(Path::new(STDIO)))
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Writes `bytes` to a temporary file in the same directory and renames it over the target.
-    pub fn commit(&self, bytes: &[u8]) -> Result<(), WriteError> {
-        if let Some(mut file) = self.in_place.as_ref() {
-            return file.write_all(bytes).map_err(|error| WriteError::Write { path: self.path.clone(), error });
+    /// How a summary line names where the document went.
+    pub fn name(&self) -> String {
+        match self.target {
+            Target::Stdout => "standard output".to_string(),
+            _ => self.path.display().to_string(),
         }
+    }
+
+    /// Writes the whole document: to a temporary file in the same directory renamed over the target, in place,
+    /// or to standard output.
+    pub fn commit(&self, bytes: &[u8]) -> Result<(), WriteError> {
+        match &self.target {
+            Target::Replace => self.replace(bytes),
+            // `Write` is implemented for `&File`: no need to own it.
+            Target::InPlace(file) => {
+                (&*file).write_all(bytes).map_err(|error| WriteError::Write { path: self.path.clone(), error })
+            }
+            Target::Stdout => {
+                let mut stdout = io::stdout().lock();
+                stdout.write_all(bytes).and_then(|()| stdout.flush()).map_err(WriteError::Stdout)
+            }
+        }
+    }
+
+    fn replace(&self, bytes: &[u8]) -> Result<(), WriteError> {
         let temp = temp_path(&self.path);
         // A file replaced keeps its permissions: a trace someone made private stays private.
         let keep = fs::metadata(&self.path).ok().map(|m| m.permissions().mode() & 0o7777);
@@ -92,29 +133,4 @@ fn temp_path(path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     dir.join(format!(".{name}.trapline-{}.tmp", std::process::id()))
-}
-
-/// Where a command's document goes: a checked file, or stdout when no file was named.
-#[derive(Debug)]
-pub enum Destination {
-    Stdout,
-    File(Output),
-}
-
-impl Destination {
-    /// Checks `path` up front (before any work is done), or picks stdout when there is none.
-    pub fn prepare(path: Option<&Path>) -> Result<Destination, WriteError> {
-        Ok(match path {
-            Some(path) => Destination::File(Output::prepare(path)?),
-            None => Destination::Stdout,
-        })
-    }
-
-    /// Writes the whole document: atomically to a file, or to stdout.
-    pub fn commit(&self, bytes: &[u8]) -> Result<(), WriteError> {
-        match self {
-            Destination::File(output) => output.commit(bytes),
-            Destination::Stdout => io::stdout().lock().write_all(bytes).map_err(WriteError::Stdout),
-        }
-    }
 }

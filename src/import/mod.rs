@@ -32,7 +32,7 @@ pub struct Imported {
 impl Imported {
     /// The line `trapline import` ends with: what was read from `log`, what was not understood, and where the
     /// trace went.
-    pub fn summary(&self, log: &Path, output: &Path) -> String {
+    pub fn summary(&self, log: &Path, output: &str) -> String {
         let log = log.display();
         let not_understood = match &self.first_not_understood {
             Some((line, text)) => {
@@ -46,7 +46,7 @@ impl Imported {
             "imported {} syscalls from {log}{not_understood}{} -> {}",
             self.syscalls,
             incomplete.map(|r| format!(" (incomplete: {r})")).unwrap_or_default(),
-            output.display()
+            output
         )
     }
 }

@@ -160,7 +160,7 @@ pub fn known_filter(profile: &Path) -> Result<(Vec<libc::sock_filter>, Option<St
 }
 
 /// The line `trapline record` ends with: what was recorded, and where it went.
-pub fn summary(trace: &Trace, output: &Path) -> String {
+pub fn summary(trace: &Trace, output: &str) -> String {
     let run = &trace.runs[0]; // a recording holds exactly one run
     let t = run.totals;
     format!(
@@ -170,7 +170,7 @@ pub fn summary(trace: &Trace, output: &Path) -> String {
         t.processes,
         t.threads,
         run.incomplete.as_ref().map(|r| format!(" (incomplete: {r})")).unwrap_or_default(),
-        output.display()
+        output
     )
 }
 

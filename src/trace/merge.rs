@@ -3,7 +3,7 @@
 //! sums, unions and minimums, so traces from many pods reduce in any order to the same bytes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::aggregate::class_order;
 use super::model::{Arg, Class, FdDesc, Outcomes, Trace};
@@ -123,12 +123,7 @@ fn add_outcomes(mut a: Outcomes, b: Outcomes) -> Outcomes {
     a
 }
 
-/// The line `trapline merge` ends with; `output` is where the merge went, none for stdout.
-pub fn summary(merged: &Trace, output: Option<&Path>) -> String {
-    format!(
-        "merged {} runs into {} classes{}",
-        merged.runs.len(),
-        merged.classes.len(),
-        output.map(|o| format!(" -> {}", o.display())).unwrap_or_default()
-    )
+/// The line `trapline merge` ends with; `output` names where the merge went.
+pub fn summary(merged: &Trace, output: &str) -> String {
+    format!("merged {} runs into {} classes -> {output}", merged.runs.len(), merged.classes.len())
 }

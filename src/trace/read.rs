@@ -17,7 +17,7 @@ pub enum ReadError {
 
 /// Reads and validates one Trace file.
 pub fn read_trace(path: &Path) -> Result<Trace, ReadError> {
-    let bytes = std::fs::read(path).map_err(|error| ReadError::Io { path: path.to_path_buf(), error })?;
+    let bytes = crate::files::read(path).map_err(|error| ReadError::Io { path: path.to_path_buf(), error })?;
     parse_trace(path, &bytes)
 }
 
