@@ -3,15 +3,18 @@
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::decode::table::Results;
+use crate::files::output::STDIO;
 use crate::profile::deploy::{self, Format};
 use crate::profile::generate::{DefaultAction, IoctlMode, ProfilePlan};
 use crate::profile::runtime::Runtime;
 use crate::record::BackendKind;
+use crate::record::progress::Progress;
 use crate::review::{CheckFormat, DiffFormat};
 
 /// Record what a workload asks of the Linux kernel and turn it into the smallest OCI seccomp profile that
@@ -336,9 +339,18 @@ pub struct RecordArgs {
     #[arg(long)]
     pub record_argv: bool,
 
-    /// Do not print the summary line on stderr.
+    /// Do not print the summary line on stderr, nor the status line a terminal gets while recording.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Print each new call class on stderr as it is first seen (about once a second).
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// While recording, write the trace so far to the output file every SECS seconds, marked incomplete, so a
+    /// recorder killed by SIGKILL or the OOM killer still leaves what it saw. 0 turns it off; so does `-o -`.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub checkpoint: u64,
 
     /// Record only what this profile does not already allow: everything it allows runs untraced, at native
     /// speed, and the trace holds exactly what is new.
@@ -422,6 +434,19 @@ impl ProfileArgs {
         match (self.format, &self.name) {
             (ProfileFormat::Spo, Some(name)) => Format::Spo { name: name.clone(), namespace: self.namespace.clone() },
             _ => Format::Oci,
+        }
+    }
+}
+
+impl RecordArgs {
+    /// What to say and save while recording: a status line only for a person at a terminal.
+    pub fn progress(&self) -> Progress {
+        let to_file = self.output != Path::new(STDIO);
+        Progress {
+            status_line: !self.quiet && std::io::stderr().is_terminal(),
+            verbose: self.verbose,
+            checkpoint: (to_file && self.checkpoint > 0)
+                .then(|| (self.output.clone(), Duration::from_secs(self.checkpoint))),
         }
     }
 }

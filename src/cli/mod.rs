@@ -113,11 +113,12 @@ fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
     if backend == BackendKind::Notify && (args.known.is_some() || args.container) {
         anyhow::bail!("--known and --container need --backend ptrace");
     }
-    let known = match args.known {
-        Some(path) => Some((path.clone(), known_filter(&path)?)),
+    let known = match &args.known {
+        Some(path) => Some((path.clone(), known_filter(path)?)),
         None => None,
     };
     let plan = RecordPlan {
+        progress: args.progress(),
         backend,
         command: args.command,
         results: args.results.into(),

@@ -8,6 +8,7 @@ pub mod launcher;
 pub mod memory;
 pub mod notify;
 pub mod procfs;
+pub mod progress;
 pub mod ptrace;
 pub mod signals;
 
@@ -58,6 +59,8 @@ pub struct RecordPlan {
     pub container: bool,
     /// Resolve where each class was first called from.
     pub call_sites: bool,
+    /// What to say and save while the workload runs.
+    pub progress: progress::Progress,
 }
 
 impl RecordPlan {
@@ -72,6 +75,7 @@ impl RecordPlan {
             known: Some((profile, filter)),
             container: false,
             call_sites: true,
+            progress: progress::Progress::default(),
         }
     }
 }
@@ -151,7 +155,6 @@ pub trait Backend {
     fn run(self, launch: &Launch, sink: &mut dyn EventSink) -> Result<RunEnd, RecordError>;
 }
 
-/// Runs the plan's command under the ptrace backend and returns its Trace.
 /// The filter for `--known PROFILE` and `run --audit`: calls the profile allows run untraced, every other call
 /// stops in the tracer. Returns it with the warning for names libseccomp left out, if any.
 pub fn known_filter(profile: &Path) -> Result<(Vec<libc::sock_filter>, Option<String>), RecordError> {
@@ -174,6 +177,7 @@ pub fn summary(trace: &Trace, output: &str) -> String {
     )
 }
 
+/// Runs the plan's command under its backend and returns its Trace.
 pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
     let prepared = plan.container.then(|| container::prepare(&plan.command)).transpose()?;
     let launch = Launch::resolve(prepared.as_ref().map_or(&plan.command, |p| &p.command))?;
@@ -182,7 +186,19 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
     let tables = Rc::new(SyscallTables::new(results));
     let started_at = SystemTime::now();
     let start = Instant::now();
+    let command = if plan.record_argv { &plan.command[..] } else { &plan.command[..1] };
+    let run = Run {
+        command: command.iter().map(|a| Text::from_os(a)).collect(),
+        known: plan.known.as_ref().map(|(path, _)| Text::from_os(path.as_os_str())),
+        container: prepared.as_ref().map(|p| p.runtime.clone()),
+        gpu: Some(gpu::machine_facts()),
+        ..Run::new(run_id(started_at), plan.backend.into(), results, started_at)
+    };
     let mut aggregator = Aggregator::new(Rc::clone(&tables), start);
+    let (watcher, progress) = plan.progress.start(run.clone(), start);
+    if !plan.progress.is_quiet() {
+        aggregator.watch(watcher);
+    }
     let end = match plan.backend {
         BackendKind::Notify => notify::NotifyBackend::new(tables, plan.call_sites).run(&launch, &mut aggregator)?,
         BackendKind::Ptrace => {
@@ -196,6 +212,7 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
         }
     };
     let duration = start.elapsed();
+    progress.finish(&aggregator);
 
     let killed = end.exit.signal.clone();
     let incomplete = match (signals::interrupted_by(), killed) {
@@ -203,15 +220,7 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
         (None, Some(signal)) => Some(format!("the workload was killed by {signal}")),
         (None, None) => None,
     };
-    let command = if plan.record_argv { &plan.command[..] } else { &plan.command[..1] };
-    let run = Run {
-        command: command.iter().map(|a| Text::from_os(a)).collect(),
-        known: plan.known.as_ref().map(|(path, _)| Text::from_os(path.as_os_str())),
-        container: prepared.as_ref().map(|p| p.runtime.clone()),
-        totals: Totals { processes: end.processes, threads: end.threads, ..Totals::default() },
-        gpu: Some(gpu::machine_facts()),
-        ..Run::new(run_id(started_at), plan.backend.into(), results, started_at)
-    }
-    .ended(end.exit, duration, incomplete);
+    let run = Run { totals: Totals { processes: end.processes, threads: end.threads, ..Totals::default() }, ..run }
+        .ended(end.exit, duration, incomplete);
     Ok(aggregator.finish(run))
 }

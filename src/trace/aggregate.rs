@@ -98,6 +98,15 @@ struct Stats {
     first_seen: Duration,
 }
 
+/// Looks at the aggregation while calls flow, at most once per [`WATCH_EVERY`]: progress lines, checkpoints.
+pub type Watcher = Box<dyn FnMut(&Aggregator)>;
+
+/// How often a [`Watcher`] is called while calls flow.
+pub const WATCH_EVERY: Duration = Duration::from_secs(1);
+
+/// Calls between two looks at the clock for the watcher: rare enough to cost nothing on the hot path.
+const CALLS_PER_CLOCK_LOOK: u64 = 1024;
+
 pub struct Aggregator {
     tables: Rc<SyscallTables>,
     start: Instant,
@@ -108,6 +117,9 @@ pub struct Aggregator {
     exes: Vec<Text>,
     exe_index: FxHashMap<Text, ExeId>,
     syscalls: u64,
+    /// Every process seen, for progress lines (classes keep their own).
+    processes: FxHashSet<u32>,
+    watcher: Option<(Watcher, Instant)>,
 }
 
 impl Aggregator {
@@ -123,6 +135,51 @@ impl Aggregator {
             exes: Vec::new(),
             exe_index: FxHashMap::default(),
             syscalls: 0,
+            processes: FxHashSet::default(),
+            watcher: None,
+        }
+    }
+
+    /// Has `watcher` look at the aggregation about once per [`WATCH_EVERY`] while calls flow.
+    pub fn watch(&mut self, watcher: Watcher) {
+        self.watcher = Some((watcher, Instant::now()));
+    }
+
+    /// Calls so far.
+    pub fn syscalls(&self) -> u64 {
+        self.syscalls
+    }
+
+    /// Distinct classes so far.
+    pub fn class_count(&self) -> usize {
+        self.stats.len()
+    }
+
+    /// Processes that made a call so far.
+    pub fn process_count(&self) -> usize {
+        self.processes.len()
+    }
+
+    /// Classes first seen within the last `window`.
+    pub fn classes_new_within(&self, window: Duration) -> usize {
+        let since = self.start.elapsed().saturating_sub(window);
+        self.stats.iter().rev().take_while(|s| s.first_seen >= since).count()
+    }
+
+    /// The classes from the `first`-th seen on, in the order they were first seen.
+    pub fn classes_from(&self, first: usize) -> Vec<Class> {
+        self.stats.iter().skip(first).map(|s| self.class(s)).collect()
+    }
+
+    /// Calls the watcher when its time has come.
+    fn look(&mut self) {
+        let Some((mut watcher, last)) = self.watcher.take() else { return };
+        let now = Instant::now();
+        if now.duration_since(last) >= WATCH_EVERY {
+            watcher(self);
+            self.watcher = Some((watcher, now));
+        } else {
+            self.watcher = Some((watcher, last));
         }
     }
 
@@ -130,8 +187,13 @@ impl Aggregator {
         &self.tables
     }
 
-    /// The Trace of everything pushed so far; `run.totals` gets its syscall and class counts here.
-    pub fn finish(self, mut run: Run) -> Trace {
+    /// The Trace of everything pushed; `run.totals` gets its syscall and class counts here.
+    pub fn finish(self, run: Run) -> Trace {
+        self.snapshot(run)
+    }
+
+    /// The Trace of everything pushed so far, leaving the aggregation going (a checkpoint).
+    pub fn snapshot(&self, mut run: Run) -> Trace {
         run.totals = Totals { syscalls: self.syscalls, classes: self.stats.len() as u64, ..run.totals };
         let mut classes: Vec<Class> = self.stats.iter().map(|s| self.class(s)).collect();
         classes.sort_by_cached_key(class_order);
@@ -262,7 +324,8 @@ impl EventSink for Aggregator {
         }
         let s = &mut self.stats[i];
         s.count += 1;
-        if s.last_tgid != tgid {
+        let other_process = s.last_tgid != tgid;
+        if other_process {
             s.tgids.insert(tgid);
             s.last_tgid = tgid;
         }
@@ -274,6 +337,12 @@ impl EventSink for Aggregator {
         }
         if s.raw.is_none() {
             s.raw = raw_high;
+        }
+        if other_process {
+            self.processes.insert(tgid);
+        }
+        if self.syscalls.is_multiple_of(CALLS_PER_CLOCK_LOOK) {
+            self.look();
         }
         ClassId(i)
     }
