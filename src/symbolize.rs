@@ -27,20 +27,7 @@
 //! Nothing here fails loudly: a process that is gone, a mapping that cannot be opened, a file that is not ELF or is
 //! malformed all give fewer fields (no symbol, no build-id), never an error or a panic.
 //!
-//! # Format
-//!
-//! [`Location`] and [`CallSite`] serialize for the Trace JSON as:
-//! ```json
-//! {"at": {"library": "/usr/lib/x86_64-linux-gnu/libc.so.6", "soname": "libc.so.6",
-//!         "build_id": "4f2c…", "symbol": "ioctl", "offset": "0xb"},
-//!  "caller": {"library": "/usr/lib/x86_64-linux-gnu/libcuda.so.1", "soname": "libcuda.so.1",
-//!             "offset": "0x2a31c7"}}
-//! ```
-//! `library` is the path as `/proc/PID/maps` shows it, in [`Text`]'s bytes form when it is not UTF-8; it may end in
-//! ` (deleted)`. Mappings without a file are named by the kernel's pseudo-path (`[vdso]`, `[vsyscall]`,
-//! `[anon:NAME]`), or `[anon]` when they have none (JIT code); those never have a symbol. `offset` is hex: from the
-//! symbol's start when there is a symbol, else the ELF virtual address in the file, else (file not readable as
-//! ELF) the file offset, and for mappings without a file the offset from the mapping's start.
+//! [`CallSite`] and [`Location`] belong to the trace model, which documents their JSON form.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -64,9 +51,8 @@ use goblin::elf::sym::{STB_GLOBAL, STB_WEAK, STT_FUNC, Sym, Symtab};
 use goblin::elf::{Elf, header};
 use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::Pid;
-use serde::{Deserialize, Serialize};
 
-use crate::trace::model::Text;
+use crate::trace::model::{CallSite, Location, Text};
 
 /// At most this many parsed files are cached.
 pub const MAX_CACHED_FILES: usize = 256;
@@ -77,33 +63,6 @@ pub const MAX_CACHED_BYTES: usize = 256 << 20;
 const MAX_TABLE_BYTES: u64 = 512 << 20;
 /// Longest soname read.
 const MAX_SONAME_BYTES: u64 = 4096;
-
-/// A resolved code address.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Location {
-    /// The mapped file's path as `/proc/PID/maps` shows it, or the mapping's pseudo-path (`[vdso]`, `[anon]`).
-    pub library: Text,
-    /// The file's `DT_SONAME`.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub soname: Option<String>,
-    /// The file's GNU build-id (`NT_GNU_BUILD_ID` note), lowercase hex as `readelf -n` prints it.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub build_id: Option<String>,
-    /// The function containing the address: the nearest function symbol at or before it, from `.symtab` if the
-    /// file has one, else `.dynsym`.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub symbol: Option<String>,
-    /// Hex offset from the symbol's start; without a symbol, see the module documentation.
-    pub offset: String,
-}
-
-/// Where a syscall was made: the instruction after the syscall, and the caller one frame up when it could be found.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct CallSite {
-    pub at: Location,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub caller: Option<Location>,
-}
 
 /// Resolves addresses in traced processes, caching what it parsed of each mapped file.
 pub struct Symbolizer {
@@ -667,29 +626,6 @@ impl Unwind {
 
     fn cost(&self) -> usize {
         std::mem::size_of::<Self>() + self.hdr.capacity() + self.frame.capacity()
-    }
-}
-
-impl std::fmt::Display for Location {
-    /// `libc.so.6 ioctl+0x3b`: the soname (or file name) and the function, else the offset.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let path = self.library.to_string();
-        let name = self.soname.clone().unwrap_or_else(|| path.rsplit('/').next().unwrap_or(&path).to_string());
-        match &self.symbol {
-            Some(symbol) => write!(f, "{name} {symbol}+{}", self.offset),
-            None => write!(f, "{name}+{}", self.offset),
-        }
-    }
-}
-
-impl CallSite {
-    /// Where the call came from, for one line of a report: the caller when it is in another library than the
-    /// syscall instruction (an ioctl through libc's wrapper, called by libcuda), else the instruction itself.
-    pub fn origin(&self) -> &Location {
-        match &self.caller {
-            Some(caller) if caller.library != self.at.library => caller,
-            _ => &self.at,
-        }
     }
 }
 

@@ -22,10 +22,10 @@ use crate::decode::table::SyscallTables;
 use crate::observe::classify::{Call, CallSource, Classified, classify, spawn_flags};
 use crate::observe::exit_of;
 use crate::observe::fdtable::{Fd, FdTable, describe};
-use crate::symbolize::{CallSite, Symbolizer};
+use crate::symbolize::Symbolizer;
 use crate::trace::EventSink;
 use crate::trace::aggregate::ExeId;
-use crate::trace::model::{Exit, Text};
+use crate::trace::model::{CallSite, Exit, Text};
 use threads::Threads;
 
 /// How long the supervisor waits for the workload's process to install its filter.

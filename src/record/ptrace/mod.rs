@@ -24,10 +24,10 @@ use crate::observe::classify::{Call, CallSource, Classified, classify, spawn_fla
 use crate::observe::exit_of;
 use crate::observe::fdtable::{Fd, FdTable, SharedFdTable};
 use crate::observe::restart::{self, Interrupted, internal_errno, is_sigreturn};
-use crate::symbolize::{CallSite, Symbolizer};
+use crate::symbolize::Symbolizer;
 use crate::trace::EventSink;
 use crate::trace::aggregate::{ClassId, ExeId};
-use crate::trace::model::Text;
+use crate::trace::model::{CallSite, Text};
 use stop::Stop;
 
 pub struct PtraceBackend {
