@@ -10,6 +10,7 @@ pub mod notify;
 pub mod procfs;
 pub mod ptrace;
 pub mod signals;
+pub mod symbolize;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
