@@ -9,5 +9,4 @@ pub mod observe;
 pub mod profile;
 pub mod record;
 pub mod review;
-pub mod symbolize;
 pub mod trace;

@@ -16,8 +16,8 @@ use nix::sys::ptrace;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
-use trapline::symbolize::{CallSite, Location, Symbolizer};
-use trapline::trace::model::Text;
+use trapline::record::symbolize::Symbolizer;
+use trapline::trace::model::{CallSite, Location, Text};
 
 /// The ioctl requests `trapfix_main.c` makes: through libc, by the raw syscall in a leaf, by the one in a frame.
 const REQUEST_LIBC: u64 = 0x5041_5254;

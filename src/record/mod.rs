@@ -11,6 +11,7 @@ pub mod procfs;
 pub mod progress;
 pub mod ptrace;
 pub mod signals;
+pub mod symbolize;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::model::{Arg, Class, FdDesc, GpuFacts, Hex, Outcomes, Run, SCHEMA, Text, Totals, Trace};
+use super::model::{Arg, CallSite, Class, FdDesc, GpuFacts, Hex, Outcomes, Run, SCHEMA, Text, Totals, Trace};
 use crate::decode::arch::Arch;
 use crate::decode::flags::errno_name;
 use crate::decode::gpu::nvidia;
@@ -15,7 +15,6 @@ use crate::decode::ioctl::Ioc;
 use crate::decode::rows::ArgKind;
 use crate::decode::table::SyscallTables;
 use crate::decode::{self};
-use crate::symbolize::CallSite;
 
 /// At most this many pids are listed per class; `processes` still counts them all.
 const PIDS_LISTED: usize = 16;

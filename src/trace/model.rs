@@ -12,7 +12,6 @@ use crate::decode::arch::Arch;
 use crate::decode::gpu::DeviceFamily;
 use crate::decode::ioctl::Ioc;
 use crate::decode::table::Results;
-use crate::symbolize::CallSite;
 
 pub const SCHEMA: u32 = 1;
 
@@ -144,6 +143,71 @@ pub struct Class {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<CallSite>,
     pub first_seen_secs: f64,
+}
+
+/// Where a syscall was made: the instruction after the syscall, and the caller one frame up when it could be found.
+///
+/// # Format
+///
+/// [`Location`] and [`CallSite`] serialize for the Trace JSON as:
+/// ```json
+/// {"at": {"library": "/usr/lib/x86_64-linux-gnu/libc.so.6", "soname": "libc.so.6",
+///         "build_id": "4f2c…", "symbol": "ioctl", "offset": "0xb"},
+///  "caller": {"library": "/usr/lib/x86_64-linux-gnu/libcuda.so.1", "soname": "libcuda.so.1",
+///             "offset": "0x2a31c7"}}
+/// ```
+/// `library` is the path as `/proc/PID/maps` shows it, in [`Text`]'s bytes form when it is not UTF-8; it may end in
+/// ` (deleted)`. Mappings without a file are named by the kernel's pseudo-path (`[vdso]`, `[vsyscall]`,
+/// `[anon:NAME]`), or `[anon]` when they have none (JIT code); those never have a symbol. `offset` is hex: from the
+/// symbol's start when there is a symbol, else the ELF virtual address in the file, else (file not readable as
+/// ELF) the file offset, and for mappings without a file the offset from the mapping's start.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CallSite {
+    pub at: Location,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub caller: Option<Location>,
+}
+
+impl CallSite {
+    /// Where the call came from, for one line of a report: the caller when it is in another library than the
+    /// syscall instruction (an ioctl through libc's wrapper, called by libcuda), else the instruction itself.
+    pub fn origin(&self) -> &Location {
+        match &self.caller {
+            Some(caller) if caller.library != self.at.library => caller,
+            _ => &self.at,
+        }
+    }
+}
+
+/// A resolved code address.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Location {
+    /// The mapped file's path as `/proc/PID/maps` shows it, or the mapping's pseudo-path (`[vdso]`, `[anon]`).
+    pub library: Text,
+    /// The file's `DT_SONAME`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub soname: Option<String>,
+    /// The file's GNU build-id (`NT_GNU_BUILD_ID` note), lowercase hex as `readelf -n` prints it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub build_id: Option<String>,
+    /// The function containing the address: the nearest function symbol at or before it, from `.symtab` if the
+    /// file has one, else `.dynsym`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub symbol: Option<String>,
+    /// Hex offset from the symbol's start; without a symbol, see the format of [`CallSite`].
+    pub offset: String,
+}
+
+impl std::fmt::Display for Location {
+    /// `libc.so.6 ioctl+0x3b`: the soname (or file name) and the function, else the offset.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.library.to_string();
+        let name = self.soname.clone().unwrap_or_else(|| path.rsplit('/').next().unwrap_or(&path).to_string());
+        match &self.symbol {
+            Some(symbol) => write!(f, "{name} {symbol}+{}", self.offset),
+            None => write!(f, "{name}+{}", self.offset),
+        }
+    }
 }
 
 /// One decoded argument of a class.

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::launcher::{self, ChildFailure, Launch};
 use super::procfs::proc_exe;
+use super::symbolize::Symbolizer;
 use super::{Backend, RecordError, RunEnd, memory, signals};
 use crate::decode::arch::Arch;
 use crate::decode::flags::{CLONE_FILES, CLONE_THREAD};
@@ -22,10 +23,9 @@ use crate::decode::table::SyscallTables;
 use crate::observe::classify::{Call, CallSource, Classified, classify, spawn_flags};
 use crate::observe::exit_of;
 use crate::observe::fdtable::{Fd, FdTable, describe};
-use crate::symbolize::{CallSite, Symbolizer};
 use crate::trace::EventSink;
 use crate::trace::aggregate::ExeId;
-use crate::trace::model::{Exit, Text};
+use crate::trace::model::{CallSite, Exit, Text};
 use threads::Threads;
 
 /// How long the supervisor waits for the workload's process to install its filter.

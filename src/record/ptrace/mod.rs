@@ -15,6 +15,7 @@ use rustc_hash::FxHashMap;
 use super::launcher::{self, ChildFailure, Launch};
 use super::memory;
 use super::procfs::{proc_exe, proc_ppid, proc_tgid};
+use super::symbolize::Symbolizer;
 use super::{Backend, RecordError, RunEnd, signals};
 use crate::decode::arch::Arch;
 use crate::decode::flags::{CLONE_FILES, CLONE_THREAD};
@@ -24,10 +25,9 @@ use crate::observe::classify::{Call, CallSource, Classified, classify, spawn_fla
 use crate::observe::exit_of;
 use crate::observe::fdtable::{Fd, FdTable, SharedFdTable};
 use crate::observe::restart::{self, Interrupted, internal_errno, is_sigreturn};
-use crate::symbolize::{CallSite, Symbolizer};
 use crate::trace::EventSink;
 use crate::trace::aggregate::{ClassId, ExeId};
-use crate::trace::model::Text;
+use crate::trace::model::{CallSite, Text};
 use stop::Stop;
 
 pub struct PtraceBackend {
