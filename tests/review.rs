@@ -620,3 +620,53 @@ fn check_names_a_driver_branch_change() {
     assert!(text.contains("40-byte struct") && text.contains("sent 48 bytes"), "{text}");
     assert!(text.contains("NVOS64 grew from 40 to 48 bytes in 535") && text.contains("550.54.15"), "{text}");
 }
+
+/// Colour follows the ecosystem's conventions: none on a pipe, `--color always|never`, CLICOLOR_FORCE to force
+/// it and NO_COLOR to refuse it; the words are the same either way.
+#[test]
+fn colour_follows_the_flag_and_the_environment() {
+    let dir = TempDir::new("review-colour");
+    let a = record_calls(&dir, "a.json", &[]);
+    record_calls(&dir, "b.json", &["socket"]);
+    profile_from(&dir, &a, "profile.json");
+    let with = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = Command::new(TRAPLINE);
+        command.current_dir(dir.path()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE").env_remove("CLICOLOR");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        run(&mut command).stdout_str()
+    };
+    for args in [&["diff", "a.json", "b.json"][..], &["check", "--profile", "profile.json", "b.json"]] {
+        let plain = with(args, &[]);
+        assert!(!plain.contains('\x1b') && !plain.is_empty(), "{args:?}: {plain:?}");
+        let always = with(&[&["--color", "always"], args].concat(), &[]);
+        assert!(always.contains("\x1b["), "{args:?}: {always:?}");
+        assert_eq!(anstream::adapter::strip_str(&always).to_string(), plain, "{args:?}: only the colour differs");
+        assert!(with(args, &[("CLICOLOR_FORCE", "1")]).contains("\x1b["), "{args:?}");
+        assert!(!with(args, &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]).contains('\x1b'), "{args:?}");
+        assert!(!with(&[args, &["--color", "never"]].concat(), &[("CLICOLOR_FORCE", "1")]).contains('\x1b'));
+    }
+}
+
+/// `check --format json`: one document a machine can read, with the same findings as the text.
+#[test]
+fn check_writes_json_for_machines() {
+    let dir = TempDir::new("review-check-json");
+    let a = record_calls(&dir, "a.json", &[]);
+    record_calls(&dir, "b.json", &["socket", "winsz"]);
+    profile_from(&dir, &a, "profile.json");
+    let out = trapline(dir.path(), ["check", "--format", "json", "--profile", "profile.json", "b.json"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr_str());
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!((report["profile"].as_str(), report["violations"].as_u64()), (Some("profile.json"), Some(2)));
+    assert_eq!(report["traces"], json!(["b.json"]));
+    let findings = report["findings"].as_array().unwrap();
+    let kinds: BTreeSet<&str> = findings.iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, BTreeSet::from(["arguments-denied", "syscall-denied"]));
+    for f in findings {
+        assert_eq!(f["level"], "violation");
+        assert!(f["class"].is_string() && f["outcome"].is_string() && f["line"].as_u64() >= Some(1), "{f}");
+    }
+}

@@ -22,8 +22,30 @@ use crate::review::{CheckFormat, DiffFormat};
 #[derive(Debug, Parser)]
 #[command(name = "trapline", version, max_term_width = 100)]
 pub struct Args {
+    /// When to colour output: `auto` for a terminal (NO_COLOR turns it off, CLICOLOR_FORCE on), or always, or
+    /// never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto, value_name = "WHEN")]
+    pub color: ColorArg,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<ColorArg> for anstream::ColorChoice {
+    fn from(arg: ColorArg) -> anstream::ColorChoice {
+        match arg {
+            ColorArg::Auto => anstream::ColorChoice::Auto,
+            ColorArg::Always => anstream::ColorChoice::Always,
+            ColorArg::Never => anstream::ColorChoice::Never,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,7 +193,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "PROFILE")]
     pub profile: PathBuf,
 
-    /// How to write the findings: one line each, or SARIF 2.1.0 for code-scanning upload.
+    /// How to write the findings: one line each, SARIF 2.1.0 for code-scanning upload, or one JSON document.
     #[arg(long, value_enum, default_value_t = CheckFormatArg::Text)]
     pub format: CheckFormatArg,
 
@@ -184,6 +206,7 @@ pub struct CheckArgs {
 pub enum CheckFormatArg {
     Text,
     Sarif,
+    Json,
 }
 
 #[derive(Debug, clap::Args)]
@@ -472,10 +495,7 @@ impl From<ResultsArg> for Results {
 impl From<DiffFormatArg> for DiffFormat {
     fn from(arg: DiffFormatArg) -> DiffFormat {
         match arg {
-            // Colour only for a person at a terminal; NO_COLOR (no-color.org) turns it off there too.
-            DiffFormatArg::Text => {
-                DiffFormat::Text { color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
-            }
+            DiffFormatArg::Text => DiffFormat::Text,
             DiffFormatArg::Markdown => DiffFormat::Markdown,
             DiffFormatArg::Json => DiffFormat::Json,
         }
@@ -487,6 +507,7 @@ impl From<CheckFormatArg> for CheckFormat {
         match arg {
             CheckFormatArg::Text => CheckFormat::Text,
             CheckFormatArg::Sarif => CheckFormat::Sarif,
+            CheckFormatArg::Json => CheckFormat::Json,
         }
     }
 }

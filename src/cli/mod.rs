@@ -86,6 +86,7 @@ fn say(line: impl std::fmt::Display) {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Verdict> {
+    anstream::ColorChoice::from(args.color).write_global();
     match args.command {
         Command::Record(args) => run_record(args),
         Command::Profile(args) => run_profile(args),
@@ -204,7 +205,8 @@ fn run_check(args: CheckArgs) -> anyhow::Result<Verdict> {
 /// Writes a review's report to standard output and its summary line to standard error. A reader that went
 /// away (`| head`) is not an error.
 fn print_review(outcome: &review::Outcome) -> anyhow::Result<()> {
-    match std::io::stdout().lock().write_all(outcome.report.as_bytes()) {
+    // anstream keeps the report's colours for a terminal (or --color always) and strips them elsewhere.
+    match anstream::stdout().lock().write_all(outcome.report.as_bytes()) {
         Err(e) if is_broken_pipe(&e) => {}
         other => other?,
     }

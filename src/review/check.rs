@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use anstyle::{AnsiColor, Style};
+
 use super::ReviewError;
 use super::allow::{self, By, Verdict, covers, lets_through};
 use super::describe;
@@ -13,6 +15,7 @@ use super::diff::undecided_text;
 use super::load::ProfileFile;
 use crate::decode::gpu::{DeviceFamily, nvidia};
 use crate::decode::ioctl::Ioc;
+use crate::files::json::to_json;
 use crate::profile::oci::{Action, Seccomp};
 use crate::trace::model::{Class, FdDesc, Trace};
 
@@ -218,14 +221,53 @@ fn nth_line(text: &str, needle: &str, n: usize) -> Option<usize> {
     Some(text[..at].bytes().filter(|&b| b == b'\n').count() + 1)
 }
 
+/// `text` in `style`; the writer strips the style where colour is not wanted.
+fn paint(style: Style, text: &str) -> String {
+    format!("{style}{text}{style:#}")
+}
+
 /// One line per finding: `TRACE: violation: CLASS: OUTCOME; PROVENANCE`.
 pub fn text(report: &CheckReport) -> String {
     let mut out = String::new();
     for f in &report.findings {
-        let level = if f.kind.is_violation() { "violation" } else { "warning" };
+        let level = if f.kind.is_violation() {
+            paint(AnsiColor::Red.on_default().bold(), "violation")
+        } else {
+            paint(AnsiColor::Yellow.on_default(), "warning")
+        };
         out.push_str(&format!("{}: {level}: {}\n", f.trace.display(), f.message()));
     }
     out
+}
+
+/// The findings as one JSON document for machines: `{"profile", "traces", "violations", "warnings",
+/// "findings": [{"kind", "level", "trace", "class", "outcome", "provenance", "line", "fingerprint"}]}`, where
+/// `kind` is a [`FindingKind::id`] and `level` is `violation` or `warning`.
+pub fn json(report: &CheckReport) -> String {
+    let findings: Vec<serde_json::Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "kind": f.kind.id(),
+                "level": if f.kind.is_violation() { "violation" } else { "warning" },
+                "trace": f.trace.display().to_string(),
+                "class": f.class,
+                "outcome": f.outcome,
+                "provenance": f.provenance,
+                "line": f.line,
+                "fingerprint": f.fingerprint,
+            })
+        })
+        .collect();
+    let document = serde_json::json!({
+        "profile": report.profile.display().to_string(),
+        "traces": report.traces.iter().map(|t| t.display().to_string()).collect::<Vec<_>>(),
+        "violations": report.violations(),
+        "warnings": report.warnings(),
+        "findings": findings,
+    });
+    String::from_utf8(to_json(&document)).unwrap_or_default()
 }
 
 /// The line for standard error.

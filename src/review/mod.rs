@@ -21,8 +21,9 @@ use crate::trace::read::ReadError;
 /// How `trapline diff` writes its report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DiffFormat {
-    /// One line per change, `+`/`-` in front; coloured when `color` is set.
-    Text { color: bool },
+    /// One line per change, `+`/`-` in front, styled with ANSI colours: the writer strips them where colour is
+    /// not wanted (anstream: not a terminal, `NO_COLOR`, `--color never`).
+    Text,
     /// Ready to paste as a pull-request comment.
     Markdown,
     /// The stable document described in [`render::json`].
@@ -36,6 +37,8 @@ pub enum CheckFormat {
     Text,
     /// SARIF 2.1.0, for code-scanning upload.
     Sarif,
+    /// The stable document described in [`check::json`].
+    Json,
 }
 
 /// What the command line asked the review module to do.
@@ -109,6 +112,7 @@ pub fn review(plan: &ReviewPlan) -> Result<Outcome, ReviewError> {
                 report: match format {
                     CheckFormat::Text => check::text(&report),
                     CheckFormat::Sarif => sarif::sarif(&report),
+                    CheckFormat::Json => check::json(&report),
                 },
                 summary: check::summary(&report),
                 findings: report.violations() > 0,

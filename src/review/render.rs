@@ -9,12 +9,14 @@
 
 use std::fmt::Write;
 
+use anstyle::{AnsiColor, Style};
+
 use super::DiffFormat;
 use super::diff::{Change, DiffReport};
 
 pub fn render(report: &DiffReport, format: DiffFormat) -> String {
     match format {
-        DiffFormat::Text { color } => text(report, color),
+        DiffFormat::Text => text(report),
         DiffFormat::Markdown => markdown(report),
         DiffFormat::Json => json(report),
     }
@@ -79,22 +81,23 @@ fn line_of(change: &Change) -> String {
     line
 }
 
-fn text(report: &DiffReport, color: bool) -> String {
-    let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() };
+fn text(report: &DiffReport) -> String {
+    let paint = |style: Style, s: &str| format!("{style}{s}{style:#}");
+    let (bold, yellow) = (Style::new().bold(), AnsiColor::Yellow.on_default());
     let mut out = String::new();
-    let _ = writeln!(out, "{}", paint("1", &format!("--- {}", side(report, false))));
-    let _ = writeln!(out, "{}", paint("1", &format!("+++ {}", side(report, true))));
+    let _ = writeln!(out, "{}", paint(bold, &format!("--- {}", side(report, false))));
+    let _ = writeln!(out, "{}", paint(bold, &format!("+++ {}", side(report, true))));
     for note in &report.notes {
-        let _ = writeln!(out, "{}", paint("33", &format!("note: {note}")));
+        let _ = writeln!(out, "{}", paint(yellow, &format!("note: {note}")));
     }
-    for (sign, code, list) in [
-        ("-", "31", &report.removed),
-        ("+", "32", &report.added),
-        ("~", "33", &report.changed),
-        ("?", "36", &report.undecided),
+    for (sign, color, list) in [
+        ("-", AnsiColor::Red, &report.removed),
+        ("+", AnsiColor::Green, &report.added),
+        ("~", AnsiColor::Yellow, &report.changed),
+        ("?", AnsiColor::Cyan, &report.undecided),
     ] {
         for change in list {
-            let _ = writeln!(out, "{}", paint(code, &format!("{sign} {}", line_of(change))));
+            let _ = writeln!(out, "{}", paint(color.on_default(), &format!("{sign} {}", line_of(change))));
         }
     }
     let s = report.summary;

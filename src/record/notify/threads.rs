@@ -260,11 +260,19 @@ mod tests {
 
         done_tx.send(()).unwrap();
         worker.join().unwrap();
-        assert!(exited(threads.threads[&tid].pidfd.as_ref().unwrap()), "an exited thread's pidfd is readable");
+        assert!(exits_soon(threads.threads[&tid].pidfd.as_ref().unwrap()), "an exited thread's pidfd is readable");
         threads.last_sweep -= SWEEP_EVERY;
         threads.sweep();
         assert!(!threads.threads.contains_key(&tid), "the exited worker is swept out");
         assert!(threads.threads.contains_key(&me) && threads.processes.contains_key(&pid), "the live thread is kept");
+    }
+
+    /// Whether the thread behind `pidfd` has exited, or does within 5 s. A join returns when the kernel clears
+    /// the thread's tid (CLONE_CHILD_CLEARTID, early in its exit), a moment before its pidfd turns readable.
+    fn exits_soon(pidfd: &OwnedFd) -> bool {
+        let mut fd = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one live pollfd.
+        unsafe { libc::poll(&mut fd, 1, 5000) == 1 }
     }
 
     /// A pidfd of a thread that has exited.
@@ -276,6 +284,7 @@ mod tests {
         });
         let pidfd = rx.recv().unwrap();
         worker.join().unwrap();
+        assert!(exits_soon(&pidfd));
         assert!(exited(&pidfd));
         pidfd
     }
