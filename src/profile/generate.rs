@@ -426,12 +426,16 @@ pub fn describe_condition(name: &str, rule: &ArgRule, decoded: Option<&str>) -> 
     }
 }
 
+/// runc refuses to notify `write` (it needs it to report errors once the filter is loaded): the recording
+/// profile leaves it out, so no agent trace can see it. Profiles made from agent traces add it back.
+pub const UNOBSERVED: &[&str] = &["write"];
+
 /// The recording profile for `trapline agent`: allow everything, and notify the listener at `listener` of every
 /// syscall libseccomp knows, except `write` (runc refuses to notify it; agent traces say it was unobserved).
 pub fn recording_profile(listener: &str, native: Arch) -> Seccomp {
     let mut names: Vec<String> = (0..native.table_len() as u64)
         .filter_map(|nr| native.syscall_name(nr))
-        .filter(|name| !crate::record::agent::UNOBSERVED.contains(name))
+        .filter(|name| !UNOBSERVED.contains(name))
         .filter(|name| libseccomp::ScmpSyscall::from_name(name).is_ok())
         .map(str::to_string)
         .collect();
