@@ -11,15 +11,19 @@
 //!
 //! The work is split by job: `read` finds the seccomp object and reads it leniently into a small model,
 //! reporting wrong types once; `libseccomp` compiles that model as runc and crun would and explains what
-//! libseccomp refuses; `checks` holds the other consumers' rules, over the strings of `vocabulary`.
+//! libseccomp refuses; `checks` holds the other consumers' rules, over the strings of `vocabulary`;
+//! `podspec` lints a workload's pod spec instead. All of them report a `finding`.
 //! [`lint_bytes`] runs them in a fixed order; the findings are sorted into profile order at the end.
 
 mod checks;
+mod finding;
 mod libseccomp;
+mod podspec;
 mod read;
 mod vocabulary;
 
-use std::fmt;
+pub use finding::{Finding, Severity};
+
 use std::path::{Path, PathBuf};
 
 use crate::files::json::strip_position;
@@ -31,39 +35,6 @@ use checks::{
 };
 use libseccomp::check_libseccomp;
 use read::{Out, locate, read_profile};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    /// A consumer refuses the profile, or the profile does something other than it says.
-    Error,
-    /// Works, but some consumer drops, skips or refuses part of it, or it protects less than it could.
-    Warning,
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        })
-    }
-}
-
-/// One problem, at a JSON path a person can find (`syscalls[3].args[0]`, `linux.seccomp.defaultAction`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Finding {
-    pub severity: Severity,
-    pub location: String,
-    /// What breaks, in which consumer, and the fix.
-    pub message: String,
-}
-
-/// `LOCATION: severity: message`; the CLI puts `PATH: ` in front.
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.location, self.severity, self.message)
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LintError {
@@ -95,7 +66,7 @@ pub fn lint_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<Finding>, LintError> 
         column: e.column(),
         what: strip_position(&e.to_string()),
     })?;
-    if let Some(findings) = super::podspec::lint_workload(&value) {
+    if let Some(findings) = podspec::lint_workload(&value) {
         return Ok(findings);
     }
     let (object, prefix, kind) =

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Finding, Severity};
+use super::finding::{Finding, Severity};
 
 /// Where the seccomp object came from: the keys it may hold besides the runtime-spec ones differ.
 #[derive(Clone, Copy, PartialEq, Eq)]
