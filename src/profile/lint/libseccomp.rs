@@ -10,7 +10,8 @@ use libseccomp::error::{SeccompErrno, SeccompError};
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall, ScmpVersion};
 use nix::sys::memfd::{MFdFlags, memfd_create};
 
-use super::read::{Arg, Entry, Out, Profile};
+use super::model::{Arg, Entry, Profile};
+use super::out::Out;
 use super::vocabulary::{ARCHES, EPERM};
 
 /// The largest errno libseccomp accepts for SCMP_ACT_ERRNO.
