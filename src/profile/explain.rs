@@ -5,14 +5,23 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use super::generate::{Generated, Source, describe_condition};
+use super::generate::{Generated, Reason, Source, describe_condition};
 use super::oci::Action;
 use crate::trace::model::{Class, FdDesc, Trace};
 
 pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
     let mut out = String::new();
     let runs: u64 = traces.iter().map(|(_, t)| t.runs.len() as u64).sum();
-    let profile = &generated.profile;
+    header(&mut out, traces, runs);
+    defaults(&mut out, generated);
+    rules(&mut out, generated, runs);
+    ioctls_by_device(&mut out, generated);
+    notes(&mut out, generated, runs);
+    out
+}
+
+/// The title and the runs the profile was made from, so a reader knows what it is evidence of.
+fn header(out: &mut String, traces: &[(PathBuf, Trace)], runs: u64) {
     let _ = writeln!(out, "# Seccomp profile, explained\n");
     let _ = writeln!(out, "Made by trapline {} from {runs} run(s):\n", env!("CARGO_PKG_VERSION"));
     for (path, trace) in traces {
@@ -35,6 +44,11 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
             );
         }
     }
+}
+
+/// What happens to everything not listed, and whether W^X holds.
+fn defaults(out: &mut String, generated: &Generated) {
+    let profile = &generated.profile;
     let default = match profile.default_action {
         Action::Errno => "every syscall not listed fails with EPERM".to_string(),
         Action::Log => "every syscall not listed is allowed and logged (audit profile)".to_string(),
@@ -54,33 +68,15 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
              are allowed only with the protections seen.\n"
         );
     }
+}
 
+/// The table: one row per reason, saying when the rule applies and what backs it.
+fn rules(out: &mut String, generated: &Generated, runs: u64) {
     let _ = writeln!(out, "## Rules\n");
     let _ = writeln!(out, "| syscall | allowed when | calls | runs | processes | seen on | by | called from |");
     let _ = writeln!(out, "|---|---|---:|---:|---:|---|---|---|");
     for reason in &generated.reasons {
-        let when = if reason.condition.is_empty() {
-            match reason.action {
-                Action::Errno => format!("denied with errno {}", reason.errno_ret.unwrap_or(1)),
-                _ => "always".to_string(),
-            }
-        } else {
-            let decoded = match &reason.source {
-                Source::Seen(seen) => seen.iter().find_map(|(_, c)| {
-                    c.args
-                        .iter()
-                        .find(|a| a.index == reason.condition.first().map(|r| r.index as u8))
-                        .map(|a| a.decoded.as_str())
-                }),
-                _ => None,
-            };
-            reason
-                .condition
-                .iter()
-                .map(|r| describe_condition(&reason.name, r, decoded))
-                .collect::<Vec<_>>()
-                .join(" and ")
-        };
+        let when = when(reason);
         match &reason.source {
             Source::Seen(seen) => {
                 let calls: u64 = seen.iter().map(|(_, c)| c.count).sum();
@@ -132,7 +128,31 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
             }
         }
     }
-    ioctls_by_device(&mut out, generated);
+}
+
+/// The "allowed when" cell: always, a denial's errno, or the conditions as a person reads them (with the
+/// name the traces decoded the compared value to, when there is one).
+fn when(reason: &Reason) -> String {
+    if reason.condition.is_empty() {
+        return match reason.action {
+            Action::Errno => format!("denied with errno {}", reason.errno_ret.unwrap_or(1)),
+            _ => "always".to_string(),
+        };
+    }
+    let decoded = match &reason.source {
+        Source::Seen(seen) => seen.iter().find_map(|(_, c)| {
+            c.args
+                .iter()
+                .find(|a| a.index == reason.condition.first().map(|r| r.index as u8))
+                .map(|a| a.decoded.as_str())
+        }),
+        _ => None,
+    };
+    reason.condition.iter().map(|r| describe_condition(&reason.name, r, decoded)).collect::<Vec<_>>().join(" and ")
+}
+
+/// Where the runtime list came from, a hint about rules seen in only some runs, and the generator's warnings.
+fn notes(out: &mut String, generated: &Generated, runs: u64) {
     if let Some(runtime) = generated.reasons.iter().find_map(|r| match r.source {
         Source::Runtime(rt) => Some(rt),
         _ => None,
@@ -151,7 +171,6 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
             let _ = writeln!(out, "- {w}");
         }
     }
-    out
 }
 
 /// Where a rule's calls came from: the distinct call-site origins of its classes (a few, then a count).

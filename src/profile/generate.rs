@@ -117,10 +117,42 @@ pub struct Generated<'a> {
 
 /// Builds the profile for a set of traces (the paths only name them in messages).
 pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Result<Generated<'a>, ProfileError> {
-    let (first_path, first) = traces.first().ok_or(ProfileError::NoTraces)?;
+    let architectures = architectures(traces, plan)?;
+    let mut warnings = run_warnings(traces);
+    let by_name = by_name(traces, &mut warnings);
+    let wx_seen = wx_seen(&by_name);
+    let known = Known { by_name: &by_name, runtime: plan.runtime.map(|r| r.syscalls().names).unwrap_or(&[]) };
+
+    let mut reasons = seen_reasons(&known, plan, wx_seen, &mut warnings);
+    reasons.extend(runtime_timing_reasons(traces, &known));
+    reasons.extend(unobserved_reasons(traces, &known));
+    if let Some(runtime) = plan.runtime {
+        reasons.extend(runtime_reasons(runtime, &by_name));
+    }
+    if plan.default_action != DefaultAction::Log {
+        reasons.extend(fallback_reasons(&known));
+    }
+    reasons.sort_by(|a, b| (&a.name, &a.condition).cmp(&(&b.name, &b.condition)));
+
+    let profile = Seccomp {
+        default_action: plan.default_action.action(),
+        default_errno_ret: None,
+        architectures: architectures.into_iter().collect(),
+        flags: Vec::new(),
+        listener_path: None,
+        listener_metadata: None,
+        syscalls: entries(&reasons),
+    };
+    warnings.sort();
+    warnings.dedup();
+    Ok(Generated { profile, reasons, warnings, wx_seen })
+}
+
+/// The `SCMP_ARCH_*` names for the traces' architectures; traces of different ones only with
+/// `allow_mixed_arch`, since one profile then admits calls of an architecture the workload never used.
+fn architectures(traces: &[(PathBuf, Trace)], plan: &ProfilePlan) -> Result<BTreeSet<String>, ProfileError> {
     let mut architectures = BTreeSet::new();
-    let mut warnings = Vec::new();
-    let mut drivers: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let Some((first_path, first)) = traces.first() else { return Err(ProfileError::NoTraces) };
     for (path, trace) in traces {
         let Some(arch) = trace.arch() else { continue };
         let first_arch = first.arch().unwrap_or(arch);
@@ -133,6 +165,16 @@ pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Resul
             });
         }
         architectures.extend(architectures_for(arch));
+    }
+    Ok(architectures)
+}
+
+/// Warnings about the runs themselves: incomplete ones, and NVIDIA drivers that differ between them. A trace
+/// without an architecture holds no runs worth a word.
+fn run_warnings(traces: &[(PathBuf, Trace)]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let mut drivers: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for (path, trace) in traces.iter().filter(|(_, trace)| trace.arch().is_some()) {
         for run in &trace.runs {
             if let Some(driver) = run.gpu.as_ref().and_then(|g| g.nvidia_driver.as_ref()) {
                 drivers.entry(driver.clone()).or_insert_with(|| path.clone());
@@ -151,8 +193,12 @@ pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Resul
             list.join(", ")
         ));
     }
+    warnings
+}
 
-    // Every class, grouped by syscall name; BTreeMap keeps the output order independent of input order.
+/// Every class, grouped by syscall name; BTreeMap keeps the output order independent of input order. Classes
+/// of syscalls without a name cannot be written into a profile: they are left out, with a warning.
+fn by_name<'a>(traces: &'a [(PathBuf, Trace)], warnings: &mut Vec<String>) -> BTreeMap<&'a str, Seen<'a>> {
     let mut by_name: BTreeMap<&str, Seen<'a>> = BTreeMap::new();
     for (i, (path, trace)) in traces.iter().enumerate() {
         for class in &trace.classes {
@@ -168,20 +214,50 @@ pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Resul
             by_name.entry(&class.syscall).or_default().push((i, class));
         }
     }
-    let wx_seen = by_name
+    by_name
+}
+
+/// Whether some run asked for memory both writable and executable: then W^X cannot be kept.
+fn wx_seen(by_name: &BTreeMap<&str, Seen<'_>>) -> bool {
+    by_name
         .iter()
         .filter(|(name, _)| PROT_SYSCALLS.contains(name))
         .flat_map(|(_, classes)| classes)
         .filter_map(|(_, class)| arg_value(class, "prot"))
-        .any(|prot| prot & (PROT_WRITE | PROT_EXEC) == PROT_WRITE | PROT_EXEC);
+        .any(|prot| prot & (PROT_WRITE | PROT_EXEC) == PROT_WRITE | PROT_EXEC)
+}
 
-    let runtime_names: &[&str] = plan.runtime.map(|r| r.syscalls().names).unwrap_or(&[]);
+/// What the profile allows already before the additions: the names seen, and the runtime's list.
+struct Known<'k, 'a> {
+    by_name: &'k BTreeMap<&'a str, Seen<'a>>,
+    runtime: &'static [&'static str],
+}
+
+impl Known<'_, '_> {
+    /// Whether `name` needs no reason of its own from the additions.
+    fn covers(&self, name: &str) -> bool {
+        self.by_name.contains_key(name) || self.runtime.contains(&name)
+    }
+}
+
+/// An unconditional allow of `name`.
+fn allow<'a>(name: &str, source: Source<'a>) -> Reason<'a> {
+    Reason { name: name.to_string(), condition: Vec::new(), action: Action::Allow, errno_ret: None, source }
+}
+
+/// The allows for what the traces saw, with conditions where trapline narrows a syscall by its arguments.
+fn seen_reasons<'a>(
+    known: &Known<'_, 'a>,
+    plan: &ProfilePlan,
+    wx_seen: bool,
+    warnings: &mut Vec<String>,
+) -> Vec<Reason<'a>> {
     let mut reasons = Vec::new();
-    for (name, classes) in &by_name {
-        if runtime_names.contains(name) {
+    for (name, classes) in known.by_name {
+        if known.runtime.contains(name) {
             continue; // allowed unconditionally below; a condition would only narrow what the runtime needs
         }
-        let mut alternatives = conditions(name, classes, plan, wx_seen, &mut warnings);
+        let mut alternatives = conditions(name, classes, plan, wx_seen, warnings);
         if alternatives.len() > MAX_ENTRIES_PER_SYSCALL {
             // Past this, libseccomp's filter grows long and KEP-6061 validation refuses the profile.
             warnings.push(format!(
@@ -201,81 +277,52 @@ pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Resul
             });
         }
     }
-    // Runs recorded through a runtime (`record --container`) hold its calls already, except those it makes
-    // only depending on timing.
+    reasons
+}
+
+/// Runs recorded through a runtime (`record --container`) hold its calls already, except those it makes
+/// only depending on timing.
+fn runtime_timing_reasons<'a>(traces: &[(PathBuf, Trace)], known: &Known<'_, '_>) -> Vec<Reason<'a>> {
     let recorded_through: BTreeSet<Runtime> = traces
         .iter()
         .flat_map(|(_, t)| &t.runs)
         .filter_map(|r| r.container.as_deref())
         .filter_map(Runtime::from_name)
         .collect();
+    let mut reasons = Vec::new();
     for runtime in recorded_through {
         for name in runtime.syscalls().timing {
-            if !by_name.contains_key(name) && !runtime_names.contains(name) {
-                reasons.push(Reason {
-                    name: name.to_string(),
-                    condition: Vec::new(),
-                    action: Action::Allow,
-                    errno_ret: None,
-                    source: Source::RuntimeTiming(runtime),
-                });
+            if !known.covers(name) {
+                reasons.push(allow(name, Source::RuntimeTiming(runtime)));
             }
         }
     }
+    reasons
+}
+
+/// What the recording could not see (an agent recording cannot see `write`) is allowed without evidence.
+fn unobserved_reasons<'a>(traces: &[(PathBuf, Trace)], known: &Known<'_, '_>) -> Vec<Reason<'a>> {
     let unobserved: BTreeSet<&str> =
         traces.iter().flat_map(|(_, t)| &t.runs).flat_map(|r| &r.unobserved).map(String::as_str).collect();
-    for name in unobserved {
-        if !by_name.contains_key(name) && !runtime_names.contains(&name) {
-            reasons.push(Reason {
-                name: name.to_string(),
-                condition: Vec::new(),
-                action: Action::Allow,
-                errno_ret: None,
-                source: Source::Unobserved,
-            });
-        }
-    }
-    if let Some(runtime) = plan.runtime {
-        for name in runtime.syscalls().names {
-            reasons.push(Reason {
-                name: name.to_string(),
-                condition: Vec::new(),
-                action: Action::Allow,
-                errno_ret: None,
-                source: match by_name.get(name) {
-                    Some(seen) => Source::Seen(seen.clone()),
-                    None => Source::Runtime(runtime),
-                },
-            });
-        }
-    }
-    if plan.default_action != DefaultAction::Log {
-        for name in FALLBACK_ENOSYS {
-            if !by_name.contains_key(name) && !runtime_names.contains(name) {
-                reasons.push(Reason {
-                    name: name.to_string(),
-                    condition: Vec::new(),
-                    action: Action::Errno,
-                    errno_ret: Some(ENOSYS),
-                    source: Source::Fallback,
-                });
-            }
-        }
-    }
-    reasons.sort_by(|a, b| (&a.name, &a.condition).cmp(&(&b.name, &b.condition)));
+    unobserved.into_iter().filter(|name| !known.covers(name)).map(|name| allow(name, Source::Unobserved)).collect()
+}
 
-    let profile = Seccomp {
-        default_action: plan.default_action.action(),
-        default_errno_ret: None,
-        architectures: architectures.into_iter().collect(),
-        flags: Vec::new(),
-        listener_path: None,
-        listener_metadata: None,
-        syscalls: entries(&reasons),
+/// The runtime's own calls after it loads the filter, unconditionally (with the traces' classes where seen).
+fn runtime_reasons<'a>(runtime: Runtime, by_name: &BTreeMap<&str, Seen<'a>>) -> Vec<Reason<'a>> {
+    let source = |name: &str| match by_name.get(name) {
+        Some(seen) => Source::Seen(seen.clone()),
+        None => Source::Runtime(runtime),
     };
-    warnings.sort();
-    warnings.dedup();
-    Ok(Generated { profile, reasons, warnings, wx_seen })
+    runtime.syscalls().names.iter().map(|name| allow(name, source(name))).collect()
+}
+
+/// Syscalls libc probes and falls back from, denied with ENOSYS rather than the default action's EPERM.
+fn fallback_reasons<'a>(known: &Known<'_, '_>) -> Vec<Reason<'a>> {
+    FALLBACK_ENOSYS
+        .iter()
+        .filter(|name| !known.covers(name))
+        .map(|name| Reason { action: Action::Errno, errno_ret: Some(ENOSYS), ..allow(name, Source::Fallback) })
+        .collect()
 }
 
 /// The value of a class's argument `name`, when it was readable.
@@ -426,12 +473,16 @@ pub fn describe_condition(name: &str, rule: &ArgRule, decoded: Option<&str>) -> 
     }
 }
 
+/// runc refuses to notify `write` (it needs it to report errors once the filter is loaded): the recording
+/// profile leaves it out, so no agent trace can see it. Profiles made from agent traces add it back.
+pub const UNOBSERVED: &[&str] = &["write"];
+
 /// The recording profile for `trapline agent`: allow everything, and notify the listener at `listener` of every
 /// syscall libseccomp knows, except `write` (runc refuses to notify it; agent traces say it was unobserved).
 pub fn recording_profile(listener: &str, native: Arch) -> Seccomp {
     let mut names: Vec<String> = (0..native.table_len() as u64)
         .filter_map(|nr| native.syscall_name(nr))
-        .filter(|name| !crate::record::agent::UNOBSERVED.contains(name))
+        .filter(|name| !UNOBSERVED.contains(name))
         .filter(|name| libseccomp::ScmpSyscall::from_name(name).is_ok())
         .map(str::to_string)
         .collect();

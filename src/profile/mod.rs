@@ -6,6 +6,5 @@ pub mod explain;
 pub mod generate;
 pub mod lint;
 pub mod oci;
-pub mod podspec;
 pub mod read;
 pub mod runtime;

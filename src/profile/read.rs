@@ -1,9 +1,74 @@
-//! Reading a profile to use it (run, record --known, check): a bare runtime-spec seccomp object, a bundle's
-//! config.json (its `linux.seccomp`), or a Security Profiles Operator SeccompProfile (its `spec`), in JSON.
+//! Reading a profile, whatever form it comes in: a plain runtime-spec seccomp object, a runtime bundle's
+//! `config.json` (its `linux.seccomp`), a Security Profiles Operator `SeccompProfile` (its `spec`), or a
+//! Kubernetes `List` of SeccompProfiles. Every command that takes a profile (run, record --known, check,
+//! diff, lint) reads it through here, so they agree on what a file holds.
+//!
+//! Reading is three steps: [`Document::parse`] turns the bytes into a document value (the one place that
+//! knows the file's syntax), [`locate`] finds the seccomp object(s) in it with their form and location, and
+//! [`Document::seccomp`] reads the typed profile at a location. Lint stops after the second step and reads
+//! the object leniently itself.
+
+mod at;
+mod locate;
 
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
+
+pub use locate::{Form, Found, LocateError, Location, OperatorError, Segment, locate, locate_one};
+
 use super::oci::Seccomp;
+use crate::files::json::strip_position;
+
+/// What the JSON parser refused, and where.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{column}: {what}")]
+pub struct ParseError {
+    pub line: usize,
+    pub column: usize,
+    /// The parser's message, without its own " at line L column C".
+    pub what: String,
+}
+
+impl From<serde_json::Error> for ParseError {
+    fn from(e: serde_json::Error) -> Self {
+        ParseError { line: e.line(), column: e.column(), what: strip_position(&e.to_string()) }
+    }
+}
+
+/// A file's content, parsed: the document value the profiles are found in, and the text the typed profile is
+/// read from.
+pub struct Document<'b> {
+    bytes: &'b [u8],
+    value: Value,
+}
+
+impl<'b> Document<'b> {
+    /// The parse step, the only one that depends on the file's syntax.
+    pub fn parse(bytes: &'b [u8]) -> Result<Document<'b>, ParseError> {
+        Ok(Document { bytes, value: serde_json::from_slice(bytes)? })
+    }
+
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// Every seccomp object in the document (several only in a List), in document order.
+    pub fn profiles(&self) -> Result<Vec<Found<'_>>, LocateError> {
+        locate(&self.value)
+    }
+
+    /// The document's one seccomp object; a List of several is refused.
+    pub fn profile(&self) -> Result<Found<'_>, LocateError> {
+        locate_one(&self.value)
+    }
+
+    /// The typed profile at `found`'s location. Read from the text rather than the value, so that an error
+    /// names its line and column.
+    pub fn seccomp(&self, found: &Found<'_>) -> Result<Seccomp, ParseError> {
+        Ok(at::from_slice_at(self.bytes, found.location.segments())?)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileReadError {
@@ -11,33 +76,88 @@ pub enum ProfileReadError {
     Io { path: PathBuf, error: std::io::Error },
     #[error("{path}:{line}:{column}: {what}; is this a seccomp profile in JSON? (`trapline lint` says more)")]
     Json { path: PathBuf, line: usize, column: usize, what: String },
-    #[error("{path}: {what}; `trapline lint` says more")]
-    Shape { path: PathBuf, what: String },
+    #[error("{path}:{line}:{column}: {what}; `trapline lint` says more")]
+    Shape { path: PathBuf, line: usize, column: usize, what: String },
     #[error(
         "{path}: no seccomp profile here (expected defaultAction, linux.seccomp or an SPO spec); `trapline lint` says more"
     )]
     NotAProfile { path: PathBuf },
+    #[error("{path}: {error}; `trapline lint` says more")]
+    Locate { path: PathBuf, error: LocateError },
+    #[error(
+        "{path} holds a List of {count} SeccompProfile objects, but this command takes one profile; put the one \
+         you mean in a file of its own"
+    )]
+    Several { path: PathBuf, count: usize },
 }
 
+/// Reads the one profile a file holds, to use it (run, record --known).
 pub fn read_profile(path: &Path) -> Result<Seccomp, ProfileReadError> {
-    let bytes = std::fs::read(path).map_err(|error| ProfileReadError::Io { path: path.to_path_buf(), error })?;
-    let json = |e: serde_json::Error| ProfileReadError::Json {
-        path: path.to_path_buf(),
-        line: e.line(),
-        column: e.column(),
-        what: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
-    };
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(json)?;
-    let object = if value.get("defaultAction").is_some() {
-        value
-    } else if let Some(seccomp) = value.pointer("/linux/seccomp") {
-        seccomp.clone()
-    } else if value.get("kind").and_then(|k| k.as_str()) == Some("SeccompProfile") {
-        value.get("spec").cloned().unwrap_or_default()
-    } else {
-        return Err(ProfileReadError::NotAProfile { path: path.to_path_buf() });
-    };
-    // A Value has no positions left: shape errors name the field instead.
-    serde_json::from_value(object)
-        .map_err(|e| ProfileReadError::Shape { path: path.to_path_buf(), what: e.to_string() })
+    let path_buf = || path.to_path_buf();
+    let bytes = std::fs::read(path).map_err(|error| ProfileReadError::Io { path: path_buf(), error })?;
+    let document = Document::parse(&bytes).map_err(|ParseError { line, column, what }| ProfileReadError::Json {
+        path: path_buf(),
+        line,
+        column,
+        what,
+    })?;
+    let found = document.profile().map_err(|error| match error {
+        LocateError::Nothing => ProfileReadError::NotAProfile { path: path_buf() },
+        LocateError::Several { count } => ProfileReadError::Several { path: path_buf(), count },
+        error => ProfileReadError::Locate { path: path_buf(), error },
+    })?;
+    document.seccomp(&found).map_err(|ParseError { line, column, what }| ProfileReadError::Shape {
+        path: path_buf(),
+        line,
+        column,
+        what,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(name: &str, text: &str) -> Result<Seccomp, ProfileReadError> {
+        let dir = std::env::temp_dir().join(format!("trapline-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let read = read_profile(&path);
+        let _ = std::fs::remove_file(&path);
+        read
+    }
+
+    #[test]
+    fn every_form_reads_to_the_same_profile() {
+        let plain =
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}"#;
+        let spo = format!(
+            r#"{{"apiVersion": "security-profiles-operator.x-k8s.io/v1beta1", "kind": "SeccompProfile", "spec": {plain}}}"#
+        );
+        let want = read("plain.json", plain).unwrap();
+        assert_eq!(read("config.json", &format!(r#"{{"linux": {{"seccomp": {plain}}}}}"#)).unwrap(), want);
+        assert_eq!(read("spo.json", &spo).unwrap(), want);
+        assert_eq!(read("list.json", &format!(r#"{{"kind": "List", "items": [{spo}]}}"#)).unwrap(), want);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_place() {
+        let err = read("two.json", r#"{"kind": "List", "items": [{"apiVersion": "security-profiles-operator.x-k8s.io/v1beta1", "kind": "SeccompProfile", "spec": {}},
+            {"apiVersion": "security-profiles-operator.x-k8s.io/v1beta1", "kind": "SeccompProfile", "spec": {}}]}"#)
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("two.json holds a List of 2 SeccompProfile objects") && !err.contains('\n'), "{err}");
+        let err = read(
+            "item.json",
+            r#"{"kind": "List", "items": [{"kind": "SeccompProfile",
+            "apiVersion": "security-profiles-operator.x-k8s.io/v1beta1",
+            "spec": {"defaultAction": "SCMP_ACT_NOPE"}}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("item.json:3:") && err.contains("SCMP_ACT_NOPE"), "{err}");
+        let err = read("hello.json", r#"{"hello": 1}"#).unwrap_err().to_string();
+        assert!(err.contains("hello.json: no seccomp profile here"), "{err}");
+    }
 }

@@ -22,14 +22,11 @@ use crate::decode::rows::fd_changing_names;
 use crate::decode::table::{Results, SyscallTables};
 use crate::files::json::to_json;
 use crate::files::output::{Output, WriteError};
+use crate::profile::generate::UNOBSERVED;
 use crate::profile::oci::{Action, Seccomp};
 use crate::trace::model::{Backend, Exit, Run, Text, Totals};
 use crate::trace::run::run_id;
 use crate::trace::{Aggregator, Trace};
-
-/// runc refuses to notify `write` (it needs it to report errors once the filter is loaded): the recording
-/// profile leaves it out, so no agent trace can see it. Profiles made from agent traces add it back.
-pub const UNOBSERVED: &[&str] = &["write"];
 
 pub struct AgentPlan {
     pub socket: PathBuf,

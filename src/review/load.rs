@@ -1,10 +1,9 @@
 //! Reading review inputs: a file is a trace or a seccomp profile, told apart by its content, not its name
 //! (both are `.json`, and CI jobs name them freely).
 //!
-//! A trace has `"schema"` with `"runs"` or `"classes"`; a profile has `"defaultAction"`; a bundle's
-//! `config.json` holds one in `linux.seccomp`, and a Security Profiles Operator `SeccompProfile` in `spec`.
-//! The kind is found with a cheap probe that skips every value, then the file is parsed once as what it is, so
-//! errors keep their line and column.
+//! A trace has `"schema"` with `"runs"` or `"classes"`, found with a cheap probe that skips every value, so that
+//! a large trace is parsed once, as a trace. Anything else is a profile in any form [`crate::profile::read`]
+//! knows, read at its location so that errors keep their line and column.
 
 use std::path::{Path, PathBuf};
 
@@ -12,8 +11,8 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::ReviewError;
-use crate::files::json::strip_position;
 use crate::profile::oci::Seccomp;
+use crate::profile::read::{Document, Found, LocateError, ParseError};
 use crate::trace::model::Trace;
 use crate::trace::read::parse_trace;
 
@@ -39,54 +38,20 @@ impl Input {
     }
 }
 
-/// The top-level keys that tell the kinds apart; every value is skipped unparsed.
+/// The top-level keys that make a trace; every value is skipped unparsed.
 #[derive(Deserialize)]
-struct Probe {
+struct TraceProbe {
     schema: Option<IgnoredAny>,
     runs: Option<IgnoredAny>,
     classes: Option<IgnoredAny>,
-    #[serde(rename = "defaultAction")]
-    default_action: Option<IgnoredAny>,
-    linux: Option<LinuxProbe>,
-    #[serde(rename = "apiVersion")]
-    api_version: Option<String>,
-    kind: Option<String>,
-    spec: Option<IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-struct LinuxProbe {
-    seccomp: Option<IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-struct Bundle {
-    linux: BundleLinux,
-}
-
-#[derive(Deserialize)]
-struct BundleLinux {
-    seccomp: Seccomp,
-}
-
-#[derive(Deserialize)]
-struct SeccompProfileObject {
-    spec: Seccomp,
-}
-
-enum Kind {
-    Trace,
-    Profile,
-    Bundle,
-    SeccompProfile,
 }
 
 /// Reads a trace or a profile, whichever the file holds.
 pub fn load(path: &Path) -> Result<Loaded, ReviewError> {
     let bytes = std::fs::read(path).map_err(|error| ReviewError::Io { path: path.to_path_buf(), error })?;
-    let input = match probe(path, &bytes)? {
-        Kind::Trace => Input::Trace(parse_trace(path, &bytes)?),
-        kind => Input::Profile(parse_profile(path, &bytes, kind)?),
+    let input = match is_trace(path, &bytes)? {
+        true => Input::Trace(parse_trace(path, &bytes)?),
+        false => Input::Profile(parse_profile(path, &bytes)?),
     };
     Ok(Loaded { path: path.to_path_buf(), input })
 }
@@ -102,10 +67,10 @@ pub struct ProfileFile {
 /// Reads a file that must be a profile (check's `--profile`).
 pub fn load_profile(path: &Path) -> Result<ProfileFile, ReviewError> {
     let bytes = std::fs::read(path).map_err(|error| ReviewError::Io { path: path.to_path_buf(), error })?;
-    let profile = match probe(path, &bytes)? {
-        Kind::Trace => return Err(ReviewError::ExpectedProfile { path: path.to_path_buf() }),
-        kind => parse_profile(path, &bytes, kind)?,
-    };
+    if is_trace(path, &bytes)? {
+        return Err(ReviewError::ExpectedProfile { path: path.to_path_buf() });
+    }
+    let profile = parse_profile(path, &bytes)?;
     Ok(ProfileFile { path: path.to_path_buf(), profile, text: String::from_utf8_lossy(&bytes).into_owned() })
 }
 
@@ -117,60 +82,58 @@ pub fn load_trace(path: &Path) -> Result<Trace, ReviewError> {
     }
 }
 
-fn probe(path: &Path, bytes: &[u8]) -> Result<Kind, ReviewError> {
-    let p: Probe = serde_json::from_slice(bytes).map_err(|e| ReviewError::Json {
-        path: path.to_path_buf(),
-        line: e.line(),
-        column: e.column(),
-        what: strip_position(&e.to_string()),
-    })?;
-    let not = |what| ReviewError::NotReviewable { path: path.to_path_buf(), what };
-    if p.schema.is_some() && (p.runs.is_some() || p.classes.is_some()) {
-        return Ok(Kind::Trace);
+/// Whether the file is a trace. Only an object can be one; anything else goes to the profile reader, which
+/// says what is wrong with it.
+fn is_trace(path: &Path, bytes: &[u8]) -> Result<bool, ReviewError> {
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Ok(false);
     }
-    if p.default_action.is_some() {
-        return Ok(Kind::Profile);
-    }
-    if let Some(linux) = p.linux {
-        return match linux.seccomp {
-            Some(_) => Ok(Kind::Bundle),
-            None => Err(not("a runtime config.json without linux.seccomp: the container runs unconfined")),
-        };
-    }
-    if p.api_version.is_some_and(|a| a.starts_with("security-profiles-operator.x-k8s.io/"))
-        && p.kind.as_deref() == Some("SeccompProfile")
-        && p.spec.is_some()
-    {
-        return Ok(Kind::SeccompProfile);
-    }
-    Err(not("neither a trace nor a seccomp profile"))
+    let p: TraceProbe = serde_json::from_slice(bytes).map_err(|e| json_error(path, e.into()))?;
+    Ok(p.schema.is_some() && (p.runs.is_some() || p.classes.is_some()))
 }
 
-fn parse_profile(path: &Path, bytes: &[u8], kind: Kind) -> Result<Seccomp, ReviewError> {
-    let error = |e: serde_json::Error| ReviewError::Profile {
+fn parse_profile(path: &Path, bytes: &[u8]) -> Result<Seccomp, ReviewError> {
+    let document = document(path, bytes)?;
+    let found = profile_in(path, &document)?;
+    document.seccomp(&found).map_err(|ParseError { line, column, what }| ReviewError::Profile {
         path: path.to_path_buf(),
-        line: e.line(),
-        column: e.column(),
-        what: strip_position(&e.to_string()),
-    };
-    match kind {
-        Kind::Bundle => serde_json::from_slice::<Bundle>(bytes).map(|b| b.linux.seccomp).map_err(error),
-        Kind::SeccompProfile => serde_json::from_slice::<SeccompProfileObject>(bytes).map(|o| o.spec).map_err(error),
-        _ => serde_json::from_slice::<Seccomp>(bytes).map_err(error),
-    }
+        line,
+        column,
+        what,
+    })
+}
+
+fn document<'b>(path: &Path, bytes: &'b [u8]) -> Result<Document<'b>, ReviewError> {
+    Document::parse(bytes).map_err(|e| json_error(path, e))
+}
+
+/// The one profile a review input holds: diff and check compare one profile at a time.
+fn profile_in<'d>(path: &Path, document: &'d Document) -> Result<Found<'d>, ReviewError> {
+    document.profile().map_err(|error| match error {
+        LocateError::Several { count } => ReviewError::SeveralProfiles { path: path.to_path_buf(), count },
+        error => ReviewError::NotReviewable { path: path.to_path_buf(), error },
+    })
+}
+
+fn json_error(path: &Path, ParseError { line, column, what }: ParseError) -> ReviewError {
+    ReviewError::Json { path: path.to_path_buf(), line, column, what }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::read::Form;
 
     fn kind_of(text: &str) -> Result<&'static str, String> {
         let path = Path::new("x.json");
-        match probe(path, text.as_bytes()).map_err(|e| e.to_string())? {
-            Kind::Trace => Ok("trace"),
-            Kind::Profile => Ok("profile"),
-            Kind::Bundle => Ok("bundle"),
-            Kind::SeccompProfile => Ok("spo"),
+        if is_trace(path, text.as_bytes()).map_err(|e| e.to_string())? {
+            return Ok("trace");
+        }
+        let document = document(path, text.as_bytes()).map_err(|e| e.to_string())?;
+        match profile_in(path, &document).map_err(|e| e.to_string())?.form {
+            Form::Plain => Ok("profile"),
+            Form::Bundle => Ok("bundle"),
+            Form::SeccompProfile | Form::ListItem => Ok("spo"),
         }
     }
 
@@ -193,9 +156,7 @@ mod tests {
 
     #[test]
     fn a_bad_profile_names_the_place_and_lint() {
-        let err = parse_profile(Path::new("p.json"), br#"{"defaultAction": "SCMP_ACT_NOPE"}"#, Kind::Profile)
-            .unwrap_err()
-            .to_string();
+        let err = parse_profile(Path::new("p.json"), br#"{"defaultAction": "SCMP_ACT_NOPE"}"#).unwrap_err().to_string();
         assert!(err.starts_with("p.json:1:") && err.contains("trapline lint p.json"), "{err}");
     }
 }

@@ -16,6 +16,7 @@ pub mod sarif;
 use std::path::PathBuf;
 
 use crate::decode::arch::Arch;
+use crate::profile::read::LocateError;
 use crate::trace::read::ReadError;
 
 /// How `trapline diff` writes its report.
@@ -70,10 +71,16 @@ pub enum ReviewError {
     #[error("{path}:{line}:{column}: {what}; run `trapline lint {path}` to see what is wrong with this profile")]
     Profile { path: PathBuf, line: usize, column: usize, what: String },
     #[error(
-        "{path}: {what}; expected a trace (with \"schema\" and \"runs\"), a seccomp profile (with \"defaultAction\"), \
-         a bundle config.json with linux.seccomp, or a SeccompProfile object"
+        "{path}: {}; expected a trace (with \"schema\" and \"runs\"), a seccomp profile (with \"defaultAction\"), \
+         a bundle config.json with linux.seccomp, a SeccompProfile object or a List of one",
+        unreviewable(error)
     )]
-    NotReviewable { path: PathBuf, what: &'static str },
+    NotReviewable { path: PathBuf, error: LocateError },
+    #[error(
+        "{path} holds a List of {count} SeccompProfile objects, but diff and check compare one profile; put the \
+         one you mean in a file of its own"
+    )]
+    SeveralProfiles { path: PathBuf, count: usize },
     #[error(
         "{path} is a trace, but --profile needs a seccomp profile; make one with `trapline profile {path} -o profile.json`"
     )]
@@ -87,6 +94,14 @@ pub enum ReviewError {
          recorded on {arch}"
     )]
     ArchMismatch { profile: PathBuf, covered: String, trace: PathBuf, arch: Arch },
+}
+
+/// Why a file is neither kind: a file with no profile in it may well have been meant as a trace.
+fn unreviewable(error: &LocateError) -> String {
+    match error {
+        LocateError::Nothing => "neither a trace nor a seccomp profile".to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// Runs a review. The report is complete before anything is written, so a failing input never leaves half a

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::read::{Entry, Kind, Out, Profile, field, key_loc};
+use super::model::{Entry, Profile, field};
+use super::out::{Out, key_loc};
 use super::vocabulary::{ACTIONS, ARCHES, EPERM, FLAGS, OPS};
 use crate::profile::generate::MAX_ENTRIES_PER_SYSCALL;
 
@@ -132,7 +133,7 @@ pub(super) fn check_foreign_keys(p: &Profile, out: &mut Out) {
     const SPO: &[&str] = &["baseProfileName", "disabled"];
     const ENTRY: &[&str] = &["names", "action", "errnoRet", "args"];
     const ARG: &[&str] = &["index", "value", "valueTwo", "op"];
-    let spo: &[&str] = if p.kind == Kind::SeccompProfile { SPO } else { &[] };
+    let spo: &[&str] = if p.form.is_operator_spec() { SPO } else { &[] };
     foreign_keys(p.object, "", &[TOP, spo].concat(), out);
     for e in &p.entries {
         foreign_keys(e.object, &e.loc, ENTRY, out);

@@ -10,7 +10,8 @@ use libseccomp::error::{SeccompErrno, SeccompError};
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall, ScmpVersion};
 use nix::sys::memfd::{MFdFlags, memfd_create};
 
-use super::read::{Arg, Entry, Out, Profile};
+use super::model::{Arg, Entry, Profile};
+use super::out::Out;
 use super::vocabulary::{ARCHES, EPERM};
 
 /// The largest errno libseccomp accepts for SCMP_ACT_ERRNO.
@@ -62,8 +63,26 @@ pub(super) fn check_libseccomp(p: &Profile, out: &mut Out) {
     assume_current_kernel_api();
     let version =
         ScmpVersion::current().map(|v| format!("libseccomp {v}")).unwrap_or_else(|_| "libseccomp".to_string());
+    let arches = filter_arches(p);
+    let mut compiled = Compiled::default();
+    for (arch_label, arch) in &arches {
+        let Some(mut ctx) = new_filter(p, default, &version, out) else {
+            return; // the default action is refused: no filter can be built, on any architecture
+        };
+        if !set_arch(p, &mut ctx, arch_label, *arch, &version, out) {
+            continue;
+        }
+        add_rules(p, &mut ctx, arch_label, *arch, &version, &mut compiled);
+        check_length(&ctx, arch_label, &version, out);
+    }
+    compiled.report(p, arches.len(), &version, out);
+}
+
+/// The architectures runc builds a filter for: those listed that libseccomp and the runtime-spec both know,
+/// each once (a repeat would build the same filter again), or the native one when none is listed.
+fn filter_arches(p: &Profile) -> Vec<(String, ScmpArch)> {
     let native = ScmpArch::native();
-    let arches: Vec<(String, ScmpArch)> = if p.architectures.is_empty() {
+    let mut arches: Vec<(String, ScmpArch)> = if p.architectures.is_empty() {
         vec![(arch_name(native), native)]
     } else {
         p.architectures
@@ -72,8 +91,6 @@ pub(super) fn check_libseccomp(p: &Profile, out: &mut Out) {
             .filter(|(name, _)| ARCHES.contains(&name.as_str()))
             .collect()
     };
-    // A repeated arch would build the same filter again.
-    let mut arches = arches;
     let mut seen = Vec::new();
     arches.retain(|(_, arch)| {
         !seen.contains(arch) && {
@@ -81,120 +98,160 @@ pub(super) fn check_libseccomp(p: &Profile, out: &mut Out) {
             true
         }
     });
+    arches
+}
 
-    // (location, what) -> the architectures it happened on, so a multi-arch profile gets one finding.
-    let mut refused: BTreeMap<(String, String), BTreeSet<&str>> = BTreeMap::new();
-    // Names libseccomp knows on no architecture, by location; names not on one architecture, by (entry, arch).
-    let mut unknown: BTreeMap<String, &str> = BTreeMap::new();
-    // (entry, name) -> arches; a set, since a name may be listed twice in one entry.
-    let mut not_on: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
-    for (arch_label, arch) in &arches {
-        let mut ctx = match ScmpFilterContext::new(default) {
-            Ok(ctx) => ctx,
-            Err(e) => {
-                match errno_too_big(p.default_action, p.default_errno) {
-                    Some(errno) => out.error("defaultErrnoRet", format!("{version} {}", errno_range(errno))),
-                    None => out.error(
-                        "defaultAction",
-                        format!(
-                            "{version} refuses this default action ({}): runc fails to start the \
-                             container",
-                            errno_text(&e)
-                        ),
-                    ),
-                }
-                return;
-            }
-        };
-        if *arch != native {
-            let added = ctx.add_arch(*arch).and_then(|c| c.remove_arch(ScmpArch::Native));
-            if let Err(e) = added {
-                let i = p.architectures.iter().find(|(_, n)| n == arch_label).map_or(0, |(i, _)| *i);
-                out.error(
-                    &format!("architectures[{i}]"),
+/// A filter with the profile's default action; `None` (reported) when libseccomp refuses that action.
+fn new_filter(p: &Profile, default: ScmpAction, version: &str, out: &mut Out) -> Option<ScmpFilterContext> {
+    match ScmpFilterContext::new(default) {
+        Ok(ctx) => Some(ctx),
+        Err(e) => {
+            match errno_too_big(p.default_action, p.default_errno) {
+                Some(errno) => out.error("defaultErrnoRet", format!("{version} {}", errno_range(errno))),
+                None => out.error(
+                    "defaultAction",
                     format!(
-                        "{version} cannot build a filter for {arch_label} ({}): runc fails to start the container \
-                         where its libseccomp is as old; drop the architecture or upgrade libseccomp",
+                        "{version} refuses this default action ({}): runc fails to start the \
+                         container",
                         errno_text(&e)
                     ),
-                );
-                continue;
-            }
-        }
-        // runc turns on libseccomp's binary tree for longer rule sets; the length check must see the same.
-        if p.entries.len() > 32 {
-            let _ = ctx.set_ctl_optimize(2);
-        }
-        for e in &p.entries {
-            let Some(action) = e.action.and_then(|a| scmp_action(a, e.errno_ret)) else {
-                continue;
-            };
-            let conditions: Option<Vec<ScmpArgCompare>> = e.args.iter().map(Arg::compare).collect();
-            let (Some(conditions), true) = (conditions, e.args_whole) else {
-                continue; // malformed: reported already
-            };
-            for (k, name) in &e.names {
-                // libseccomp takes rule numbers in the native arch's terms and translates them per filter arch.
-                let Ok(nr) = ScmpSyscall::from_name(name) else {
-                    unknown.insert(format!("{}.names[{k}]", e.loc), name);
-                    continue;
-                };
-                let on_arch =
-                    ScmpSyscall::from_name_by_arch_rewrite(name, *arch).is_ok_and(|nr| nr.as_raw_syscall() >= 0);
-                if !on_arch {
-                    not_on.entry((&e.loc, name)).or_default().insert(arch_label);
-                    continue;
-                }
-                if let Err(err) = ctx.add_rule_conditional(action, nr, &conditions) {
-                    let (loc, what) = refusal(e, *k, name, &err, &version);
-                    refused.entry((loc, what)).or_default().insert(arch_label);
-                }
-            }
-        }
-        match exported_len(&ctx) {
-            Ok(len) if len / BPF_INSN_BYTES > BPF_MAXINSNS => out.error(
-                "syscalls",
-                format!(
-                    "the filter for {arch_label} is {} BPF instructions; the kernel loads at most {BPF_MAXINSNS}, \
-                     so runc fails with EINVAL: fewer conditions (`trapline profile --ioctl type`) make it shorter",
-                    len / BPF_INSN_BYTES
                 ),
-            ),
-            Ok(_) => {}
-            Err(e) => out.error(
-                "syscalls",
-                format!("{version} cannot export the filter for {arch_label} ({e}): runc fails to start the container"),
-            ),
+            }
+            None
         }
     }
-    for ((loc, what), arches) in refused {
-        out.error(&loc, format!("{what} (compiling for {})", arches.into_iter().collect::<Vec<_>>().join(", ")));
+}
+
+/// Makes `ctx` a filter for `arch` alone; `false` (reported) when this libseccomp cannot build one.
+fn set_arch(
+    p: &Profile,
+    ctx: &mut ScmpFilterContext,
+    arch_label: &str,
+    arch: ScmpArch,
+    version: &str,
+    out: &mut Out,
+) -> bool {
+    if arch == ScmpArch::native() {
+        return true;
     }
-    let default_name = p.default_action.unwrap_or("the default action");
-    for (loc, name) in unknown {
-        out.warning(
-            &loc,
-            format!(
-                "{version} knows no syscall {name:?} on any architecture: runc skips the name silently, so the \
-                 call gets {default_name}; check the spelling, or, for a syscall newer than libseccomp (457 and \
-                 up for 2.5.4), upgrade libseccomp on the nodes"
-            ),
-        );
+    let Err(e) = ctx.add_arch(arch).and_then(|c| c.remove_arch(ScmpArch::Native)) else {
+        return true;
+    };
+    let i = p.architectures.iter().find(|(_, n)| *n == arch_label).map_or(0, |(i, _)| *i);
+    out.error(
+        &format!("architectures[{i}]"),
+        format!(
+            "{version} cannot build a filter for {arch_label} ({}): runc fails to start the container \
+             where its libseccomp is as old; drop the architecture or upgrade libseccomp",
+            errno_text(&e)
+        ),
+    );
+    false
+}
+
+/// What compiling the rules found, gathered over every architecture so that each finding is made once.
+#[derive(Default)]
+struct Compiled<'a> {
+    /// (location, what) -> the architectures it happened on, so a multi-arch profile gets one finding.
+    refused: BTreeMap<(String, String), BTreeSet<&'a str>>,
+    /// Names libseccomp knows on no architecture, by location.
+    unknown: BTreeMap<String, &'a str>,
+    /// (entry, name) -> the architectures it is not a syscall on; a set, since a name may be listed twice in
+    /// one entry.
+    not_on: BTreeMap<(&'a str, &'a str), BTreeSet<&'a str>>,
+}
+
+/// Adds every well-formed rule to `ctx`, as runc does, noting what libseccomp refuses or does not know.
+fn add_rules<'a>(
+    p: &'a Profile,
+    ctx: &mut ScmpFilterContext,
+    arch_label: &'a str,
+    arch: ScmpArch,
+    version: &str,
+    compiled: &mut Compiled<'a>,
+) {
+    // runc turns on libseccomp's binary tree for longer rule sets; the length check must see the same.
+    if p.entries.len() > 32 {
+        let _ = ctx.set_ctl_optimize(2);
     }
-    // A name missing on some of the listed architectures is normal in a profile written for several (x86_64's
-    // newfstatat is fstatat64 on i386); one missing on all of them can never match anything.
-    for ((entry, name), missing_on) in not_on {
-        if missing_on.len() < arches.len() {
+    for e in &p.entries {
+        let Some(action) = e.action.and_then(|a| scmp_action(a, e.errno_ret)) else {
             continue;
+        };
+        let conditions: Option<Vec<ScmpArgCompare>> = e.args.iter().map(Arg::compare).collect();
+        let (Some(conditions), true) = (conditions, e.args_whole) else {
+            continue; // malformed: reported already
+        };
+        for (k, name) in &e.names {
+            // libseccomp takes rule numbers in the native arch's terms and translates them per filter arch.
+            let Ok(nr) = ScmpSyscall::from_name(name) else {
+                compiled.unknown.insert(format!("{}.names[{k}]", e.loc), name);
+                continue;
+            };
+            let on_arch = ScmpSyscall::from_name_by_arch_rewrite(name, arch).is_ok_and(|nr| nr.as_raw_syscall() >= 0);
+            if !on_arch {
+                compiled.not_on.entry((&e.loc, name)).or_default().insert(arch_label);
+                continue;
+            }
+            if let Err(err) = ctx.add_rule_conditional(action, nr, &conditions) {
+                let (loc, what) = refusal(e, *k, name, &err, version);
+                compiled.refused.entry((loc, what)).or_default().insert(arch_label);
+            }
         }
-        out.warning(
-            &format!("{entry}.names"),
+    }
+}
+
+/// The kernel refuses a classic BPF program longer than BPF_MAXINSNS: export the filter and measure it.
+fn check_length(ctx: &ScmpFilterContext, arch_label: &str, version: &str, out: &mut Out) {
+    match exported_len(ctx) {
+        Ok(len) if len / BPF_INSN_BYTES > BPF_MAXINSNS => out.error(
+            "syscalls",
             format!(
-                "{name:?} is not a syscall on {}: libseccomp skips it silently, so that call gets \
-                 {default_name}; use the architecture's own name",
-                missing_on.into_iter().collect::<Vec<_>>().join(", ")
+                "the filter for {arch_label} is {} BPF instructions; the kernel loads at most {BPF_MAXINSNS}, \
+                 so runc fails with EINVAL: fewer conditions (`trapline profile --ioctl type`) make it shorter",
+                len / BPF_INSN_BYTES
             ),
-        );
+        ),
+        Ok(_) => {}
+        Err(e) => out.error(
+            "syscalls",
+            format!("{version} cannot export the filter for {arch_label} ({e}): runc fails to start the container"),
+        ),
+    }
+}
+
+impl Compiled<'_> {
+    /// One finding per refusal and per unknown name, with every architecture it concerns.
+    fn report(self, p: &Profile, arches: usize, version: &str, out: &mut Out) {
+        for ((loc, what), arches) in self.refused {
+            out.error(&loc, format!("{what} (compiling for {})", arches.into_iter().collect::<Vec<_>>().join(", ")));
+        }
+        let default_name = p.default_action.unwrap_or("the default action");
+        for (loc, name) in self.unknown {
+            out.warning(
+                &loc,
+                format!(
+                    "{version} knows no syscall {name:?} on any architecture: runc skips the name silently, so the \
+                     call gets {default_name}; check the spelling, or, for a syscall newer than libseccomp (457 and \
+                     up for 2.5.4), upgrade libseccomp on the nodes"
+                ),
+            );
+        }
+        // A name missing on some of the listed architectures is normal in a profile written for several (x86_64's
+        // newfstatat is fstatat64 on i386); one missing on all of them can never match anything.
+        for ((entry, name), missing_on) in self.not_on {
+            if missing_on.len() < arches {
+                continue;
+            }
+            out.warning(
+                &format!("{entry}.names"),
+                format!(
+                    "{name:?} is not a syscall on {}: libseccomp skips it silently, so that call gets \
+                     {default_name}; use the architecture's own name",
+                    missing_on.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
     }
 }
 
@@ -298,11 +355,22 @@ fn refusal(e: &Entry, name_at: usize, name: &str, err: &SeccompError, version: &
     }
 }
 
+/// Why the filter could not be exported to be measured.
+#[derive(Debug, thiserror::Error)]
+enum ExportError {
+    #[error(transparent)]
+    Memfd(nix::Error),
+    #[error("{}", errno_text(.0))]
+    Export(SeccompError),
+    #[error(transparent)]
+    Size(std::io::Error),
+}
+
 /// The size of the exported BPF program, in bytes.
-fn exported_len(ctx: &ScmpFilterContext) -> Result<u64, String> {
-    let fd = memfd_create(c"trapline-lint", MFdFlags::MFD_CLOEXEC).map_err(|e| e.to_string())?;
-    ctx.export_bpf(&fd).map_err(|e| errno_text(&e))?;
-    let len = File::from(fd).metadata().map_err(|e| e.to_string())?.len();
+fn exported_len(ctx: &ScmpFilterContext) -> Result<u64, ExportError> {
+    let fd = memfd_create(c"trapline-lint", MFdFlags::MFD_CLOEXEC).map_err(ExportError::Memfd)?;
+    ctx.export_bpf(&fd).map_err(ExportError::Export)?;
+    let len = File::from(fd).metadata().map_err(ExportError::Size)?.len();
     Ok(len)
 }
 

@@ -1,69 +1,42 @@
 //! `trapline lint`: what each consumer of a seccomp profile (libseccomp, runc, containerd, Docker, glibc, the
 //! Kubernetes KEP-6061 validation) will do with it, found before a node does.
 //!
-//! Input is a runtime-spec `linux.seccomp` object, a bundle `config.json` holding one, or a Security Profiles
-//! Operator `SeccompProfile` object (its `spec`). The profile is read as plain JSON, not as the typed
+//! Input is any form [`crate::profile::read`] finds a profile in: a runtime-spec `linux.seccomp` object, a
+//! bundle `config.json` holding one, a Security Profiles Operator `SeccompProfile` object (its `spec`), or a
+//! List of those (each item linted at its own location). The profile is read as plain JSON, not as the typed
 //! [`super::oci::Seccomp`]: unknown keys, wrong types and unknown strings become findings with a location,
 //! and no input makes lint panic.
 //!
 //! Each check is one function whose comment names the consumer it protects. The libseccomp check builds the
 //! filter for real, per architecture, with this machine's libseccomp (as runc and crun would on a node).
 //!
-//! The work is split by job: `read` finds the seccomp object and reads it leniently into a small model,
-//! reporting wrong types once; `libseccomp` compiles that model as runc and crun would and explains what
-//! libseccomp refuses; `checks` holds the other consumers' rules, over the strings of `vocabulary`.
+//! The work is split by job: `model` reads the located object leniently into a small model, reporting wrong
+//! types once; `libseccomp` compiles that model as runc and crun would and explains what libseccomp refuses;
+//! `checks` holds the other consumers' rules, over the strings of `vocabulary`; `podspec` lints a workload's
+//! pod spec instead. All of them report a `finding` into `out`, which locates it in the document.
 //! [`lint_bytes`] runs them in a fixed order; the findings are sorted into profile order at the end.
 
 mod checks;
+mod finding;
 mod libseccomp;
-mod read;
+mod model;
+mod out;
+mod podspec;
 mod vocabulary;
 
-use std::fmt;
+pub use finding::{Finding, Severity};
+
 use std::path::{Path, PathBuf};
 
-use crate::files::json::strip_position;
-use serde_json::Value;
+use crate::profile::read::{Document, Found, LocateError, ParseError};
 
 use checks::{
     check_clone3, check_default_allow, check_entries_per_syscall, check_errno_without_errno_action, check_foreign_keys,
     check_ioctl_request_width, check_kill_thread, check_mask_zero, check_notify, check_strings,
 };
 use libseccomp::check_libseccomp;
-use read::{Out, locate, read_profile};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    /// A consumer refuses the profile, or the profile does something other than it says.
-    Error,
-    /// Works, but some consumer drops, skips or refuses part of it, or it protects less than it could.
-    Warning,
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        })
-    }
-}
-
-/// One problem, at a JSON path a person can find (`syscalls[3].args[0]`, `linux.seccomp.defaultAction`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Finding {
-    pub severity: Severity,
-    pub location: String,
-    /// What breaks, in which consumer, and the fix.
-    pub message: String,
-}
-
-/// `LOCATION: severity: message`; the CLI puts `PATH: ` in front.
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.location, self.severity, self.message)
-    }
-}
+use model::read_profile;
+use out::Out;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LintError {
@@ -75,10 +48,10 @@ pub enum LintError {
     )]
     Json { path: PathBuf, line: usize, column: usize, what: String },
     #[error(
-        "{path}: {what}; expected an OCI seccomp profile (with defaultAction), a runtime config.json with \
-         linux.seccomp, or a SeccompProfile object"
+        "{path}: {error}; expected an OCI seccomp profile (with defaultAction), a runtime config.json with \
+         linux.seccomp, a SeccompProfile object or a List of them"
     )]
-    NotSeccomp { path: PathBuf, what: String },
+    NotSeccomp { path: PathBuf, error: LocateError },
 }
 
 /// Lints one file. `Ok` with no findings means clean.
@@ -87,21 +60,26 @@ pub fn lint_file(path: &Path) -> Result<Vec<Finding>, LintError> {
     lint_bytes(path, &bytes)
 }
 
-/// Lints a profile held in memory; `path` only names it in errors.
+/// Lints a profile held in memory; `path` only names it in errors. A List is linted item by item, each at
+/// its own location.
 pub fn lint_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<Finding>, LintError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| LintError::Json {
+    let document = Document::parse(bytes).map_err(|ParseError { line, column, what }| LintError::Json {
         path: path.to_path_buf(),
-        line: e.line(),
-        column: e.column(),
-        what: strip_position(&e.to_string()),
+        line,
+        column,
+        what,
     })?;
-    if let Some(findings) = super::podspec::lint_workload(&value) {
+    if let Some(findings) = podspec::lint_workload(document.value()) {
         return Ok(findings);
     }
-    let (object, prefix, kind) =
-        locate(&value).map_err(|what| LintError::NotSeccomp { path: path.to_path_buf(), what: what.to_string() })?;
-    let mut out = Out::new(prefix);
-    let profile = read_profile(object, kind, &mut out);
+    let found = document.profiles().map_err(|error| LintError::NotSeccomp { path: path.to_path_buf(), error })?;
+    Ok(found.iter().flat_map(lint_object).collect())
+}
+
+/// The findings for one seccomp object, in profile order.
+fn lint_object(found: &Found<'_>) -> Vec<Finding> {
+    let mut out = Out::new(&found.location);
+    let profile = read_profile(found.object, found.form, &mut out);
     check_strings(&profile, &mut out);
     check_libseccomp(&profile, &mut out);
     check_mask_zero(&profile, &mut out);
@@ -113,7 +91,7 @@ pub fn lint_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<Finding>, LintError> 
     check_kill_thread(&profile, &mut out);
     check_clone3(&profile, &mut out);
     check_ioctl_request_width(&profile, &mut out);
-    Ok(out.finish())
+    out.finish()
 }
 
 #[cfg(test)]
@@ -165,6 +143,28 @@ mod tests {
         );
         assert!(!f.is_empty());
         assert!(f.iter().all(|f| !f.message.is_empty() && !f.location.is_empty()), "{f:?}");
+    }
+
+    #[test]
+    fn each_list_item_is_linted_at_its_location() {
+        let item = |spec: &str| {
+            format!(
+                r#"{{"apiVersion": "security-profiles-operator.x-k8s.io/v1beta1", "kind": "SeccompProfile",
+                    "metadata": {{"name": "p"}}, "spec": {spec}}}"#
+            )
+        };
+        let list = format!(
+            r#"{{"apiVersion": "v1", "kind": "List", "items": [{}, {}]}}"#,
+            item(&with_entries("")),
+            item(r#"{"defaultAction": "SCMP_ACT_ALLOW", "baseProfileName": "runc-v1.1.5"}"#)
+        );
+        let f = lint(&list);
+        assert_one(&f, Severity::Warning, "items[1].spec.defaultAction", "denies only what it lists");
+        assert_eq!(f.len(), 1, "{f:?}");
+
+        let list = format!(r#"{{"kind": "List", "items": [{}, {{"kind": "ConfigMap"}}]}}"#, item(&with_entries("")));
+        let err = lint_bytes(Path::new("p.json"), list.as_bytes()).unwrap_err().to_string();
+        assert!(err.starts_with("p.json: items[1] is a ConfigMap, not a SeccompProfile"), "{err}");
     }
 
     #[test]

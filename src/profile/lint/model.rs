@@ -1,99 +1,19 @@
-//! Finding the seccomp object in the document and reading it leniently into `Profile`, `Entry` and `Arg`:
-//! what has the right type, by position. Wrong types and missing fields are reported once, here, so the
-//! checks need only skip what is missing. Also `Out`, which collects the findings and puts them in profile
-//! order.
+//! Reading the seccomp object leniently into `Profile`, `Entry` and `Arg`: what has the right type, by
+//! position. Wrong types and missing fields are reported once, here, so the checks need only skip what is
+//! missing.
 
 use serde_json::{Map, Value};
 
-use super::{Finding, Severity};
-
-/// Where the seccomp object came from: the keys it may hold besides the runtime-spec ones differ.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
-    Plain,
-    Bundle,
-    SeccompProfile,
-}
-
-/// Finds the seccomp object in a plain profile, a bundle config or a SeccompProfile, with the prefix its
-/// locations get.
-pub(super) fn locate(value: &Value) -> Result<(&Map<String, Value>, &'static str, Kind), &'static str> {
-    let top = value.as_object().ok_or("the top level is not a JSON object")?;
-    let api = top.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    if api.starts_with("security-profiles-operator.x-k8s.io/") {
-        if top.get("kind").and_then(Value::as_str) != Some("SeccompProfile") {
-            return Err("a Security Profiles Operator object that is not of kind SeccompProfile");
-        }
-        let spec = top.get("spec").and_then(Value::as_object);
-        return Ok((spec.ok_or("a SeccompProfile without a spec object")?, "spec.", Kind::SeccompProfile));
-    }
-    if let Some(linux) = top.get("linux") {
-        return match linux.get("seccomp").and_then(Value::as_object) {
-            Some(seccomp) => Ok((seccomp, "linux.seccomp.", Kind::Bundle)),
-            None => Err("a runtime config.json without a linux.seccomp object: nothing to lint"),
-        };
-    }
-    if top.contains_key("defaultAction") || top.contains_key("syscalls") {
-        return Ok((top, "", Kind::Plain));
-    }
-    Err("no defaultAction or syscalls at the top level")
-}
-
-/// Findings as they are made; locations get the prefix of where the seccomp object sits.
-pub(super) struct Out {
-    prefix: &'static str,
-    findings: Vec<Finding>,
-}
-
-impl Out {
-    pub(super) fn new(prefix: &'static str) -> Self {
-        Out { prefix, findings: Vec::new() }
-    }
-
-    fn push(&mut self, severity: Severity, location: &str, message: String) {
-        self.findings.push(Finding { severity, location: format!("{}{location}", self.prefix), message });
-    }
-
-    pub(super) fn error(&mut self, location: &str, message: String) {
-        self.push(Severity::Error, location, message);
-    }
-
-    pub(super) fn warning(&mut self, location: &str, message: String) {
-        self.push(Severity::Warning, location, message);
-    }
-
-    /// In profile order (`syscalls[2]` before `syscalls[10]`), without repeats.
-    pub(super) fn finish(mut self) -> Vec<Finding> {
-        self.findings.sort_by_cached_key(|f| order_key(&f.location));
-        self.findings.dedup();
-        self.findings
-    }
-}
-
-/// The location with every number zero-padded, so that string order is profile order.
-fn order_key(location: &str) -> String {
-    let mut key = String::new();
-    let mut digits = String::new();
-    for c in location.chars().chain(std::iter::once('\0')) {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        if !digits.is_empty() {
-            key.push_str(&format!("{digits:0>20}"));
-            digits.clear();
-        }
-        key.push(c);
-    }
-    key
-}
+use super::out::{Out, key_loc};
+use crate::profile::read::Form;
 
 /// containerd and runc unmarshal into Go structs: a wrong type fails the whole profile.
 const WRONG_TYPE: &str = "containerd and runc cannot parse the profile, so the container does not start";
 
 pub(super) struct Profile<'a> {
     pub(super) object: &'a Map<String, Value>,
-    pub(super) kind: Kind,
+    /// The form the object came in: an operator spec may hold keys a plain object may not.
+    pub(super) form: Form,
     pub(super) default_action: Option<&'a str>,
     pub(super) default_errno: Option<u64>,
     pub(super) architectures: Vec<(usize, &'a str)>,
@@ -127,7 +47,7 @@ pub(super) struct Arg<'a> {
 const REFUSED: &str = "runc and crun refuse the profile";
 const U32: u64 = u32::MAX as u64;
 
-pub(super) fn read_profile<'a>(object: &'a Map<String, Value>, kind: Kind, out: &mut Out) -> Profile<'a> {
+pub(super) fn read_profile<'a>(object: &'a Map<String, Value>, form: Form, out: &mut Out) -> Profile<'a> {
     require(object, "", "defaultAction", REFUSED, out);
     let mut entries = Vec::new();
     for (i, item) in array(object, "", "syscalls", out).iter().enumerate() {
@@ -141,7 +61,7 @@ pub(super) fn read_profile<'a>(object: &'a Map<String, Value>, kind: Kind, out: 
     string(object, "", "listenerMetadata", out);
     Profile {
         object,
-        kind,
+        form,
         default_action: string(object, "", "defaultAction", out),
         default_errno: uint(object, "", "defaultErrnoRet", U32, out),
         architectures: strings(object, "", "architectures", out),
@@ -287,16 +207,6 @@ fn found(value: &Value) -> String {
         Value::String(s) => format!("the string {s:?}"),
         Value::Array(_) => "an array".to_string(),
         Value::Object(_) => "an object".to_string(),
-    }
-}
-
-/// `base.key`, or `base["key"]` when the key is not a plain word.
-pub(super) fn key_loc(base: &str, key: &str) -> String {
-    let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    match (base.is_empty(), plain) {
-        (true, true) => key.to_string(),
-        (false, true) => format!("{base}.{key}"),
-        (_, false) => format!("{base}[{}]", serde_json::to_string(key).unwrap_or_default()),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::lint::{Finding, Severity};
+use super::finding::{Finding, Severity};
 
 /// Where each workload kind keeps its pod spec.
 fn pod_spec_path(kind: &str) -> Option<&'static str> {
