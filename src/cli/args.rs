@@ -63,8 +63,8 @@ pub enum Command {
     /// Check a profile the way its consumers will read it: compile it with libseccomp for each of its
     /// architectures and report what breaks or surprises runc, containerd, Docker and Kubernetes.
     ///
-    /// Accepts a bare seccomp profile, a bundle's config.json, or a Security Profiles Operator SeccompProfile
-    /// in JSON; given a Kubernetes workload (Pod, Deployment, Job, ...) in JSON, it reports containers that
+    /// Accepts a bare seccomp profile, a bundle's config.json, a Security Profiles Operator SeccompProfile or
+    /// a Kubernetes List of them (each item linted), in JSON; given a Kubernetes workload (Pod, Deployment, Job, ...) in JSON, it reports containers that
     /// run privileged (seccomp is then ignored) or Unconfined. Exit 1 when there are findings, 2 when the file
     /// cannot be read.
     Lint(LintArgs),
@@ -73,7 +73,7 @@ pub enum Command {
     Merge(MergeArgs),
     /// Show what changed between two traces, two profiles, or a profile and a trace, with decoded names.
     ///
-    /// Each input is a trace or a seccomp profile (or a bundle config.json), told apart by content. With a
+    /// Each input is a trace or a profile in any form `run` reads, told apart by content. With a
     /// profile first and a trace second, added is what the run did that the profile does not allow and
     /// removed is what the profile allows that the run never did.
     Diff(DiffArgs),
@@ -144,7 +144,7 @@ pub struct ImportStraceArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The profile: a seccomp JSON object, a bundle's config.json, or an SPO SeccompProfile.
+    /// The profile: a seccomp JSON object, a bundle's config.json, an SPO SeccompProfile, or a List of one.
     #[arg(long, value_name = "PROFILE")]
     pub profile: PathBuf,
 
@@ -163,11 +163,11 @@ pub struct RunArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
-    /// The old side: a trace, a profile or a bundle config.json.
+    /// The old side: a trace or a profile (plain, a bundle config.json, an SPO object, a List of one).
     #[arg(value_name = "A")]
     pub a: PathBuf,
 
-    /// The new side: a trace, a profile or a bundle config.json.
+    /// The new side: a trace or a profile (plain, a bundle config.json, an SPO object, a List of one).
     #[arg(value_name = "B")]
     pub b: PathBuf,
 
@@ -189,7 +189,7 @@ pub enum DiffFormatArg {
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The seccomp profile to check against (a profile or a bundle config.json).
+    /// The seccomp profile to check against (plain, a bundle config.json, an SPO object, a List of one).
     #[arg(long, value_name = "PROFILE")]
     pub profile: PathBuf,
 
