@@ -48,7 +48,7 @@ struct TraceProbe {
 
 /// Reads a trace or a profile, whichever the file holds.
 pub fn load(path: &Path) -> Result<Loaded, ReviewError> {
-    let bytes = std::fs::read(path).map_err(|error| ReviewError::Io { path: path.to_path_buf(), error })?;
+    let bytes = crate::files::read(path).map_err(|error| ReviewError::Io { path: path.to_path_buf(), error })?;
     let input = match is_trace(path, &bytes)? {
         true => Input::Trace(parse_trace(path, &bytes)?),
         false => Input::Profile(parse_profile(path, &bytes)?),
@@ -66,7 +66,7 @@ pub struct ProfileFile {
 
 /// Reads a file that must be a profile (check's `--profile`).
 pub fn load_profile(path: &Path) -> Result<ProfileFile, ReviewError> {
-    let bytes = std::fs::read(path).map_err(|error| ReviewError::Io { path: path.to_path_buf(), error })?;
+    let bytes = crate::files::read(path).map_err(|error| ReviewError::Io { path: path.to_path_buf(), error })?;
     if is_trace(path, &bytes)? {
         return Err(ReviewError::ExpectedProfile { path: path.to_path_buf() });
     }

@@ -56,7 +56,7 @@ pub enum LintError {
 
 /// Lints one file. `Ok` with no findings means clean.
 pub fn lint_file(path: &Path) -> Result<Vec<Finding>, LintError> {
-    let bytes = std::fs::read(path).map_err(|error| LintError::Io { path: path.to_path_buf(), error })?;
+    let bytes = crate::files::read(path).map_err(|error| LintError::Io { path: path.to_path_buf(), error })?;
     lint_bytes(path, &bytes)
 }
 

@@ -94,7 +94,7 @@ pub enum ProfileReadError {
 /// Reads the one profile a file holds, to use it (run, record --known).
 pub fn read_profile(path: &Path) -> Result<Seccomp, ProfileReadError> {
     let path_buf = || path.to_path_buf();
-    let bytes = std::fs::read(path).map_err(|error| ProfileReadError::Io { path: path_buf(), error })?;
+    let bytes = crate::files::read(path).map_err(|error| ProfileReadError::Io { path: path_buf(), error })?;
     let document = Document::parse(&bytes).map_err(|ParseError { line, column, what }| ProfileReadError::Json {
         path: path_buf(),
         line,
