@@ -670,3 +670,26 @@ fn check_writes_json_for_machines() {
         assert!(f["class"].is_string() && f["outcome"].is_string() && f["line"].as_u64() >= Some(1), "{f}");
     }
 }
+
+/// A profile made for runc holds runc's own calls after it loads the filter; the workload's trace never shows
+/// them. Diffed against the very trace it came from, the profile has no differences, and the runtime's rules
+/// are listed apart, uncounted, so `diff --exit-code` can gate CI as documented.
+#[test]
+fn a_profile_has_no_differences_from_the_trace_it_came_from() {
+    let dir = TempDir::new("review-own-trace");
+    record_calls(&dir, "t.json", &["socket"]);
+    let made = trapline(dir.path(), ["profile", "t.json", "-o", "p.json"]);
+    assert_eq!(made.code(), 0, "{}", made.stderr_str());
+    for (a, b) in [("p.json", "t.json"), ("t.json", "p.json")] {
+        let out = trapline(dir.path(), ["diff", "--exit-code", a, b]);
+        assert_eq!(out.code(), 0, "{a} {b}: {}{}", out.stdout_str(), out.stderr_str());
+        let text = out.stdout_str();
+        assert!(text.contains("0 added, 0 removed"), "{text}");
+        assert!(text.contains("rules runc needs after loading the filter, not in the trace (not counted): "), "{text}");
+        let json = trapline(dir.path(), ["diff", "--format", "json", a, b]);
+        let report: Value = serde_json::from_slice(&json.stdout).unwrap();
+        assert_eq!((report["format"].as_u64(), report["differs"].as_bool()), (Some(2), Some(false)));
+        assert!(report["runtime"].as_array().is_some_and(|r| !r.is_empty()), "{report:#}");
+        assert_eq!(report["summary"]["runtime"].as_u64(), Some(report["runtime"].as_array().unwrap().len() as u64));
+    }
+}

@@ -21,8 +21,9 @@ use crate::decode::arch::Arch;
 use crate::profile::oci::{Action, ArgRule, Seccomp, SyscallRule};
 use crate::trace::model::{Arg, Class, Trace};
 
-/// Version of the JSON report; bumped when a field changes meaning.
-pub const FORMAT: u32 = 1;
+/// Version of the JSON report; bumped when a field changes meaning (2: a profile's rules for the container
+/// runtime moved from `removed` to `runtime`).
+pub const FORMAT: u32 = 2;
 
 /// The report: serialized as is by `--format json`.
 #[derive(Clone, Debug, Serialize)]
@@ -41,6 +42,9 @@ pub struct DiffReport {
     pub changed: Vec<Change>,
     /// Classes the profile may or may not allow, depending on arguments the trace does not hold.
     pub undecided: Vec<Change>,
+    /// A profile's rules the trace does not use that the container runtime needs after loading the filter
+    /// (`profile --runtime`): expected, so not counted as removed or added.
+    pub runtime: Vec<Change>,
 }
 
 impl DiffReport {
@@ -65,6 +69,7 @@ pub struct Counts {
     pub removed: usize,
     pub changed: usize,
     pub undecided: usize,
+    pub runtime: usize,
 }
 
 /// One thing added, removed or changed.
@@ -150,6 +155,7 @@ pub fn diff(a: &Loaded, b: &Loaded) -> DiffReport {
         removed: Vec::new(),
         changed: Vec::new(),
         undecided: Vec::new(),
+        runtime: Vec::new(),
     };
     match (&a.input, &b.input) {
         (Input::Trace(a), Input::Trace(b)) => traces(a, b, &mut report),
@@ -165,7 +171,9 @@ pub fn diff(a: &Loaded, b: &Loaded) -> DiffReport {
             report.removed = denied;
         }
     }
-    for list in [&mut report.added, &mut report.removed, &mut report.changed, &mut report.undecided] {
+    let lists =
+        [&mut report.added, &mut report.removed, &mut report.changed, &mut report.undecided, &mut report.runtime];
+    for list in lists {
         list.sort_by(|x, y| (&x.syscall, x.arch, x.kind, &x.text).cmp(&(&y.syscall, y.arch, y.kind, &y.text)));
     }
     report.summary = Counts {
@@ -173,6 +181,7 @@ pub fn diff(a: &Loaded, b: &Loaded) -> DiffReport {
         removed: report.removed.len(),
         changed: report.changed.len(),
         undecided: report.undecided.len(),
+        runtime: report.runtime.len(),
     };
     report.differs = !report.added.is_empty() || !report.removed.is_empty();
     report
@@ -440,9 +449,13 @@ fn profile_trace(profile: &Seccomp, trace: &Trace, report: &mut DiffReport) -> (
                     && matches(&rule, c, matches!(c.arch, Arch::I386 | Arch::Arm)) != Some(false)
             })
         })
-        .map(|e| {
-            let need = describe::runtime_need(&e.0).map(|rt| format!("{rt} needs it after loading the filter"));
-            entry_change(e, need)
+        .filter_map(|e| match describe::runtime_need(&e.0) {
+            // The runtime's own calls after loading the filter are no part of the workload's trace.
+            Some(runtime) => {
+                report.runtime.push(entry_change(e, Some(format!("{runtime} needs it after loading the filter"))));
+                None
+            }
+            None => Some(entry_change(e, None)),
         })
         .collect();
     (denied, unused)

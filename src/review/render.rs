@@ -100,9 +100,27 @@ fn text(report: &DiffReport) -> String {
             let _ = writeln!(out, "{}", paint(color.on_default(), &format!("{sign} {}", line_of(change))));
         }
     }
+    if let Some(line) = runtime_line(report) {
+        let _ = writeln!(out, "{}", paint(AnsiColor::BrightBlack.on_default(), &format!("= {line}")));
+    }
     let s = report.summary;
     let _ = writeln!(out, "{} added, {} removed, {} changed, {} undecided", s.added, s.removed, s.changed, s.undecided);
     out
+}
+
+/// The profile's rules for the container runtime that the trace does not show, in one line: expected, so
+/// listed by name and not counted.
+fn runtime_line(report: &DiffReport) -> Option<String> {
+    let first = report.runtime.first()?;
+    let mut names: Vec<&str> = report.runtime.iter().map(|c| c.subject.as_str()).collect();
+    names.dedup();
+    let who = first.detail.as_deref().and_then(|d| d.split(' ').next()).unwrap_or("the runtime");
+    Some(format!(
+        "{} rule{} {who} needs after loading the filter, not in the trace (not counted): {}",
+        report.runtime.len(),
+        if report.runtime.len() == 1 { "" } else { "s" },
+        names.join(", ")
+    ))
 }
 
 /// A table cell: GitHub tables end a cell at `|` even inside code, so it is escaped.
@@ -129,6 +147,9 @@ fn markdown(report: &DiffReport) -> String {
     }
     for note in &report.notes {
         let _ = writeln!(out, "> **Note:** {note}\n");
+    }
+    if let Some(line) = runtime_line(report) {
+        let _ = writeln!(out, "{}\n", cell(&line));
     }
     for (title, sign, list) in [
         ("Added", "+", &report.added),
