@@ -2,6 +2,7 @@
 //! with errors that name the place; `-` for standard input and output.
 
 pub mod json;
+pub mod markdown;
 pub mod output;
 
 use std::io::{self, Read};

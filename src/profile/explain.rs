@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::generate::{Generated, Reason, Source, describe_condition};
 use super::oci::Action;
+use crate::files::markdown::cell;
 use crate::trace::model::{Class, FdDesc, Trace};
 
 pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
@@ -76,7 +77,7 @@ fn rules(out: &mut String, generated: &Generated, runs: u64) {
     let _ = writeln!(out, "| syscall | allowed when | calls | runs | processes | seen on | by | called from |");
     let _ = writeln!(out, "|---|---|---:|---:|---:|---|---|---|");
     for reason in &generated.reasons {
-        let when = when(reason);
+        let when = cell(&when(reason));
         match &reason.source {
             Source::Seen(seen) => {
                 let calls: u64 = seen.iter().map(|(_, c)| c.count).sum();
@@ -91,9 +92,9 @@ fn rules(out: &mut String, generated: &Generated, runs: u64) {
                     "| `{}` | {when} | {calls} | {} of {runs}{partial} | {processes} | {} | {} | {} |",
                     reason.name,
                     in_runs,
-                    devices.into_iter().collect::<Vec<_>>().join(", "),
-                    exes.into_iter().collect::<Vec<_>>().join(", "),
-                    origins(seen),
+                    cell(&devices.into_iter().collect::<Vec<_>>().join(", ")),
+                    cell(&exes.into_iter().collect::<Vec<_>>().join(", ")),
+                    cell(&origins(seen)),
                 );
             }
             Source::Runtime(runtime) => {

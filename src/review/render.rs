@@ -11,6 +11,8 @@ use std::fmt::Write;
 
 use anstyle::{AnsiColor, Style};
 
+use crate::files::markdown::cell;
+
 use super::DiffFormat;
 use super::diff::{Change, DiffReport};
 
@@ -123,10 +125,6 @@ fn runtime_line(report: &DiffReport) -> Option<String> {
     ))
 }
 
-/// A table cell: GitHub tables end a cell at `|` even inside code, so it is escaped.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
 
 fn markdown(report: &DiffReport) -> String {
     let mut out = String::new();
