@@ -16,13 +16,15 @@
 //! fds without `-y` (unknown); the numbers of dynamically numbered devices without `-yy`; the kernel release;
 //! when each class was first seen (`first_seen_secs` is the time of import).
 
+mod clock;
 mod fds;
 mod line;
+mod read;
+mod run_id;
 mod value;
 
-use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io;
 use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
@@ -41,8 +43,11 @@ use crate::observe::restart::{self, Interrupted, RESTART_ERRNOS, internal_errno,
 use crate::trace::aggregate::ExeId;
 use crate::trace::model::{Backend, Exit, FdDesc, Run, Text, Totals};
 use crate::trace::{Aggregator, EventSink};
+use clock::Clock;
 use fds::Fds;
-use line::{Event, Line, Stamp};
+use line::{Event, Line};
+use read::{read_lines, unprefixed_pid};
+use run_id::Fnv1a;
 use value::{Outcome, ValueError};
 
 /// Calls that create a task; their result is its id.
@@ -89,106 +94,6 @@ pub fn import(path: &Path) -> Result<Imported, ImportError> {
         not_understood: end.not_understood,
         first_not_understood: end.first_not_understood,
     })
-}
-
-/// FNV-1a over the log's bytes: the run's id. The same log imported twice is the same run, which `merge`
-/// then counts once; any other log is, for all practical purposes, another run.
-struct Fnv1a(u64);
-
-impl Default for Fnv1a {
-    fn default() -> Fnv1a {
-        Fnv1a(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv1a {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-}
-
-/// The pid of the lines strace printed without one. On a terminal, strace leaves the pid out while it traces a
-/// single process and puts `[pid N]` on every line once there are more; the first process's own pid shows then,
-/// or in a mode-switch note, or as the result of its early `set_tid_address`. Found in a first pass so that
-/// its calls are not split between a placeholder and its real pid.
-fn unprefixed_pid(path: &Path) -> io::Result<Option<u32>> {
-    let mut children = FxHashSet::default();
-    // While a spawn of the unprefixed process is unfinished, new pids are its children.
-    let mut spawning = false;
-    let mut found = None;
-    read_lines(File::open(path)?, |_, text| {
-        if found.is_some() {
-            return;
-        }
-        let Ok(Line { pid, event, .. }) = line::parse(text) else {
-            return;
-        };
-        let value = |result| match value::outcome(result) {
-            Ok(Outcome::Value { value, .. }) => u32::try_from(value).ok(),
-            _ => None,
-        };
-        found = match (pid, event) {
-            (None, Event::Mode { pid, .. }) if !spawning => Some(Some(pid)),
-            (None, Event::Call { name, result, .. }) if ["set_tid_address", "gettid", "getpid"].contains(&name) => {
-                Some(value(result))
-            }
-            (None, Event::Call { name, result, .. }) if SPAWNS.contains(&name) => {
-                children.extend(value(result));
-                None
-            }
-            (None, Event::Unfinished { name, .. }) if SPAWNS.contains(&name) => {
-                spawning = true;
-                None
-            }
-            (Some(pid), Event::Resumed { name, .. }) if spawning && SPAWNS.contains(&name) => Some(Some(pid)),
-            (Some(pid), _) if !spawning && !children.contains(&pid) => Some(Some(pid)),
-            _ => None,
-        };
-    })?;
-    Ok(found.flatten())
-}
-
-/// Calls `each(number, text)` for every line of `file` and returns how many there were.
-///
-/// On a terminal strace's own notes go to the same stream as the calls, unbuffered, so `strace: Process 12
-/// attached` can land inside a call line that strace finishes on the next line: the note is dropped and the
-/// two halves are joined.
-fn read_lines(file: File, mut each: impl FnMut(usize, &str)) -> io::Result<usize> {
-    let mut reader = BufReader::new(file);
-    let mut buf = Vec::new();
-    let mut number = 0;
-    let mut carried: Option<(usize, String)> = None;
-    loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf)? == 0 {
-            break;
-        }
-        number += 1;
-        let text = String::from_utf8_lossy(&buf);
-        let (first, text) = match carried.take() {
-            Some((first, head)) => (first, Cow::Owned(format!("{head}{text}"))),
-            None => (number, text),
-        };
-        match split_note(&text) {
-            Some(head) => carried = Some((first, head.to_string())),
-            None => each(first, &text),
-        }
-    }
-    if let Some((first, head)) = carried {
-        each(first, &head);
-    }
-    Ok(number)
-}
-
-/// The text before a `strace: Process N attached` (or `detached`) note that ends the line, when there is some.
-fn split_note(text: &str) -> Option<&str> {
-    let start = text.rfind("strace: Process ")?;
-    let note = text[start..].trim_end();
-    let (pid, what) = note.strip_prefix("strace: Process ")?.split_once(' ')?;
-    let is_note = pid.bytes().all(|b| b.is_ascii_digit()) && ["attached", "detached"].contains(&what);
-    (start > 0 && is_note).then(|| &text[..start])
 }
 
 struct Task {
@@ -717,40 +622,6 @@ impl CallSource for LineSource<'_> {
     }
 }
 
-/// The run's duration from the log's timestamps, when it has any.
-#[derive(Default)]
-struct Clock {
-    first: Option<Stamp>,
-    last: Option<Stamp>,
-    deltas: f64,
-}
-
-impl Clock {
-    fn tick(&mut self, stamp: Option<Stamp>) {
-        let Some(stamp) = stamp else {
-            return;
-        };
-        if let Stamp::Delta(delta) = stamp {
-            self.deltas += delta;
-        }
-        self.first.get_or_insert(stamp);
-        self.last = Some(stamp);
-    }
-
-    /// To the microsecond, as a recording measures it.
-    fn duration(&self) -> Duration {
-        let seconds = match (self.first, self.last) {
-            // Times of day: a run past midnight wraps once.
-            (Some(Stamp::Clock(a)), Some(Stamp::Clock(b))) if b >= a => b - a,
-            (Some(Stamp::Clock(a)), Some(Stamp::Clock(b))) => b + 86400.0 - a,
-            (Some(Stamp::Epoch(a)), Some(Stamp::Epoch(b))) => (b - a).max(0.0),
-            (Some(Stamp::Delta(_)), _) => self.deltas,
-            _ => 0.0,
-        };
-        Duration::from_micros((seconds * 1e6).round() as u64)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -833,41 +704,5 @@ mod tests {
                 let _ = fds::from_decoration(item);
             }
         }
-    }
-
-    #[test]
-    fn notes_inside_call_lines_are_dropped_and_the_halves_joined() {
-        let path = std::env::temp_dir().join(format!("trapline-notes-{}.log", std::process::id()));
-        let log = "clone(child_stack=NULL, flags=SIGCHLDstrace: Process 30442 attached\n\
-                   , child_tidptr=0x7f) = 30442\n\
-                   wait4(30440, strace: Process 30440 attached\n\
-                   \x20<unfinished ...>\n\
-                   strace: Process 9 attached\n";
-        std::fs::write(&path, log).unwrap();
-        let mut lines = Vec::new();
-        let count = read_lines(File::open(&path).unwrap(), |n, text| lines.push((n, text.to_string()))).unwrap();
-        let _ = std::fs::remove_file(&path);
-        assert_eq!(count, 5);
-        assert_eq!(
-            lines,
-            vec![
-                (1, "clone(child_stack=NULL, flags=SIGCHLD, child_tidptr=0x7f) = 30442\n".to_string()),
-                (3, "wait4(30440,  <unfinished ...>\n".to_string()),
-                (5, "strace: Process 9 attached\n".to_string()),
-            ]
-        );
-    }
-
-    #[test]
-    fn durations_from_timestamps() {
-        let mut clock = Clock::default();
-        clock.tick(Some(Stamp::Clock(86399.5)));
-        clock.tick(Some(Stamp::Clock(0.25)));
-        assert_eq!(clock.duration(), Duration::from_millis(750));
-        let mut clock = Clock::default();
-        for _ in 0..4 {
-            clock.tick(Some(Stamp::Delta(0.5)));
-        }
-        assert_eq!(clock.duration(), Duration::from_secs(2));
     }
 }
