@@ -8,8 +8,8 @@ use std::path::Path;
 
 use rustc_hash::FxHashSet;
 
-use super::SPAWNS;
 use super::line::{self, Event, Line};
+use super::tasks::SPAWNS;
 use super::value::{self, Outcome};
 
 /// The pid of the lines strace printed without one. On a terminal, strace leaves the pid out while it traces a
