@@ -3,6 +3,7 @@
 
 use std::io;
 
+use super::NotUnderstood;
 use super::fds::{self, Fds};
 use super::value::{self, Outcome, ValueError};
 use crate::decode::arch::Arch;
@@ -32,24 +33,26 @@ impl<'a> Decoded<'a> {
         name: &str,
         items: &[&str],
         result: Option<&'a str>,
-    ) -> Result<Decoded<'a>, String> {
-        let nr = syscall_nr(arch, name).ok_or_else(|| format!("no syscall {name} in {arch}"))?;
-        let outcome = result.map(value::outcome).transpose().map_err(text)?;
+    ) -> Result<Decoded<'a>, NotUnderstood> {
+        let unknown = || NotUnderstood::UnknownSyscall { name: name.to_string(), arch };
+        let nr = syscall_nr(arch, name).ok_or_else(unknown)?;
+        let outcome = result.map(value::outcome).transpose().map_err(NotUnderstood::Result)?;
         let entry = tables.get(arch, nr);
         let mut call = Call { arch, nr, args: [0; 6] };
         let mut decorated = Vec::new();
         let mut clone3_flags = Err(libc::EFAULT);
+        let argument = NotUnderstood::Argument;
         if let Some(row) = entry.row {
             for spec in row.args {
                 match spec.index {
-                    Some(index) => call.args[usize::from(index)] = register(name, items, index).map_err(text)?,
-                    None => clone3_flags = struct_flags(items).map_err(text)?,
+                    Some(index) => call.args[usize::from(index)] = register(name, items, index).map_err(argument)?,
+                    None => clone3_flags = struct_flags(items).map_err(argument)?,
                 }
             }
             if let Some(FdArg::Always(index) | FdArg::UnlessAnonymous { fd: index, .. }) = row.fd {
                 let index = usize::from(index);
-                let item = items.get(index).ok_or(ValueError::Missing(index)).map_err(text)?;
-                let (fd, decoration) = value::fd(item).map_err(text)?;
+                let item = items.get(index).ok_or(ValueError::Missing(index)).map_err(argument)?;
+                let (fd, decoration) = value::fd(item).map_err(argument)?;
                 // As in a register: a negative int is sign-extended.
                 call.args[index] = i64::from(fd) as u64;
                 decorated.extend(decoration.map(|d| (fd, fds::from_decoration(d))));
@@ -62,10 +65,6 @@ impl<'a> Decoded<'a> {
     pub fn source<'s>(&'s self, fds: &'s Fds) -> LineSource<'s> {
         LineSource { fds, decorated: &self.decorated, clone3_flags: self.clone3_flags }
     }
-}
-
-fn text(error: ValueError) -> String {
-    error.to_string()
 }
 
 /// The number of `name` in `arch`'s table; strace names syscalls it does not know `syscall_0x1c6`.

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::NotUnderstood;
 use super::call::Decoded;
 use super::clock::Clock;
 use super::effects;
@@ -73,14 +74,14 @@ impl<'a> Importer<'a> {
                 self.clock.tick(parsed.stamp);
                 self.event(number, parsed)
             }
-            Err(reason) => Err(reason.to_string()),
+            Err(reason) => Err(NotUnderstood::Line(reason)),
         };
         if let Err(reason) = result {
             self.not_understood(number, text, &reason, line::looks_like_call(text));
         }
     }
 
-    fn not_understood(&mut self, number: usize, text: &str, reason: &str, call: bool) {
+    fn not_understood(&mut self, number: usize, text: &str, reason: &NotUnderstood, call: bool) {
         self.not_understood += 1;
         self.cut += u64::from(call);
         if self.first_not_understood.is_none() {
@@ -90,7 +91,7 @@ impl<'a> Importer<'a> {
         }
     }
 
-    fn event(&mut self, number: usize, line: Line) -> Result<(), String> {
+    fn event(&mut self, number: usize, line: Line) -> Result<(), NotUnderstood> {
         let pid = line.pid.unwrap_or(self.unprefixed);
         match line.event {
             Event::Note | Event::Signal => {}
@@ -111,7 +112,7 @@ impl<'a> Importer<'a> {
                 }
                 other => {
                     self.tasks.task(pid).pending = other;
-                    return Err(format!("{name} resumed without its beginning"));
+                    return Err(NotUnderstood::ResumedAlone { name: name.to_string() });
                 }
             },
             Event::Exited(code) => self.gone(pid, exit_of(Some(code), None)),
@@ -148,7 +149,7 @@ impl<'a> Importer<'a> {
 
     /// One call of `pid`, with its `result` unless the log ends inside it: read, counted, its result recorded,
     /// and what it did to fds and tasks applied.
-    fn call(&mut self, pid: u32, name: &str, args: &str, result: Option<&str>) -> Result<(), String> {
+    fn call(&mut self, pid: u32, name: &str, args: &str, result: Option<&str>) -> Result<(), NotUnderstood> {
         let arch = self.tasks.task(pid).arch;
         let items = value::split_args(args);
         let decoded = Decoded::new(self.tables, arch, name, &items, result)?;
@@ -163,9 +164,9 @@ impl<'a> Importer<'a> {
     }
 
     /// The class of the call, counted unless it is an interrupted call the kernel entered again.
-    fn count(&mut self, pid: u32, name: &str, decoded: &Decoded) -> Result<ClassId, String> {
+    fn count(&mut self, pid: u32, name: &str, decoded: &Decoded) -> Result<ClassId, NotUnderstood> {
         let Some(task) = self.tasks.find_mut(pid) else {
-            return Err("a call of a task that is gone".to_string());
+            return Err(NotUnderstood::TaskGone);
         };
         // strace shows the kernel entering an interrupted call again as one more call: it is counted once, as
         // the ptrace backend counts it (the restart's result is the call's).

@@ -36,12 +36,35 @@ use std::rc::Rc;
 use std::time::{Instant, SystemTime};
 
 use super::{ImportError, Imported};
+use crate::decode::arch::Arch;
 use crate::decode::table::{Results, SyscallTables};
 use crate::trace::Aggregator;
 use crate::trace::model::{Backend, Run, Totals};
 use importer::Importer;
+use line::LineError;
 use read::{read_lines, unprefixed_pid};
 use run_id::Fnv1a;
+use value::ValueError;
+
+/// Why a line, or a call left unfinished, was not understood, by the step that failed. Its text is the reason the
+/// import reports for the first such line.
+#[derive(Debug, thiserror::Error)]
+enum NotUnderstood {
+    #[error("{0}")]
+    Line(LineError),
+    #[error("{name} resumed without its beginning")]
+    ResumedAlone { name: String },
+    #[error("no syscall {name} in {arch}")]
+    UnknownSyscall { name: String, arch: Arch },
+    /// The call's result (`= ...`).
+    #[error(transparent)]
+    Result(ValueError),
+    /// An argument the call's class is made of.
+    #[error(transparent)]
+    Argument(ValueError),
+    #[error("a call of a task that is gone")]
+    TaskGone,
+}
 
 /// Reads the strace log at `path` into a Trace.
 pub fn import(path: &Path) -> Result<Imported, ImportError> {
