@@ -1,0 +1,107 @@
+//! `trapline import strace`: an `strace -f` log to a Trace.
+//!
+//! Each call line goes through the same classification as a live recording ([`classify`]), with a
+//! [`CallSource`] that answers from the log: an fd is what its `-y` decoration says or, without `-y`, what the
+//! opens, dups and closes seen so far in its process made it; memory cannot be read at all. strace already
+//! printed what it read from memory, so clone3's flags come from the text; NVIDIA RM parameters are not in the
+//! log and are left out, as for any source that cannot read memory.
+//!
+//! Lines are read one at a time, so logs of any size fit. A line that is not understood is counted, never
+//! dropped silently; a call line among them, or a log that stops before its first process exited, makes the
+//! Trace incomplete.
+//!
+//! What a log does not say: which calls were i386, unless the log is strace's stderr (strace writes its
+//! `[ Process PID=N runs in 32 bit mode. ]` notes there, not to `-o`'s file); the full 64-bit register behind
+//! a 32-bit argument (no `raw` field); the resolved executable (the path given to execve is kept); inherited
+//! fds without `-y` (unknown); the numbers of dynamically numbered devices without `-yy`; the kernel release;
+//! when each class was first seen (`first_seen_secs` is the time of import).
+//!
+//! [`classify`]: crate::observe::classify::classify
+//! [`CallSource`]: crate::observe::classify::CallSource
+
+mod call;
+mod clock;
+mod effects;
+mod fds;
+mod importer;
+mod line;
+mod read;
+mod run_id;
+mod tasks;
+mod value;
+
+use std::fs::File;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::{Instant, SystemTime};
+
+use super::{ImportError, Imported};
+use crate::decode::arch::Arch;
+use crate::decode::table::{Results, SyscallTables};
+use crate::trace::Aggregator;
+use crate::trace::model::{Backend, Run, Totals};
+use importer::Importer;
+use line::LineError;
+use read::{read_lines, unprefixed_pid};
+use run_id::Fnv1a;
+use value::ValueError;
+
+/// Why a line, or a call left unfinished, was not understood, by the step that failed. Its text is the reason the
+/// import reports for the first such line.
+#[derive(Debug, thiserror::Error)]
+enum NotUnderstood {
+    #[error("{0}")]
+    Line(LineError),
+    #[error("{name} resumed without its beginning")]
+    ResumedAlone { name: String },
+    #[error("no syscall {name} in {arch}")]
+    UnknownSyscall { name: String, arch: Arch },
+    /// The call's result (`= ...`).
+    #[error(transparent)]
+    Result(ValueError),
+    /// An argument the call's class is made of.
+    #[error(transparent)]
+    Argument(ValueError),
+    #[error("a call of a task that is gone")]
+    TaskGone,
+}
+
+/// Reads the strace log at `path` into a Trace.
+pub fn import(path: &Path) -> Result<Imported, ImportError> {
+    let read_error = |error| ImportError::Read { path: path.to_path_buf(), error };
+    let file = File::open(path).map_err(read_error)?;
+    let started = file
+        .metadata()
+        .and_then(|m| m.modified())
+        .map(|t| humantime::format_rfc3339_millis(t).to_string())
+        .unwrap_or_default();
+    let unprefixed = unprefixed_pid(path).map_err(read_error)?.unwrap_or(0);
+    let tables = Rc::new(SyscallTables::new(Results::All));
+    let mut aggregator = Aggregator::new(Rc::clone(&tables), Instant::now());
+    let mut importer = Importer::new(&tables, &mut aggregator, unprefixed);
+    let mut id = Fnv1a::default();
+    let lines = read_lines(file, |number, text| {
+        id.write(text.as_bytes());
+        importer.line(number, text);
+    })
+    .map_err(read_error)?;
+    let end = importer.finish();
+    if end.syscalls == 0 {
+        return Err(ImportError::NoSyscalls { path: path.to_path_buf(), lines });
+    }
+    let run = Run {
+        // The log does not say which kernel ran it, nor when (the file's mtime is the closest).
+        kernel: String::new(),
+        started,
+        command: end.command.into_iter().collect(),
+        totals: Totals { processes: end.processes, threads: end.threads, ..Totals::default() },
+        ..Run::new(format!("{:016x}", id.0), Backend::StraceImport, Results::All, SystemTime::UNIX_EPOCH)
+    }
+    .ended(end.exit, end.duration, end.incomplete);
+    Ok(Imported {
+        trace: aggregator.finish(run),
+        syscalls: end.syscalls,
+        not_understood: end.not_understood,
+        first_not_understood: end.first_not_understood,
+    })
+}
