@@ -125,7 +125,6 @@ fn runtime_line(report: &DiffReport) -> Option<String> {
     ))
 }
 
-
 fn markdown(report: &DiffReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### trapline diff: `{}` → `{}`\n", cell(&side(report, false)), cell(&side(report, true)));
