@@ -18,6 +18,26 @@ fn man_pages_cover_every_command() {
     }
     let record = fs::read_to_string(dir.join("trapline-record.1")).unwrap();
     assert!(record.contains("container") && record.contains("known"), "record's page lists its options");
+    // Nested commands have pages too, and every page a page names exists.
+    let strace = fs::read_to_string(dir.join("trapline-import-strace.1")).expect("nested command's page");
+    assert!(strace.contains("strace"), "{strace}");
+    for entry in fs::read_dir(dir.path()).unwrap() {
+        let page = fs::read_to_string(entry.unwrap().path()).unwrap();
+        for (at, _) in page.match_indices("(1)") {
+            let name: String = page[..at]
+                .chars()
+                .rev()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '\\')
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            let name = name.replace('\\', "");
+            if name.starts_with("trapline") {
+                assert!(dir.join(format!("{name}.1")).exists(), "a page names {name}(1), which was not written");
+            }
+        }
+    }
 }
 
 #[test]

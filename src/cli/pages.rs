@@ -13,20 +13,11 @@ pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<Verdict> {
     Ok(Verdict::Clean)
 }
 
-/// One page for trapline and one per command.
+/// One page for trapline and one per command, nested commands included (`trapline-import-strace.1`), each
+/// listing its subcommands' pages, so no reference dangles.
 pub fn man_pages(dir: &Path) -> anyhow::Result<Verdict> {
     std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    let command = Args::command();
-    let mut pages = vec![("trapline".to_string(), command.clone())];
-    for sub in command.get_subcommands() {
-        let name = format!("trapline-{}", sub.get_name());
-        pages.push((name.clone(), sub.clone().name(name)));
-    }
-    for (name, page) in pages {
-        let path = dir.join(format!("{name}.1"));
-        let mut bytes = Vec::new();
-        clap_mangen::Man::new(page).render(&mut bytes)?;
-        std::fs::write(&path, bytes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    }
+    clap_mangen::generate_to(Args::command(), dir)
+        .map_err(|e| anyhow::anyhow!("cannot write into {}: {e}", dir.display()))?;
     Ok(Verdict::Clean)
 }
