@@ -146,3 +146,28 @@ fn profile_made_by_trapline_has_no_errors() {
     assert_eq!(out.code(), want, "{}{}", out.stdout_str(), out.stderr_str());
     assert!(!out.stdout_str().contains(": error: "), "{}", out.stdout_str());
 }
+
+/// `lint --format json`: the same findings as the text, as one document a machine can read.
+#[test]
+fn lint_writes_json_for_machines() {
+    let dir = TempDir::new("lint-json");
+    let path = dir.join("p.json");
+    fs::write(
+        &path,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["bogus_call"], "action": "SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    let text = trapline_lint(&path);
+    let out = run(Command::new(TRAPLINE)
+        .args(["lint", "--format", "json"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(out.code(), 1, "{}", out.stderr_str());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["file"].as_str(), path.to_str());
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), text.stdout_str().lines().count(), "{report:#}");
+    assert_eq!(report["warnings"].as_u64(), Some(findings.len() as u64));
+    assert!(findings.iter().any(|f| f["location"] == "syscalls[0].names[0]" && f["severity"] == "warning"));
+}

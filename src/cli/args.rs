@@ -225,6 +225,16 @@ pub struct LintArgs {
     /// The profile to check.
     #[arg(value_name = "PROFILE")]
     pub profile: PathBuf,
+
+    /// How to write the findings: one line each, or one JSON document for machines.
+    #[arg(long, value_enum, default_value_t = LintFormatArg::Text)]
+    pub format: LintFormatArg,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LintFormatArg {
+    Text,
+    Json,
 }
 
 #[derive(Debug, clap::Args)]

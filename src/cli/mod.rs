@@ -12,7 +12,8 @@ use clap::Parser;
 
 pub use args::Args;
 use args::{
-    CheckArgs, Command, DiffArgs, ImportArgs, ImportFormat, LintArgs, MergeArgs, ProfileArgs, RecordArgs, RunArgs,
+    CheckArgs, Command, DiffArgs, ImportArgs, ImportFormat, LintArgs, LintFormatArg, MergeArgs, ProfileArgs,
+    RecordArgs, RunArgs,
 };
 
 use crate::decode::arch::Arch;
@@ -21,7 +22,7 @@ use crate::files::output::Output;
 use crate::profile::deploy::{k8s_snippet, render};
 use crate::profile::explain::explain;
 use crate::profile::generate::{generate, recording_profile};
-use crate::profile::lint::lint_file;
+use crate::profile::lint::{self, lint_file};
 use crate::record::agent::{AgentPlan, run_agent};
 use crate::record::enforce::Enforcement;
 use crate::record::{self, BackendKind, RecordError, RecordPlan};
@@ -174,10 +175,11 @@ fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
 
 fn run_lint(args: LintArgs) -> anyhow::Result<Verdict> {
     let findings = lint_file(&args.profile)?;
-    let mut stdout = std::io::stdout().lock();
-    for finding in &findings {
-        writeln!(stdout, "{}: {finding}", args.profile.display())?;
-    }
+    let report = match args.format {
+        LintFormatArg::Text => lint::text(&args.profile, &findings),
+        LintFormatArg::Json => lint::json(&args.profile, &findings),
+    };
+    anstream::stdout().lock().write_all(report.as_bytes())?;
     Ok(if findings.is_empty() { Verdict::Clean } else { Verdict::Findings })
 }
 

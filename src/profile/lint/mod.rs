@@ -24,7 +24,7 @@ mod out;
 mod podspec;
 mod vocabulary;
 
-pub use finding::{Finding, Severity};
+pub use finding::{Finding, Severity, json, text};
 
 use std::path::{Path, PathBuf};
 
