@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -106,25 +106,16 @@ impl Output {
         }
     }
 
+    /// A new file gets 0644 less the umask; a replaced one keeps its permissions (a trace someone made private
+    /// stays private). atomic-write-file writes it unnamed (O_TMPFILE), syncs it, puts it over the target and
+    /// syncs the directory: readers see the old file or the whole new one, after a crash too.
     fn replace(&self, bytes: &[u8]) -> Result<(), WriteError> {
-        let temp = temp_path(&self.path);
-        // A file replaced keeps its permissions: a trace someone made private stays private.
-        let keep = fs::metadata(&self.path).ok().map(|m| m.permissions().mode() & 0o7777);
-        let result = (|| {
-            // A new file gets 0644 less the umask; a replaced one is created private, then given its old mode.
-            let create_mode = if keep.is_some() { 0o600 } else { 0o644 };
-            let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(create_mode).open(&temp)?;
-            if let Some(mode) = keep {
-                file.set_permissions(fs::Permissions::from_mode(mode))?;
-            }
+        let write = || {
+            let mut file = atomic_write_file::OpenOptions::new().mode(0o644).open(&self.path)?;
             file.write_all(bytes)?;
-            file.sync_all()?;
-            fs::rename(&temp, &self.path)
-        })();
-        result.map_err(|error| {
-            let _ = fs::remove_file(&temp);
-            WriteError::Write { path: self.path.clone(), error }
-        })
+            file.commit()
+        };
+        write().map_err(|error| WriteError::Write { path: self.path.clone(), error })
     }
 }
 
