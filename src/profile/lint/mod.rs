@@ -28,7 +28,9 @@ pub use finding::{Finding, Severity, json, text};
 
 use std::path::{Path, PathBuf};
 
-use crate::profile::read::{Document, Found, LocateError, ParseError};
+use serde_json::Value;
+
+use crate::profile::read::{Document, Found, LocateError, ParseError, list_item};
 
 use checks::{
     check_clone3, check_default_allow, check_entries_per_syscall, check_errno_without_errno_action, check_foreign_keys,
@@ -72,8 +74,29 @@ pub fn lint_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<Finding>, LintError> 
     if let Some(findings) = podspec::lint_workload(document.value()) {
         return Ok(findings);
     }
-    let found = document.profiles().map_err(|error| LintError::NotSeccomp { path: path.to_path_buf(), error })?;
+    let not_seccomp = |error| LintError::NotSeccomp { path: path.to_path_buf(), error };
+    if let Some(items) = manifest(document.value()) {
+        let mut findings = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            if let Some(workload) = podspec::lint_workload(item) {
+                findings.extend(
+                    workload.into_iter().map(|f| Finding { location: format!("items[{index}].{}", f.location), ..f }),
+                );
+            } else if let Some(profile) = list_item(index, item) {
+                findings.extend(lint_object(&profile.map_err(not_seccomp)?));
+            }
+        }
+        return Ok(findings);
+    }
+    let found = document.profiles().map_err(not_seccomp)?;
     Ok(found.iter().flat_map(lint_object).collect())
+}
+
+/// The items of a manifest that mixes kinds (a List, or a YAML stream, as `kubectl apply -f` takes it) and
+/// holds a workload: each item is linted as what it is, and kinds with nothing to lint are passed over.
+fn manifest(value: &Value) -> Option<&[Value]> {
+    let items = value.get("items").filter(|_| value.get("kind").and_then(Value::as_str) == Some("List"))?.as_array()?;
+    items.iter().any(|item| podspec::lint_workload(item).is_some()).then_some(items.as_slice())
 }
 
 /// The findings for one seccomp object, in profile order.

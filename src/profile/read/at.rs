@@ -1,4 +1,4 @@
-//! Reading a typed value out of JSON text at a location, skipping everything around it.
+//! Reading a typed value out of JSON or YAML text at a location, skipping everything around it.
 //!
 //! A `serde_json::Value` keeps no positions, so a profile read from the document value could only say what is
 //! wrong, not where. Reading it again from the text, along the path the reader found it at, keeps the line
@@ -19,6 +19,27 @@ pub(super) fn from_slice_at<T: DeserializeOwned>(bytes: &[u8], path: &[Segment])
     de.end()?;
     // Only a path that is not in the text gets here; the reader takes its paths from the same text.
     found.ok_or_else(|| serde_json::Error::custom("no value at the profile's location"))
+}
+
+/// The `T` at `path` in the YAML text `bytes`. In a stream of several documents, which the reader sees as the
+/// List they form, `items[i]` is the `i`th document that is not empty (`streamed[i]` is its index).
+pub(super) fn from_yaml_at<T: DeserializeOwned>(
+    bytes: &[u8],
+    path: &[Segment],
+    streamed: Option<&[usize]>,
+) -> Result<T, serde_norway::Error> {
+    let (document, path) = match (streamed, path) {
+        (Some(streamed), [Segment::Key("items"), Segment::Index(item), rest @ ..]) => {
+            (streamed.get(*item).copied().unwrap_or(usize::MAX), rest)
+        }
+        _ => (0, path),
+    };
+    let walk = Walk::<T> { path, into: PhantomData };
+    let found = match serde_norway::Deserializer::from_slice(bytes).nth(document) {
+        Some(de) => walk.deserialize(de)?,
+        None => None,
+    };
+    found.ok_or_else(|| serde_norway::Error::custom("no value at the profile's location"))
 }
 
 /// Walks `path` down the text; the value at its end is read as a `T`, every other value skipped.
@@ -112,5 +133,15 @@ mod tests {
 
         let missing = from_slice_at::<serde_json::Value>(b"{}", &[Segment::Key("spec")]).unwrap_err();
         assert!(missing.to_string().contains("no value"), "{missing}");
+    }
+
+    #[test]
+    fn yaml_documents_of_a_stream_are_the_items_of_a_list() {
+        let text = b"spec: {a: 1}\n---\n---\nspec:\n  a: x\n";
+        let path = [Segment::Key("items"), Segment::Index(1), Segment::Key("spec")];
+        let err = from_yaml_at::<std::collections::BTreeMap<String, u32>>(text, &path, Some(&[0, 2])).unwrap_err();
+        assert_eq!(err.location().map(|l| l.line()), Some(5), "{err}");
+        let first: serde_json::Value = from_yaml_at(text, &path[..0], None).unwrap_or_default();
+        assert_eq!(first, serde_json::json!({"spec": {"a": 1}}));
     }
 }

@@ -170,16 +170,25 @@ fn list_items(top: &Map<String, Value>) -> Result<Vec<Found<'_>>, LocateError> {
     }
     let mut found = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
-        let item = item.as_object().filter(|item| kind(item) == Some("SeccompProfile"));
-        let Some(item) = item else {
+        let Some(item) = list_item(index, item) else {
             let kind = items[index].get("kind").and_then(Value::as_str).map(str::to_string);
             return Err(LocateError::ListItemNotSeccompProfile { index, kind });
         };
-        let object = operator_spec(item).map_err(|why| LocateError::ListItem { index, why })?;
-        let location = Location::at(&[Segment::Key("items"), Segment::Index(index), Segment::Key("spec")]);
-        found.push(Found { form: Form::ListItem, location, object });
+        found.push(item?);
     }
     Ok(found)
+}
+
+/// The SeccompProfile that is item `index` of a List, or `None` when the item is something else (a manifest
+/// may hold workloads beside profiles).
+pub fn list_item(index: usize, item: &Value) -> Option<Result<Found<'_>, LocateError>> {
+    let item = item.as_object().filter(|item| kind(item) == Some("SeccompProfile"))?;
+    let location = Location::at(&[Segment::Key("items"), Segment::Index(index), Segment::Key("spec")]);
+    Some(
+        operator_spec(item)
+            .map(|object| Found { form: Form::ListItem, location, object })
+            .map_err(|why| LocateError::ListItem { index, why }),
+    )
 }
 
 /// The `spec` of a Security Profiles Operator SeccompProfile, checked as the operator's.

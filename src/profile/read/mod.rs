@@ -1,4 +1,4 @@
-//! Reading a profile, whatever form it comes in: a plain runtime-spec seccomp object, a runtime bundle's
+//! Reading a profile, whatever form (and JSON or YAML) it comes in: a plain runtime-spec seccomp object, a runtime bundle's
 //! `config.json` (its `linux.seccomp`), a Security Profiles Operator `SeccompProfile` (its `spec`), or a
 //! Kubernetes `List` of SeccompProfiles. Every command that takes a profile (run, record --known, check,
 //! diff, lint) reads it through here, so they agree on what a file holds.
@@ -13,9 +13,10 @@ mod locate;
 
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use serde_json::Value;
 
-pub use locate::{Form, Found, LocateError, Location, OperatorError, Segment, locate, locate_one};
+pub use locate::{Form, Found, LocateError, Location, OperatorError, Segment, list_item, locate, locate_one};
 
 use super::oci::Seccomp;
 use crate::files::json::strip_position;
@@ -36,17 +37,56 @@ impl From<serde_json::Error> for ParseError {
     }
 }
 
+impl From<serde_norway::Error> for ParseError {
+    fn from(e: serde_norway::Error) -> Self {
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        ParseError { line, column, what: strip_position(&e.to_string()) }
+    }
+}
+
+/// The syntax a document was written in.
+enum Syntax {
+    Json,
+    /// YAML; a stream of several documents is read as the List they form, `streamed` holding the index of
+    /// each item's document (empty documents are no items).
+    Yaml {
+        streamed: Option<Vec<usize>>,
+    },
+}
+
 /// A file's content, parsed: the document value the profiles are found in, and the text the typed profile is
 /// read from.
 pub struct Document<'b> {
     bytes: &'b [u8],
+    syntax: Syntax,
     value: Value,
 }
 
 impl<'b> Document<'b> {
-    /// The parse step, the only one that depends on the file's syntax.
+    /// The parse step, the only one that depends on the file's syntax: JSON when the text starts with `{` or
+    /// `[`, else YAML (what `kubectl get -o yaml` and the Security Profiles Operator's manifests are). Several
+    /// YAML documents (`---`) are read as a List of them, as `kubectl apply -f` reads them.
     pub fn parse(bytes: &'b [u8]) -> Result<Document<'b>, ParseError> {
-        Ok(Document { bytes, value: serde_json::from_slice(bytes)? })
+        let start = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if matches!(start, Some(b'{' | b'[')) || start.is_none() {
+            return Ok(Document { bytes, syntax: Syntax::Json, value: serde_json::from_slice(bytes)? });
+        }
+        let mut documents = Vec::new();
+        for (index, document) in serde_norway::Deserializer::from_slice(bytes).enumerate() {
+            let value = Value::deserialize(document)?;
+            if !value.is_null() {
+                documents.push((index, value));
+            }
+        }
+        let (syntax, value) = match documents.len() {
+            0 => return Err(ParseError { line: 1, column: 1, what: "an empty YAML document".to_string() }),
+            1 => (Syntax::Yaml { streamed: None }, documents.remove(0).1),
+            _ => {
+                let (streamed, items): (Vec<usize>, Vec<Value>) = documents.into_iter().unzip();
+                (Syntax::Yaml { streamed: Some(streamed) }, serde_json::json!({"kind": "List", "items": items}))
+            }
+        };
+        Ok(Document { bytes, syntax, value })
     }
 
     pub fn value(&self) -> &Value {
@@ -66,7 +106,11 @@ impl<'b> Document<'b> {
     /// The typed profile at `found`'s location. Read from the text rather than the value, so that an error
     /// names its line and column.
     pub fn seccomp(&self, found: &Found<'_>) -> Result<Seccomp, ParseError> {
-        Ok(at::from_slice_at(self.bytes, found.location.segments())?)
+        let path = found.location.segments();
+        Ok(match &self.syntax {
+            Syntax::Json => at::from_slice_at(self.bytes, path)?,
+            Syntax::Yaml { streamed } => at::from_yaml_at(self.bytes, path, streamed.as_deref())?,
+        })
     }
 }
 
@@ -74,7 +118,7 @@ impl<'b> Document<'b> {
 pub enum ProfileReadError {
     #[error("cannot read {path}: {error}")]
     Io { path: PathBuf, error: std::io::Error },
-    #[error("{path}:{line}:{column}: {what}; is this a seccomp profile in JSON? (`trapline lint` says more)")]
+    #[error("{path}:{line}:{column}: {what}; is this a seccomp profile in JSON or YAML? (`trapline lint` says more)")]
     Json { path: PathBuf, line: usize, column: usize, what: String },
     #[error("{path}:{line}:{column}: {what}; `trapline lint` says more")]
     Shape { path: PathBuf, line: usize, column: usize, what: String },
