@@ -60,6 +60,53 @@ fn spo_object_round_trips_to_the_same_profile() {
     fs::write(&as_json, serde_json::to_vec(&object).unwrap()).unwrap();
     let lint = trapline(&["lint", as_json.to_str().unwrap()]);
     assert_eq!(lint.code(), 0, "{}{}", lint.stdout_str(), lint.stderr_str());
+
+    // Every format trapline writes it also reads: the YAML itself, for lint, check, diff and run.
+    let yaml = spo_path.to_str().unwrap();
+    let lint = trapline(&["lint", yaml]);
+    assert_eq!(lint.code(), 0, "{}{}", lint.stdout_str(), lint.stderr_str());
+    let check = trapline(&["check", "--profile", yaml, trace]);
+    assert_eq!(check.code(), 0, "{}{}", check.stdout_str(), check.stderr_str());
+    let diff = trapline(&["diff", "--exit-code", yaml, as_json.to_str().unwrap()]);
+    assert_eq!(diff.code(), 0, "{}{}", diff.stdout_str(), diff.stderr_str());
+    let enforced = trapline(&["run", "--profile", yaml, "--", "/bin/echo", "hi"]);
+    assert_eq!((enforced.code(), enforced.stdout_str()), (0, "hi\n".to_string()), "{}", enforced.stderr_str());
+}
+
+/// A manifest as `kubectl apply -f` takes it: several YAML documents, workloads beside profiles. lint lints
+/// each as what it is, naming the document (`items[N]`); a profile command refuses the stream's several
+/// profiles in one line; a YAML syntax error names its line.
+#[test]
+fn yaml_manifests_are_read_document_by_document() {
+    let dir = TempDir::new("yaml-manifest");
+    let manifest = dir.join("all.yaml");
+    fs::write(
+        &manifest,
+        "apiVersion: security-profiles-operator.x-k8s.io/v1beta1\nkind: SeccompProfile\nmetadata: {name: a}\n\
+         spec:\n  defaultAction: SCMP_ACT_ERRNO\n  syscalls:\n  - names: [bogus_call]\n    action: SCMP_ACT_ALLOW\n\
+         ---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: train\n    image: x\n\
+         \x20   securityContext: {privileged: true}\n",
+    )
+    .unwrap();
+    let path = manifest.to_str().unwrap();
+    let lint = trapline(&["lint", path]);
+    assert_eq!(lint.code(), 1, "{}", lint.stderr_str());
+    let report = lint.stdout_str();
+    assert!(
+        report.contains("items[0].spec.syscalls[0].names[0]: warning: ") && report.contains("bogus_call"),
+        "{report}"
+    );
+    assert!(report.contains("items[2].spec.containers[0].securityContext.privileged: warning: "), "{report}");
+    assert!(!report.contains("items[1]"), "a ConfigMap has nothing to lint: {report}");
+
+    let broken = dir.join("broken.yaml");
+    fs::write(&broken, "kind: SeccompProfile\nspec:\n  defaultAction: [unclosed\n").unwrap();
+    let out = trapline(&["run", "--profile", broken.to_str().unwrap(), "--", "/bin/true"]);
+    assert_eq!(out.code(), 2, "{}", out.stderr_str());
+    let stderr = out.stderr_str();
+    assert!(stderr.starts_with(&format!("trapline: {}:", broken.display())) && stderr.lines().count() == 1, "{stderr}");
+    assert!(stderr.contains("JSON or YAML"), "{stderr}");
 }
 
 #[test]

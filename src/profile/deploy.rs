@@ -108,63 +108,10 @@ pub fn k8s_snippet(name: &str) -> String {
     )
 }
 
-/// YAML for a JSON value, in block style. Strings are written as double-quoted scalars, whose escapes are
-/// JSON's: every string round-trips exactly, whatever it holds.
+/// YAML for a JSON value, as serde_norway writes it: block style, strings quoted wherever YAML would read
+/// them as something else (`"yes"`, `"0x10"`, `"null"`), so every value round-trips exactly.
 pub fn to_yaml(value: &Value) -> String {
-    let mut out = String::new();
-    write_yaml(value, 0, &mut out);
-    out
-}
-
-fn scalar(value: &Value) -> Option<String> {
-    match value {
-        Value::Null => Some("null".into()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) => Some(Value::String(s.clone()).to_string()),
-        Value::Array(a) if a.is_empty() => Some("[]".into()),
-        Value::Object(o) if o.is_empty() => Some("{}".into()),
-        _ => None,
-    }
-}
-
-/// Keys made of letters, digits and underscores are written plain (`apiVersion:`), others quoted.
-fn yaml_key(key: &str) -> String {
-    let plain = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if plain { key.to_string() } else { Value::String(key.to_string()).to_string() }
-}
-
-fn write_yaml(value: &Value, indent: usize, out: &mut String) {
-    let pad = " ".repeat(indent);
-    match value {
-        Value::Object(map) => {
-            for (key, item) in map {
-                let key = yaml_key(key);
-                match scalar(item) {
-                    Some(text) => out.push_str(&format!("{pad}{key}: {text}\n")),
-                    None => {
-                        out.push_str(&format!("{pad}{key}:\n"));
-                        write_yaml(item, indent + 2, out);
-                    }
-                }
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                match scalar(item) {
-                    Some(text) => out.push_str(&format!("{pad}- {text}\n")),
-                    None => {
-                        // The item's first line goes after the dash; the rest keep its indentation.
-                        let mut inner = String::new();
-                        write_yaml(item, indent + 2, &mut inner);
-                        out.push_str(&format!("{pad}- {}", &inner[indent + 2..]));
-                    }
-                }
-            }
-        }
-        other => out.push_str(&format!("{pad}{}\n", scalar(other).unwrap_or_default())),
-    }
+    serde_norway::to_string(value).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -188,11 +135,16 @@ mod tests {
     }
 
     #[test]
-    fn yaml_nests_lists_of_objects() {
-        let value = json!({"a": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"}], "b": {"c": 1}, "d": []});
-        assert_eq!(
-            to_yaml(&value),
-            "a:\n  - action: \"SCMP_ACT_ALLOW\"\n    names:\n      - \"read\"\n      - \"write\"\nb:\n  c: 1\nd: []\n"
-        );
+    fn yaml_round_trips_every_value() {
+        let value = json!({
+            "a": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"}],
+            "b": {"c": 1, "big": 18446744073709551615u64},
+            "d": [],
+            "tricky": ["yes", "0x10", "null", "a: b", "- x", "#", "", "line\nbreak", "~"],
+        });
+        let text = to_yaml(&value);
+        let back: Value = serde_norway::from_str(&text).unwrap();
+        assert_eq!(back, value, "{text}");
+        assert!(text.starts_with("a:\n- action: SCMP_ACT_ALLOW\n"), "{text}");
     }
 }

@@ -44,10 +44,7 @@ use out::Out;
 pub enum LintError {
     #[error("cannot read {path}: {error}")]
     Io { path: PathBuf, error: std::io::Error },
-    #[error(
-        "{path}:{line}:{column}: {what}; is this a seccomp profile in JSON? (convert a YAML SeccompProfile \
-         with `kubectl get seccompprofile NAME -o json`)"
-    )]
+    #[error("{path}:{line}:{column}: {what}; is this a seccomp profile or a Kubernetes manifest, in JSON or YAML?")]
     Json { path: PathBuf, line: usize, column: usize, what: String },
     #[error(
         "{path}: {error}; expected an OCI seccomp profile (with defaultAction), a runtime config.json with \

@@ -40,7 +40,18 @@ impl From<serde_json::Error> for ParseError {
 impl From<serde_norway::Error> for ParseError {
     fn from(e: serde_norway::Error) -> Self {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        ParseError { line, column, what: strip_position(&e.to_string()) }
+        // libyaml puts " at line L column C" inside its message, sometimes twice; the position goes up front.
+        let message = e.to_string();
+        let mut what = String::new();
+        let mut rest = message.as_str();
+        while let Some(at) = rest.find(" at line ") {
+            what.push_str(&rest[..at]);
+            let after = &rest[at + " at line ".len()..];
+            let skip = after.find(|c: char| !(c.is_ascii_digit() || c == ' ' || "column".contains(c)));
+            rest = &after[skip.unwrap_or(after.len())..];
+        }
+        what.push_str(rest);
+        ParseError { line, column, what }
     }
 }
 
@@ -78,8 +89,18 @@ impl<'b> Document<'b> {
                 documents.push((index, value));
             }
         }
+        // A document that is not a mapping (plain text reads as one YAML string) is no YAML manifest: say
+        // what the JSON parser says of it, which is what a broken profile most likely is.
+        if documents.is_empty() {
+            return Err(ParseError { line: 1, column: 1, what: "no document, only empty YAML ones".to_string() });
+        }
+        if documents.iter().all(|(_, value)| !value.is_object()) {
+            return Err(serde_json::from_slice::<Value>(bytes).err().map_or_else(
+                || ParseError { line: 1, column: 1, what: "neither a JSON object nor a YAML mapping".to_string() },
+                ParseError::from,
+            ));
+        }
         let (syntax, value) = match documents.len() {
-            0 => return Err(ParseError { line: 1, column: 1, what: "an empty YAML document".to_string() }),
             1 => (Syntax::Yaml { streamed: None }, documents.remove(0).1),
             _ => {
                 let (streamed, items): (Vec<usize>, Vec<Value>) = documents.into_iter().unzip();
