@@ -151,3 +151,13 @@ fn kubernetes_names_are_refused_up_front() {
     let with_suffix = trapline(&["k8s-snippet", "foo.json"]);
     assert!(with_suffix.stdout_str().contains("localhostProfile: profiles/foo.json\n"), "{}", with_suffix.stdout_str());
 }
+
+/// `--format spo` applies to the recording profile too, instead of being ignored.
+#[test]
+fn the_recording_profile_comes_as_an_spo_object_too() {
+    let out = trapline(&["profile", "--recording", "--listener", "/run/t.sock", "--format", "spo", "--name", "rec"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+    let text = out.stdout_str();
+    assert!(text.starts_with("apiVersion: security-profiles-operator.x-k8s.io/"), "{text}");
+    assert!(text.contains("listenerPath: /run/t.sock") && text.contains("SCMP_ACT_NOTIFY"), "{text}");
+}

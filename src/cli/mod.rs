@@ -153,7 +153,7 @@ fn known_filter(profile: &std::path::Path) -> Result<Vec<libc::sock_filter>, Rec
 fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
     let output = Output::prepare_or_stdout(args.output.as_deref())?;
     if let (true, Some(listener)) = (args.recording, args.listener.as_deref()) {
-        output.commit(&to_json(&recording_profile(listener, Arch::native())))?;
+        output.commit(&render(&recording_profile(listener, Arch::native()), &args.format()))?;
         return Ok(Verdict::Clean);
     }
     let explain_output = args.explain.as_deref().map(Output::prepare).transpose()?;
