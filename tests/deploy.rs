@@ -58,12 +58,12 @@ fn spo_object_round_trips_to_the_same_profile() {
     // lint reads the SPO object (as JSON) and finds the same profile clean.
     let as_json = recorded.dir.join("spo.json");
     fs::write(&as_json, serde_json::to_vec(&object).unwrap()).unwrap();
-    let lint = trapline(&["lint", as_json.to_str().unwrap()]);
+    let lint = trapline(&["lint", "--runtime", "none", as_json.to_str().unwrap()]);
     assert_eq!(lint.code(), 0, "{}{}", lint.stdout_str(), lint.stderr_str());
 
     // Every format trapline writes it also reads: the YAML itself, for lint, check, diff and run.
     let yaml = spo_path.to_str().unwrap();
-    let lint = trapline(&["lint", yaml]);
+    let lint = trapline(&["lint", "--runtime", "none", yaml]);
     assert_eq!(lint.code(), 0, "{}{}", lint.stdout_str(), lint.stderr_str());
     let check = trapline(&["check", "--profile", yaml, trace]);
     assert_eq!(check.code(), 0, "{}{}", check.stdout_str(), check.stderr_str());

@@ -9,11 +9,17 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use trapline::profile::lint::{Severity, lint_file};
+use trapline::profile::runtime::Runtime;
 
 use common::*;
 
+/// `trapline lint --runtime none PATH`: the profiles here are about the other checks, not a runtime's needs.
 fn trapline_lint(path: &Path) -> Finished {
-    run(Command::new(TRAPLINE).arg("lint").arg(path).stdout(Stdio::piped()).stderr(Stdio::piped()))
+    run(Command::new(TRAPLINE)
+        .args(["lint", "--runtime", "none"])
+        .arg(path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()))
 }
 
 const CLEAN: &str = r#"{
@@ -42,7 +48,7 @@ const DIRTY: &str = r#"{
 
 /// The lines `trapline lint` must print for `path`: the library's findings, in its order.
 fn expected_lines(path: &Path) -> Vec<String> {
-    lint_file(path).unwrap_or_else(|e| panic!("{e}")).iter().map(|f| format!("{}: {f}", path.display())).collect()
+    lint_file(path, None).unwrap_or_else(|e| panic!("{e}")).iter().map(|f| format!("{}: {f}", path.display())).collect()
 }
 
 #[test]
@@ -136,7 +142,7 @@ fn profile_made_by_trapline_has_no_errors() {
         .stderr(Stdio::piped()));
     assert_eq!(out.code(), 0, "{}", out.stderr_str());
 
-    let findings = lint_file(&profile).unwrap_or_else(|e| panic!("{e}"));
+    let findings = lint_file(&profile, Some(Runtime::Runc)).unwrap_or_else(|e| panic!("{e}"));
     let errors: Vec<String> =
         findings.iter().filter(|f| f.severity == Severity::Error).map(|f| f.to_string()).collect();
     assert!(errors.is_empty(), "{errors:#?}");
@@ -170,4 +176,31 @@ fn lint_writes_json_for_machines() {
     assert_eq!(findings.len(), text.stdout_str().lines().count(), "{report:#}");
     assert_eq!(report["warnings"].as_u64(), Some(findings.len() as u64));
     assert!(findings.iter().any(|f| f["location"] == "syscalls[0].names[0]" && f["severity"] == "warning"));
+}
+
+/// A profile runc cannot start a container under is an error: runc execs the workload (and makes calls of its
+/// own) after it loads the filter. `--runtime none` is for profiles no runtime loads.
+#[test]
+fn a_profile_that_denies_what_the_runtime_needs_fails() {
+    let dir = TempDir::new("lint-runtime");
+    let path = dir.join("noexec.json");
+    fs::write(&path, CLEAN).unwrap();
+    let out = run(Command::new(TRAPLINE).arg("lint").arg(&path).stdout(Stdio::piped()).stderr(Stdio::piped()));
+    assert_eq!(out.code(), 1, "{}", out.stderr_str());
+    let report = out.stdout_str();
+    let error = format!("{}: syscalls: error: runc calls ", path.display());
+    let line = report.lines().find(|l| l.starts_with(&error)).unwrap_or_else(|| panic!("{report}"));
+    assert!(line.contains("execve") && line.contains("the container cannot start"), "{line}");
+    assert!(report.contains("trapline profile --runtime runc"), "{report}");
+    let crun = run(Command::new(TRAPLINE)
+        .args(["lint", "--runtime", "crun"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert!(
+        crun.stdout_str().contains("error: crun calls ") && crun.stdout_str().contains("execve"),
+        "{}",
+        crun.stdout_str()
+    );
+    assert_eq!(trapline_lint(&path).code(), 0, "--runtime none: nothing acts after the filter");
 }

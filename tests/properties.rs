@@ -675,9 +675,9 @@ proptest! {
     }
 }
 
-/// Error findings of `trapline lint` on a profile.
-fn lint_errors(profile: &[u8]) -> Vec<String> {
-    let findings = trapline::profile::lint::lint_bytes(Path::new("generated.json"), profile)
+/// Error findings of `trapline lint` on a profile made for `runtime`.
+fn lint_errors(profile: &[u8], runtime: Option<Runtime>) -> Vec<String> {
+    let findings = trapline::profile::lint::lint_bytes(Path::new("generated.json"), profile, runtime)
         .unwrap_or_else(|e| panic!("lint cannot read a generated profile: {e}"));
     findings.iter().filter(|f| f.severity == trapline::profile::lint::Severity::Error).map(|f| f.to_string()).collect()
 }
@@ -690,7 +690,7 @@ proptest! {
     fn generated_profiles_lint_clean(traces in traces(), plan in plan()) {
         let parsed: Vec<(PathBuf, Trace)> = traces.iter().enumerate().map(|(n, t)| parse(n, t)).collect();
         let (_, _, bytes) = profile_json(&parsed, &plan);
-        let errors = lint_errors(&bytes);
+        let errors = lint_errors(&bytes, plan.runtime);
         prop_assert!(errors.is_empty(), "lint errors in a generated profile: {:?}", errors);
     }
 }
@@ -741,7 +741,7 @@ fn regression_more_than_128_values_of_one_argument_still_make_a_loadable_profile
             .iter()
             .filter(|r| r["names"].as_array().unwrap().iter().any(|n| n == syscall))
             .count();
-        let errors = lint_errors(&bytes);
+        let errors = lint_errors(&bytes, plan.runtime);
         assert!(
             entries <= MAX_ENTRIES_PER_SYSCALL && errors.is_empty(),
             "{syscall}: {entries} entries for 200 distinct {name} values; lint errors: {errors:?}"
@@ -1041,7 +1041,7 @@ proptest! {
 
     #[test]
     fn the_profile_linter_and_reader_survive_bad_input(bytes in bad_input(profile_seeds())) {
-        let _ = trapline::profile::lint::lint_bytes(Path::new("bad.json"), &bytes);
+        let _ = trapline::profile::lint::lint_bytes(Path::new("bad.json"), &bytes, Some(Runtime::Runc));
         let path = scratch("profile", &bytes);
         let _ = trapline::profile::read::read_profile(&path);
     }
@@ -1077,7 +1077,7 @@ fn fuzz_regressions_do_not_panic() {
                     }
                 }
                 "profile" => {
-                    let _ = trapline::profile::lint::lint_bytes(&file, &bytes);
+                    let _ = trapline::profile::lint::lint_bytes(&file, &bytes, Some(Runtime::Runc));
                     if let Ok(profile) = trapline::profile::read::read_profile(&file) {
                         let _ =
                             trapline::profile::compile::compile(&profile, trapline::profile::compile::Mode::Enforce);

@@ -229,6 +229,11 @@ pub struct LintArgs {
     /// How to write the findings: one line each, or one JSON document for machines.
     #[arg(long, value_enum, default_value_t = LintFormatArg::Text)]
     pub format: LintFormatArg,
+
+    /// The container runtime that will load the profile: what it calls after loading the filter must be
+    /// allowed, or the container cannot start.
+    #[arg(long, value_enum, default_value_t = RuntimeArg::Runc)]
+    pub runtime: RuntimeArg,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -442,7 +447,7 @@ impl From<IoctlArg> for IoctlMode {
 }
 
 impl RuntimeArg {
-    fn runtime(self) -> Option<Runtime> {
+    pub fn runtime(self) -> Option<Runtime> {
         match self {
             RuntimeArg::Runc => Some(Runtime::Runc),
             RuntimeArg::Crun => Some(Runtime::Crun),

@@ -174,7 +174,7 @@ fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
 }
 
 fn run_lint(args: LintArgs) -> anyhow::Result<Verdict> {
-    let findings = lint_file(&args.profile)?;
+    let findings = lint_file(&args.profile, args.runtime.runtime())?;
     let report = match args.format {
         LintFormatArg::Text => lint::text(&args.profile, &findings),
         LintFormatArg::Json => lint::json(&args.profile, &findings),

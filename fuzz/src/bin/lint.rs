@@ -3,8 +3,10 @@
 
 use std::path::Path;
 
+use trapline::profile::runtime::Runtime;
+
 fn main() {
     afl::fuzz!(|data: &[u8]| {
-        let _ = trapline::profile::lint::lint_bytes(Path::new("fuzz.json"), data);
+        let _ = trapline::profile::lint::lint_bytes(Path::new("fuzz.json"), data, Some(Runtime::Runc));
     });
 }

@@ -10,6 +10,7 @@ use super::model::{Entry, Profile, field};
 use super::out::{Out, key_loc};
 use super::vocabulary::{ACTIONS, ARCHES, EPERM, FLAGS, OPS};
 use crate::profile::generate::MAX_ENTRIES_PER_SYSCALL;
+use crate::profile::runtime::Runtime;
 
 const ENOSYS: u64 = 38;
 const LOW_32_BITS: u64 = 0xffff_ffff;
@@ -325,6 +326,47 @@ pub(super) fn check_ioctl_request_width(p: &Profile, out: &mut Out) {
                 _ => {}
             }
         }
+    }
+}
+
+/// The runtime: runc and crun load the filter in the container's init process and then make calls of their
+/// own before they exec the workload (`profile::runtime` lists them). A profile that denies one of them keeps
+/// the container from starting, or (for calls the runtime makes only sometimes) from starting every time.
+pub(super) fn check_runtime_needs(p: &Profile, runtime: Option<Runtime>, out: &mut Out) {
+    let Some(runtime) = runtime else { return };
+    let allowing = |action: Option<&str>| matches!(action, Some("SCMP_ACT_ALLOW" | "SCMP_ACT_LOG"));
+    let allowed = |name: &&str| {
+        let mut entries = p.entries.iter().filter(|e| e.names.iter().any(|(_, n)| n == name)).peekable();
+        match entries.peek() {
+            None => allowing(p.default_action),
+            Some(_) => entries.any(|e| e.args.is_empty() && allowing(e.action)),
+        }
+    };
+    let needs = runtime.syscalls();
+    let (sometimes, always): (Vec<&str>, Vec<&str>) =
+        needs.names.iter().filter(|name| !allowed(name)).partition(|name| needs.timing.contains(name));
+    let rt = runtime.name();
+    let fix =
+        format!("allow them, or make the profile with `trapline profile --runtime {rt}`, which adds what {rt} needs");
+    if !always.is_empty() {
+        out.error(
+            "syscalls",
+            format!(
+                "{rt} calls {} after loading the filter, before it execs the workload, and the profile denies them: \
+                 the container cannot start; {fix}",
+                always.join(", ")
+            ),
+        );
+    }
+    if !sometimes.is_empty() {
+        out.warning(
+            "syscalls",
+            format!(
+                "{rt} calls {} after loading the filter on some runs (Go runtime timing), and the profile denies \
+                 them: the container fails to start now and then; {fix}",
+                sometimes.join(", ")
+            ),
+        );
     }
 }
 

@@ -30,11 +30,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::profile::runtime::Runtime;
+
 use crate::profile::read::{Document, Found, LocateError, ParseError, list_item};
 
 use checks::{
     check_clone3, check_default_allow, check_entries_per_syscall, check_errno_without_errno_action, check_foreign_keys,
-    check_ioctl_request_width, check_kill_thread, check_mask_zero, check_notify, check_strings,
+    check_ioctl_request_width, check_kill_thread, check_mask_zero, check_notify, check_runtime_needs, check_strings,
 };
 use libseccomp::check_libseccomp;
 use model::read_profile;
@@ -53,15 +55,16 @@ pub enum LintError {
     NotSeccomp { path: PathBuf, error: LocateError },
 }
 
-/// Lints one file. `Ok` with no findings means clean.
-pub fn lint_file(path: &Path) -> Result<Vec<Finding>, LintError> {
+/// Lints one file for a container started by `runtime` (`None`: no runtime acts after the filter is
+/// loaded). `Ok` with no findings means clean.
+pub fn lint_file(path: &Path, runtime: Option<Runtime>) -> Result<Vec<Finding>, LintError> {
     let bytes = crate::files::read(path).map_err(|error| LintError::Io { path: path.to_path_buf(), error })?;
-    lint_bytes(path, &bytes)
+    lint_bytes(path, &bytes, runtime)
 }
 
 /// Lints a profile held in memory; `path` only names it in errors. A List is linted item by item, each at
 /// its own location.
-pub fn lint_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<Finding>, LintError> {
+pub fn lint_bytes(path: &Path, bytes: &[u8], runtime: Option<Runtime>) -> Result<Vec<Finding>, LintError> {
     let document = Document::parse(bytes).map_err(|ParseError { line, column, what }| LintError::Json {
         path: path.to_path_buf(),
         line,
@@ -80,13 +83,13 @@ pub fn lint_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<Finding>, LintError> 
                     workload.into_iter().map(|f| Finding { location: format!("items[{index}].{}", f.location), ..f }),
                 );
             } else if let Some(profile) = list_item(index, item) {
-                findings.extend(lint_object(&profile.map_err(not_seccomp)?));
+                findings.extend(lint_object(&profile.map_err(not_seccomp)?, runtime));
             }
         }
         return Ok(findings);
     }
     let found = document.profiles().map_err(not_seccomp)?;
-    Ok(found.iter().flat_map(lint_object).collect())
+    Ok(found.iter().flat_map(|found| lint_object(found, runtime)).collect())
 }
 
 /// The items of a manifest that mixes kinds (a List, or a YAML stream, as `kubectl apply -f` takes it) and
@@ -97,7 +100,7 @@ fn manifest(value: &Value) -> Option<&[Value]> {
 }
 
 /// The findings for one seccomp object, in profile order.
-fn lint_object(found: &Found<'_>) -> Vec<Finding> {
+fn lint_object(found: &Found<'_>, runtime: Option<Runtime>) -> Vec<Finding> {
     let mut out = Out::new(&found.location);
     let profile = read_profile(found.object, found.form, &mut out);
     check_strings(&profile, &mut out);
@@ -111,6 +114,7 @@ fn lint_object(found: &Found<'_>) -> Vec<Finding> {
     check_kill_thread(&profile, &mut out);
     check_clone3(&profile, &mut out);
     check_ioctl_request_width(&profile, &mut out);
+    check_runtime_needs(&profile, runtime, &mut out);
     out.finish()
 }
 
@@ -119,7 +123,7 @@ mod tests {
     use super::*;
 
     pub(super) fn lint(json: &str) -> Vec<Finding> {
-        lint_bytes(Path::new("p.json"), json.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
+        lint_bytes(Path::new("p.json"), json.as_bytes(), None).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The findings at `location` with `severity`, as text for assertion messages.
@@ -183,13 +187,13 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
 
         let list = format!(r#"{{"kind": "List", "items": [{}, {{"kind": "ConfigMap"}}]}}"#, item(&with_entries("")));
-        let err = lint_bytes(Path::new("p.json"), list.as_bytes()).unwrap_err().to_string();
+        let err = lint_bytes(Path::new("p.json"), list.as_bytes(), None).unwrap_err().to_string();
         assert!(err.starts_with("p.json: items[1] is a ConfigMap, not a SeccompProfile"), "{err}");
     }
 
     #[test]
     fn input_errors_name_the_file_and_place() {
-        let err = lint_bytes(Path::new("p.json"), b"{\n  \"defaultAction\": ").unwrap_err();
+        let err = lint_bytes(Path::new("p.json"), b"{\n  \"defaultAction\": ", None).unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("p.json:2:"), "{text}");
         assert!(!text.contains('\n'), "{text}");
@@ -203,12 +207,12 @@ mod tests {
                 "without a spec",
             ),
         ] {
-            let err = lint_bytes(Path::new("p.json"), json.as_bytes()).unwrap_err();
+            let err = lint_bytes(Path::new("p.json"), json.as_bytes(), None).unwrap_err();
             assert!(matches!(err, LintError::NotSeccomp { .. }), "{json}: {err}");
             assert!(err.to_string().starts_with("p.json: ") && err.to_string().contains(needle), "{err}");
         }
 
-        let err = lint_file(Path::new("/nonexistent/p.json")).unwrap_err();
+        let err = lint_file(Path::new("/nonexistent/p.json"), None).unwrap_err();
         assert!(matches!(err, LintError::Io { .. }), "{err}");
         assert!(err.to_string().starts_with("cannot read /nonexistent/p.json: "), "{err}");
     }
