@@ -322,6 +322,29 @@ fn newer_schema_asks_for_an_upgrade() {
     assert_refused(&dir, &[&good, &newer], &[&newer.display().to_string(), "99", "newer", "upgrade"]);
 }
 
+/// A syscall name the trace's architecture does not have is refused, not written into the profile.
+#[test]
+fn a_made_up_syscall_is_refused() {
+    let dir = TempDir::new("made-up");
+    let (_, text) = good_trace(&dir);
+    let mut trace: Value = serde_json::from_str(&text).unwrap();
+    trace["classes"][0]["syscall"] = "frobnicate".into();
+    let edited = dir.join("edited.json");
+    fs::write(&edited, serde_json::to_vec_pretty(&trace).unwrap()).unwrap();
+    assert_refused(&dir, &[&edited], &[&edited.display().to_string(), "frobnicate is no ", native_arch()]);
+}
+
+/// The same run given twice would count as two ("seen in 2 of 2"); it is refused, as merge refuses it.
+#[test]
+fn the_same_run_twice_is_refused() {
+    let dir = TempDir::new("twice");
+    let (good, text) = good_trace(&dir);
+    let copy = dir.join("copy.json");
+    fs::write(&copy, text).unwrap();
+    assert_refused(&dir, &[&good, &copy], &["is in both", &good.display().to_string(), &copy.display().to_string()]);
+    assert_refused(&dir, &[&good, &good], &["is in both"]);
+}
+
 #[test]
 fn mixed_architectures_are_refused() {
     let dir = TempDir::new("mixed-arch");

@@ -12,6 +12,7 @@ use crate::decode::flags::CLONE_NAMESPACES;
 use crate::decode::gpu::{DeviceFamily, nvidia};
 use crate::decode::ioctl::Ioc;
 use crate::decode::{self, rows::ArgKind};
+use crate::trace::merge::{MergeError, distinct_runs};
 use crate::trace::model::{Class, FdDesc, Trace};
 
 /// libseccomp and the proposed Kubernetes profile validation both cap one syscall at this many entries.
@@ -80,6 +81,13 @@ pub enum ProfileError {
          or pass --allow-mixed-arch for one profile that lists both"
     )]
     MixedArch { first: PathBuf, first_arch: Arch, other: PathBuf, other_arch: Arch },
+    #[error(transparent)]
+    Runs(#[from] MergeError),
+    #[error(
+        "{path}: {syscall} is no {arch} syscall, so no profile can allow it; a recorded trace holds only calls the \
+         kernel was asked for, so this one was edited by hand or comes from elsewhere: correct or remove that class"
+    )]
+    UnknownSyscall { path: PathBuf, syscall: String, arch: Arch },
 }
 
 /// Why one entry of the profile exists, for the explain report.
@@ -118,6 +126,7 @@ pub struct Generated<'a> {
 /// Builds the profile for a set of traces (the paths only name them in messages).
 pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Result<Generated<'a>, ProfileError> {
     let architectures = architectures(traces, plan)?;
+    check_inputs(traces)?;
     let mut warnings = run_warnings(traces);
     let by_name = by_name(traces, &mut warnings);
     let wx_seen = wx_seen(&by_name);
@@ -146,6 +155,26 @@ pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Resul
     warnings.sort();
     warnings.dedup();
     Ok(Generated { profile, reasons, warnings, wx_seen })
+}
+
+/// What a profile cannot be made from: a run given twice, or a syscall name its architecture does not have
+/// (a `syscall_N` class, a number without a name, is left out later with a warning).
+fn check_inputs(traces: &[(PathBuf, Trace)]) -> Result<(), ProfileError> {
+    distinct_runs(traces)?;
+    for (path, trace) in traces {
+        let unknown = trace
+            .classes
+            .iter()
+            .find(|c| !c.syscall.starts_with("syscall_") && c.arch.syscall_nr(&c.syscall).is_none());
+        if let Some(class) = unknown {
+            return Err(ProfileError::UnknownSyscall {
+                path: path.clone(),
+                syscall: class.syscall.clone(),
+                arch: class.arch,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The `SCMP_ARCH_*` names for the traces' architectures; traces of different ones only with

@@ -38,17 +38,31 @@ fn identity(c: &Class) -> Identity {
     )
 }
 
+/// Refuses a run that two of the traces hold: counted twice, it would pass for two runs ("seen in 2 of 2").
+pub fn distinct_runs(traces: &[(PathBuf, Trace)]) -> Result<(), MergeError> {
+    let mut run_source: BTreeMap<&str, &PathBuf> = BTreeMap::new();
+    for (path, trace) in traces {
+        for run in &trace.runs {
+            if let Some(first) = run_source.insert(&run.id, path) {
+                return Err(MergeError::DuplicateRun {
+                    id: run.id.clone(),
+                    first: first.clone(),
+                    second: path.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn merge(traces: Vec<(PathBuf, Trace)>) -> Result<Trace, MergeError> {
     let schema = traces.iter().map(|(_, t)| t.schema).max().ok_or(MergeError::NoTraces)?;
+    distinct_runs(&traces)?;
     let mut runs = Vec::new();
-    let mut run_source: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut arch_source: Option<(String, PathBuf)> = None;
     let mut classes: BTreeMap<Identity, Class> = BTreeMap::new();
     for (path, trace) in traces {
         for run in &trace.runs {
-            if let Some(first) = run_source.insert(run.id.clone(), path.clone()) {
-                return Err(MergeError::DuplicateRun { id: run.id.clone(), first, second: path });
-            }
             match &arch_source {
                 Some((arch, first)) if *arch != run.arch.name() => {
                     return Err(MergeError::MixedArch {
