@@ -411,3 +411,24 @@ fn cuda_init_on_the_gpu_rig_imports_as_it_records() {
     assert_eq!(control["args"][0]["decoded"], "NV_ESC_RM_CONTROL");
     assert_eq!(control["fd"]["family"], "nvidia-frontend");
 }
+
+/// An excerpt without pids (a log cut out of a bug report) was made by one process: each class says so, not
+/// "0 processes".
+#[test]
+fn an_excerpt_without_pids_counts_one_process() {
+    let dir = TempDir::new("excerpt");
+    let excerpt = dir.join("excerpt.log");
+    fs::write(
+        &excerpt,
+        "openat(AT_FDCWD, \"/dev/null\", O_RDWR) = 3\nioctl(3, _IOC(_IOC_READ, 0x54, 0x1, 0x3c), 0x7ffd) = -1 ENOTTY \
+         (Inappropriate ioctl for device)\n",
+    )
+    .unwrap();
+    let i = import(&excerpt);
+    assert_eq!(i.out.code(), 0, "{}", i.out.stderr_str());
+    let trace = i.trace.unwrap();
+    assert_eq!(trace["runs"][0]["totals"]["processes"], 1);
+    for class in classes(&trace) {
+        assert_eq!(class["processes"], 1, "{class}");
+    }
+}

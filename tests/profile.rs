@@ -374,3 +374,32 @@ fn no_traces_is_a_usage_error() {
     assert!(!out_path.exists(), "{} written", out_path.display());
     assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
 }
+
+/// The explain report counts the processes behind a rule once each: a 4-process run never shows more than 4,
+/// however many classes (files, protections) one process's calls fall into.
+#[test]
+fn explain_counts_each_process_once() {
+    let rec = recorded(&["/bin/sh", "-c", "/bin/true; /bin/true; /bin/true"]);
+    let report = rec.dir.join("p.md");
+    let out = trapline_profile([
+        trace_path(&rec).as_os_str(),
+        OsStr::new("-o"),
+        rec.dir.join("p.json").as_os_str(),
+        OsStr::new("--explain"),
+        report.as_os_str(),
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+    let text = fs::read_to_string(&report).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| l.split(" | ").collect())
+        .filter(|cells: &Vec<&str>| cells.len() == 8 && cells[4].parse::<u64>().is_ok())
+        .collect();
+    assert!(!rows.is_empty(), "{text}");
+    for row in &rows {
+        assert!(row[4].parse::<u64>().unwrap() <= 4, "{row:?}");
+    }
+    let execve = rows.iter().find(|r| r[0] == "| `execve`").unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(execve[4], "4", "{execve:?}");
+}

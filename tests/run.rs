@@ -128,3 +128,30 @@ fn a_workload_failing_under_a_profile_is_pointed_at_audit() {
     let passed = trapline(&["run", "--profile", profile, "--", "/bin/true"]);
     assert_eq!((passed.code(), passed.stderr_str()), (0, String::new()));
 }
+
+/// Under --known, calls the profile allows run without a stop, thread creation included: the recording still
+/// counts threads as threads (from /proc), not as processes.
+#[test]
+fn record_known_counts_threads_as_threads() {
+    let dir = TempDir::new("known-threads");
+    let profile = dir.join("allow.json");
+    fs::write(&profile, r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#).unwrap();
+    let trace = dir.join("t.json");
+    let script = "import threading\nts = [threading.Thread(target=lambda: None) for _ in range(4)]\n\
+                  [t.start() for t in ts]\n[t.join() for t in ts]";
+    let out = trapline(&[
+        "record",
+        "--known",
+        profile.to_str().unwrap(),
+        "-o",
+        trace.to_str().unwrap(),
+        "--",
+        "/usr/bin/python3",
+        "-c",
+        script,
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+    let trace: Value = serde_json::from_slice(&fs::read(&trace).unwrap()).unwrap();
+    let totals = &trace["runs"][0]["totals"];
+    assert_eq!((totals["processes"].as_u64(), totals["threads"].as_u64()), (Some(1), Some(5)), "{totals}");
+}

@@ -82,7 +82,7 @@ fn rules(out: &mut String, generated: &Generated, runs: u64) {
             Source::Seen(seen) => {
                 let calls: u64 = seen.iter().map(|(_, c)| c.count).sum();
                 let in_runs = runs_seen(seen);
-                let processes: u64 = seen.iter().map(|(_, c)| c.processes).sum();
+                let processes = processes_seen(seen);
                 let devices: BTreeSet<String> = seen.iter().filter_map(|(_, c)| device(c.fd.as_ref())).collect();
                 let exes: BTreeSet<String> =
                     seen.iter().flat_map(|(_, c)| c.exes.iter().map(|e| e.to_string())).collect();
@@ -195,6 +195,19 @@ fn runs_seen(seen: &[(usize, &Class)]) -> u64 {
         *most = (*most).max(class.runs);
     }
     per_trace.values().sum()
+}
+
+/// How many processes made the calls of a rule. One process makes calls of many classes (an ioctl on each of
+/// its devices), so per trace it is the pids the classes list together, or more where a class counted more
+/// than it lists; traces are different runs, so theirs add up.
+fn processes_seen(seen: &[(usize, &Class)]) -> u64 {
+    let mut per_trace: BTreeMap<usize, (BTreeSet<u32>, u64)> = BTreeMap::new();
+    for (i, class) in seen {
+        let (pids, most) = per_trace.entry(*i).or_default();
+        pids.extend(&class.pids);
+        *most = (*most).max(class.processes);
+    }
+    per_trace.values().map(|(pids, most)| (pids.len() as u64).max(*most)).sum()
 }
 
 /// ioctl requests grouped by the device they went to, with what seccomp cannot see: the RM control commands

@@ -313,7 +313,8 @@ impl EventSink for Aggregator {
                 count: 0,
                 outcomes: None,
                 tgids: FxHashSet::default(),
-                last_tgid: 0,
+                // No tgid yet: u32::MAX is no pid, while an imported log without pids reports 0.
+                last_tgid: u32::MAX,
                 exes: Vec::new(),
                 last_exe: ExeId(u32::MAX),
                 raw: None,

@@ -415,9 +415,16 @@ impl Tracer<'_> {
             Err(e) => return Err(e),
         };
         let parent_task = self.adopt(parent);
-        let flags = parent_task.spawn_flags.take().unwrap_or(libc::SIGCHLD as u64);
-        let tgid = if flags & CLONE_THREAD != 0 { parent_task.tgid } else { child };
-        let fds = if flags & CLONE_FILES != 0 { Rc::clone(&parent_task.fds) } else { FdTable::copy(&parent_task.fds) };
+        let (tgid, shares_fds) = match parent_task.spawn_flags.take() {
+            Some(flags) => (if flags & CLONE_THREAD != 0 { parent_task.tgid } else { child }, flags & CLONE_FILES != 0),
+            // The call ran without a stop (a --known profile allows it): /proc says whether the child is a
+            // thread, and threads (pthread_create) share the fd table.
+            None => {
+                let tgid = proc_tgid(child).unwrap_or(child);
+                (tgid, tgid != child)
+            }
+        };
+        let fds = if shares_fds { Rc::clone(&parent_task.fds) } else { FdTable::copy(&parent_task.fds) };
         let exe = parent_task.exe;
         let recording = parent_task.recording;
 
