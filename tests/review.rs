@@ -738,3 +738,57 @@ fn sarif_is_valid_against_the_oasis_schema() {
         .stderr(Stdio::piped()));
     assert_eq!(checked.code(), 0, "python3-jsonschema (make deps installs it): {}", checked.stderr_str());
 }
+
+/// `check --format github`: one workflow command per finding on the profile's line, relative to the
+/// repository root, and a job summary appended where GitHub Actions names one.
+#[test]
+fn check_writes_github_annotations_and_a_job_summary() {
+    let dir = TempDir::new("review-github");
+    run(Command::new("git").args(["init", "-q"]).arg(dir.path()));
+    let a = record_calls(&dir, "a.json", &[]);
+    record_calls(&dir, "b.json", &["socket", "winsz"]);
+    profile_from(&dir, &a, "profile.json");
+    let summary = dir.join("summary.md");
+    fs::write(&summary, "earlier steps' summary\n").unwrap();
+    let out = run(Command::new(TRAPLINE)
+        .current_dir(dir.path())
+        .args(["check", "--format", "github", "--profile", "profile.json", "b.json"])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(out.code(), 1, "{}", out.stderr_str());
+    let lines: Vec<String> = out.stdout_str().lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    for line in &lines {
+        assert!(line.starts_with("::error file=profile.json,line="), "{line}");
+        assert!(line.contains(",title=trapline%3A ") && line.contains("::") && line.contains("denied"), "{line}");
+    }
+    let page = fs::read_to_string(&summary).unwrap();
+    assert!(page.starts_with("earlier steps' summary\n### trapline check: `profile.json`"), "{page}");
+    assert!(page.contains("| ❌ | `socket domain AF_INET (0x2), type SOCK_DGRAM (0x2)` | denied: "), "{page}");
+}
+
+/// `-o FILE` writes the report only when the inputs could be read, so a CI step never uploads an empty or
+/// half-written report; colour never goes into a file.
+#[test]
+fn reports_go_to_a_file_whole_or_not_at_all() {
+    let dir = TempDir::new("review-output");
+    let a = record_calls(&dir, "a.json", &[]);
+    record_calls(&dir, "b.json", &["socket"]);
+    profile_from(&dir, &a, "profile.json");
+    let ok = trapline(
+        dir.path(),
+        ["--color", "always", "check", "--format", "sarif", "-o", "out.sarif", "--profile", "profile.json", "b.json"],
+    );
+    assert_eq!(ok.code(), 1, "{}", ok.stderr_str());
+    assert!(ok.stdout.is_empty());
+    serde_json::from_slice::<Value>(&fs::read(dir.join("out.sarif")).unwrap()).expect("SARIF");
+    let diff = trapline(dir.path(), ["--color", "always", "diff", "-o", "diff.txt", "profile.json", "b.json"]);
+    assert_eq!(diff.code(), 0, "{}", diff.stderr_str());
+    let text = fs::read_to_string(dir.join("diff.txt")).unwrap();
+    assert!(text.contains("+ socket") && !text.contains('\x1b'), "{text}");
+    let failed =
+        trapline(dir.path(), ["check", "--format", "sarif", "-o", "bad.sarif", "--profile", "missing.json", "b.json"]);
+    assert_eq!(failed.code(), 2, "{}", failed.stderr_str());
+    assert!(!dir.join("bad.sarif").exists(), "no report for a check that could not run");
+}

@@ -163,6 +163,11 @@ pub struct RunArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
+    /// Write the report to FILE instead of standard output: atomically, and only when the command could
+    /// read its inputs (so a CI step never uploads an empty report).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
     /// The old side: a trace or a profile (plain, a bundle config.json, an SPO object, a List of one).
     #[arg(value_name = "A")]
     pub a: PathBuf,
@@ -189,11 +194,17 @@ pub enum DiffFormatArg {
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
+    /// Write the report to FILE instead of standard output: atomically, and only when the command could
+    /// read its inputs (so a CI step never uploads an empty report).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
     /// The seccomp profile to check against (plain, a bundle config.json, an SPO object, a List of one).
     #[arg(long, value_name = "PROFILE")]
     pub profile: PathBuf,
 
-    /// How to write the findings: one line each, SARIF 2.1.0 for code-scanning upload, or one JSON document.
+    /// How to write the findings: one line each, SARIF 2.1.0 for code-scanning upload, one JSON document, or
+    /// GitHub Actions annotations (no code scanning needed).
     #[arg(long, value_enum, default_value_t = CheckFormatArg::Text)]
     pub format: CheckFormatArg,
 
@@ -207,6 +218,8 @@ pub enum CheckFormatArg {
     Text,
     Sarif,
     Json,
+    /// GitHub Actions annotations on the profile's lines, and a job summary where $GITHUB_STEP_SUMMARY is set.
+    Github,
 }
 
 #[derive(Debug, clap::Args)]
@@ -222,6 +235,11 @@ pub struct MergeArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct LintArgs {
+    /// Write the report to FILE instead of standard output: atomically, and only when the command could
+    /// read its inputs (so a CI step never uploads an empty report).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
     /// The profile to check.
     #[arg(value_name = "PROFILE")]
     pub profile: PathBuf,
@@ -523,6 +541,7 @@ impl From<CheckFormatArg> for CheckFormat {
             CheckFormatArg::Text => CheckFormat::Text,
             CheckFormatArg::Sarif => CheckFormat::Sarif,
             CheckFormatArg::Json => CheckFormat::Json,
+            CheckFormatArg::Github => CheckFormat::Github,
         }
     }
 }

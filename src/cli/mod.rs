@@ -174,12 +174,13 @@ fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
 }
 
 fn run_lint(args: LintArgs) -> anyhow::Result<Verdict> {
+    let output = Output::prepare_or_stdout(args.output.as_deref())?;
     let findings = lint_file(&args.profile, args.runtime.runtime())?;
     let report = match args.format {
         LintFormatArg::Text => lint::text(&args.profile, &findings),
         LintFormatArg::Json => lint::json(&args.profile, &findings),
     };
-    anstream::stdout().lock().write_all(report.as_bytes())?;
+    write_report(&output, &report)?;
     Ok(if findings.is_empty() { Verdict::Clean } else { Verdict::Findings })
 }
 
@@ -192,28 +193,47 @@ fn run_merge(args: MergeArgs) -> anyhow::Result<Verdict> {
 }
 
 fn run_diff(args: DiffArgs) -> anyhow::Result<Verdict> {
+    let output = Output::prepare_or_stdout(args.output.as_deref())?;
     let outcome = review::review(&ReviewPlan::Diff { a: args.a, b: args.b, format: args.format.into() })?;
-    print_review(&outcome)?;
+    write_review(&output, &outcome)?;
     Ok(if args.exit_code && outcome.findings { Verdict::Findings } else { Verdict::Clean })
 }
 
 fn run_check(args: CheckArgs) -> anyhow::Result<Verdict> {
+    let output = Output::prepare_or_stdout(args.output.as_deref())?;
     let plan = ReviewPlan::Check { profile: args.profile, traces: args.traces, format: args.format.into() };
     let outcome = review::review(&plan)?;
-    print_review(&outcome)?;
+    write_review(&output, &outcome)?;
     Ok(if outcome.findings { Verdict::Findings } else { Verdict::Clean })
 }
 
-/// Writes a review's report to standard output and its summary line to standard error. A reader that went
-/// away (`| head`) is not an error.
-fn print_review(outcome: &review::Outcome) -> anyhow::Result<()> {
-    // anstream keeps the report's colours for a terminal (or --color always) and strips them elsewhere.
-    match anstream::stdout().lock().write_all(outcome.report.as_bytes()) {
-        Err(e) if is_broken_pipe(&e) => {}
-        other => other?,
+/// Writes a review's report and its summary line on standard error, and appends the job summary to the file
+/// GitHub Actions names in `$GITHUB_STEP_SUMMARY` (outside Actions it is not set, and nothing is written).
+fn write_review(output: &Output, outcome: &review::Outcome) -> anyhow::Result<()> {
+    write_report(output, &outcome.report)?;
+    if let (Some(summary), Some(path)) = (&outcome.step_summary, std::env::var_os("GITHUB_STEP_SUMMARY")) {
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(|e| anyhow::anyhow!("cannot write the job summary to {}: {e}", path.display()))?;
+        file.write_all(summary.as_bytes())?;
     }
     say(&outcome.summary);
     Ok(())
+}
+
+/// A report to its output. On standard output anstream keeps its colours for a terminal (or --color always)
+/// and strips them elsewhere, and a reader that went away (`| head`) is no error; a file gets plain text.
+fn write_report(output: &Output, report: &str) -> anyhow::Result<()> {
+    if !output.is_stdout() {
+        output.commit(anstream::adapter::strip_str(report).to_string().as_bytes())?;
+        return Ok(());
+    }
+    match anstream::stdout().lock().write_all(report.as_bytes()) {
+        Err(e) if is_broken_pipe(&e) => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 fn run_run(args: RunArgs) -> anyhow::Result<Verdict> {

@@ -82,6 +82,11 @@ impl Output {
         &self.path
     }
 
+    /// Whether the document goes to standard output (where a terminal may want colour).
+    pub fn is_stdout(&self) -> bool {
+        matches!(self.target, Target::Stdout)
+    }
+
     /// How a summary line names where the document went.
     pub fn name(&self) -> String {
         match self.target {

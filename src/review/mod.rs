@@ -9,6 +9,7 @@ pub mod allow;
 pub mod check;
 pub mod describe;
 pub mod diff;
+pub mod github;
 pub mod load;
 pub mod render;
 pub mod sarif;
@@ -40,6 +41,8 @@ pub enum CheckFormat {
     Sarif,
     /// The stable document described in [`check::json`].
     Json,
+    /// GitHub Actions workflow commands (annotations), and a summary for the job's page.
+    Github,
 }
 
 /// What the command line asked the review module to do.
@@ -58,6 +61,8 @@ pub struct Outcome {
     pub report: String,
     pub summary: String,
     pub findings: bool,
+    /// Markdown for the CI job's summary page (`$GITHUB_STEP_SUMMARY`), for the GitHub format.
+    pub step_summary: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +121,7 @@ pub fn review(plan: &ReviewPlan) -> Result<Outcome, ReviewError> {
                 report: render::render(&report, *format),
                 summary: render::summary(&report),
                 findings: report.differs(),
+                step_summary: None,
             })
         }
         ReviewPlan::Check { profile, traces, format } => {
@@ -128,9 +134,11 @@ pub fn review(plan: &ReviewPlan) -> Result<Outcome, ReviewError> {
                     CheckFormat::Text => check::text(&report),
                     CheckFormat::Sarif => sarif::sarif(&report),
                     CheckFormat::Json => check::json(&report),
+                    CheckFormat::Github => github::annotations(&report),
                 },
                 summary: check::summary(&report),
                 findings: report.violations() > 0,
+                step_summary: (*format == CheckFormat::Github).then(|| github::step_summary(&report)),
             })
         }
     }

@@ -86,7 +86,7 @@ const SRCROOT: &str = "%SRCROOT%";
 /// The repository root above `path` (the nearest directory holding `.git`, a directory or a worktree's
 /// file) and `path` relative to it. Outside a repository: no root, and the path relative to the current
 /// directory where it lies below it, else as given.
-fn repository_path(path: &Path) -> (Option<PathBuf>, PathBuf) {
+pub(super) fn repository_path(path: &Path) -> (Option<PathBuf>, PathBuf) {
     let absolute = std::path::absolute(path).map(|p| normalize(&p)).unwrap_or_else(|_| path.to_path_buf());
     let root = absolute.ancestors().skip(1).find(|dir| dir.join(".git").exists()).map(Path::to_path_buf);
     let base = root.clone().or_else(|| std::env::current_dir().ok());
