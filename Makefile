@@ -9,9 +9,10 @@ TRAPLINE := target/release/trapline
 
 # Debian packages the targets below use: a C compiler (bench fixtures), strace (benchmark baseline), libseccomp and
 # pkg-config, runc and a static busybox (container examples), python3 (summaries, benchmark timing), and
-# python3-yaml and python3-jsonschema (tests read the YAML we write and validate the SARIF against its schema).
+# python3-yaml and python3-jsonschema (tests read the YAML we write and validate the SARIF against its schema),
+# shellcheck (the CI examples' shell steps).
 DEB_PACKAGES := build-essential strace libseccomp-dev pkg-config runc busybox-static python3 python3-yaml \
-  python3-jsonschema
+  python3-jsonschema shellcheck
 
 PREFIX ?= /usr/local
 
