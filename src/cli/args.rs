@@ -161,12 +161,19 @@ pub struct RunArgs {
     pub command: Vec<OsString>,
 }
 
+/// Where a review command writes its report.
 #[derive(Debug, clap::Args)]
-pub struct DiffArgs {
+pub struct ReportOutput {
     /// Write the report to FILE instead of standard output: atomically, and only when the command could
     /// read its inputs (so a CI step never uploads an empty report).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub report: ReportOutput,
 
     /// The old side: a trace or a profile (plain, a bundle config.json, an SPO object, a List of one).
     #[arg(value_name = "A")]
@@ -194,10 +201,8 @@ pub enum DiffFormatArg {
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// Write the report to FILE instead of standard output: atomically, and only when the command could
-    /// read its inputs (so a CI step never uploads an empty report).
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportOutput,
 
     /// The seccomp profile to check against (plain, a bundle config.json, an SPO object, a List of one).
     #[arg(long, value_name = "PROFILE")]
@@ -235,10 +240,8 @@ pub struct MergeArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct LintArgs {
-    /// Write the report to FILE instead of standard output: atomically, and only when the command could
-    /// read its inputs (so a CI step never uploads an empty report).
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportOutput,
 
     /// The profile to check.
     #[arg(value_name = "PROFILE")]

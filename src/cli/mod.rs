@@ -174,7 +174,7 @@ fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
 }
 
 fn run_lint(args: LintArgs) -> anyhow::Result<Verdict> {
-    let output = Output::prepare_or_stdout(args.output.as_deref())?;
+    let output = Output::prepare_or_stdout(args.report.output.as_deref())?;
     let findings = lint_file(&args.profile, args.runtime.runtime())?;
     let report = match args.format {
         LintFormatArg::Text => lint::text(&args.profile, &findings),
@@ -193,14 +193,14 @@ fn run_merge(args: MergeArgs) -> anyhow::Result<Verdict> {
 }
 
 fn run_diff(args: DiffArgs) -> anyhow::Result<Verdict> {
-    let output = Output::prepare_or_stdout(args.output.as_deref())?;
+    let output = Output::prepare_or_stdout(args.report.output.as_deref())?;
     let outcome = review::review(&ReviewPlan::Diff { a: args.a, b: args.b, format: args.format.into() })?;
     write_review(&output, &outcome)?;
     Ok(if args.exit_code && outcome.findings { Verdict::Findings } else { Verdict::Clean })
 }
 
 fn run_check(args: CheckArgs) -> anyhow::Result<Verdict> {
-    let output = Output::prepare_or_stdout(args.output.as_deref())?;
+    let output = Output::prepare_or_stdout(args.report.output.as_deref())?;
     let plan = ReviewPlan::Check { profile: args.profile, traces: args.traces, format: args.format.into() };
     let outcome = review::review(&plan)?;
     write_review(&output, &outcome)?;
