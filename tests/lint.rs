@@ -204,3 +204,50 @@ fn a_profile_that_denies_what_the_runtime_needs_fails() {
     );
     assert_eq!(trapline_lint(&path).code(), 0, "--runtime none: nothing acts after the filter");
 }
+
+/// `lint --format sarif`: each finding on the line of the profile its location names, valid against the OASIS
+/// SARIF 2.1.0 schema, and relative to the repository root.
+#[test]
+fn lint_writes_sarif_on_the_lines_of_the_profile() {
+    let dir = TempDir::new("lint-sarif");
+    run(Command::new("git").args(["init", "-q"]).arg(dir.path()));
+    let path = dir.join("dirty.json");
+    fs::write(&path, DIRTY).unwrap();
+    let out = run(Command::new(TRAPLINE)
+        .args(["lint", "--runtime", "none", "--format", "sarif", "-o"])
+        .arg(dir.join("lint.sarif"))
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(out.code(), 1, "{}", out.stderr_str());
+    let log: serde_json::Value = serde_json::from_slice(&fs::read(dir.join("lint.sarif")).unwrap()).unwrap();
+    let lines: Vec<(String, u64)> = log["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let location = &r["locations"][0]["physicalLocation"];
+            assert_eq!(location["artifactLocation"]["uri"], "dirty.json");
+            (r["message"]["text"].as_str().unwrap().to_string(), location["region"]["startLine"].as_u64().unwrap())
+        })
+        .collect();
+    // The line each location is on in DIRTY.
+    let line_of = |needle: &str| DIRTY.lines().position(|l| l.contains(needle)).unwrap() as u64 + 1;
+    for (prefix, line) in [
+        ("syscalls[0].comment: ", line_of("\"comment\"")),
+        ("syscalls[1].args[0].value: ", line_of("\"valueTwo\": 0")),
+        ("syscalls[2].args[0].op: ", line_of("\"op\": \"SCMP_CMP_EQ\"")),
+    ] {
+        assert!(lines.iter().any(|(m, l)| m.starts_with(prefix) && *l == line), "{prefix} on line {line}: {lines:#?}");
+    }
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sarif-schema-2.1.0.json");
+    let validate = "import json, sys, jsonschema\n\
+                    jsonschema.Draft4Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))";
+    let checked = run(Command::new("/usr/bin/python3")
+        .args(["-c", validate])
+        .arg(&schema)
+        .arg(dir.join("lint.sarif"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(checked.code(), 0, "{}", checked.stderr_str());
+}

@@ -247,7 +247,7 @@ pub struct LintArgs {
     #[arg(value_name = "PROFILE")]
     pub profile: PathBuf,
 
-    /// How to write the findings: one line each, or one JSON document for machines.
+    /// How to write the findings: one line each, one JSON document for machines, or SARIF 2.1.0.
     #[arg(long, value_enum, default_value_t = LintFormatArg::Text)]
     pub format: LintFormatArg,
 
@@ -261,6 +261,8 @@ pub struct LintArgs {
 pub enum LintFormatArg {
     Text,
     Json,
+    /// SARIF 2.1.0 for code scanning, each finding on its line of the profile.
+    Sarif,
 }
 
 #[derive(Debug, clap::Args)]

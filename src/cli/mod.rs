@@ -22,7 +22,7 @@ use crate::files::output::Output;
 use crate::profile::deploy::{k8s_snippet, render};
 use crate::profile::explain::explain;
 use crate::profile::generate::{generate, recording_profile};
-use crate::profile::lint::{self, lint_file};
+use crate::profile::lint;
 use crate::record::agent::{AgentPlan, run_agent};
 use crate::record::enforce::Enforcement;
 use crate::record::{self, BackendKind, RecordError, RecordPlan};
@@ -175,10 +175,12 @@ fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
 
 fn run_lint(args: LintArgs) -> anyhow::Result<Verdict> {
     let output = Output::prepare_or_stdout(args.report.output.as_deref())?;
-    let findings = lint_file(&args.profile, args.runtime.runtime())?;
+    let bytes = lint::read(&args.profile)?;
+    let findings = lint::lint_bytes(&args.profile, &bytes, args.runtime.runtime())?;
     let report = match args.format {
         LintFormatArg::Text => lint::text(&args.profile, &findings),
         LintFormatArg::Json => lint::json(&args.profile, &findings),
+        LintFormatArg::Sarif => review::sarif::lint(&args.profile, &bytes, &findings),
     };
     write_report(&output, &report)?;
     Ok(if findings.is_empty() { Verdict::Clean } else { Verdict::Findings })

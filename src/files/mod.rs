@@ -4,6 +4,7 @@
 pub mod json;
 pub mod markdown;
 pub mod output;
+pub mod position;
 
 use std::io::{self, Read};
 use std::path::Path;

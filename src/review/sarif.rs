@@ -14,24 +14,17 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::check::{CheckReport, FindingKind};
+use crate::files::position;
+use crate::profile::lint::{self, Severity};
 
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 pub fn sarif(report: &CheckReport) -> String {
-    let (root, relative) = repository_path(&report.profile);
-    let uri = uri(&relative.to_string_lossy());
+    let artifact = Artifact::of(&report.profile);
     let rules: Vec<Value> = FindingKind::ALL
         .iter()
         .map(|kind| {
-            json!({
-                "id": kind.id(),
-                "name": rule_name(*kind),
-                "shortDescription": {"text": kind.description()},
-                "fullDescription": {"text": kind.description()},
-                "defaultConfiguration": {"level": level(*kind)},
-                "help": {"text": help(*kind)},
-                "properties": {"tags": ["security", "seccomp"], "security-severity": security_severity(*kind)},
-            })
+            rule(kind.id(), rule_name(*kind), kind.description(), level(*kind), help(*kind), security_severity(*kind))
         })
         .collect();
     let results: Vec<Value> = report
@@ -44,18 +37,95 @@ pub fn sarif(report: &CheckReport) -> String {
                 "ruleIndex": rule_index,
                 "level": level(f.kind),
                 "message": {"text": format!("{} (trace {})", f.message(), f.trace.display())},
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": uri, "uriBaseId": SRCROOT},
-                        "region": {"startLine": f.line},
-                    }
-                }],
+                "locations": [artifact.location(Some(f.line))],
                 "partialFingerprints": {"traplineClass/v1": f.fingerprint},
                 "properties": {"trace": f.trace.display().to_string()},
             })
         })
         .collect();
-    let log = json!({
+    log(&artifact, rules, results)
+}
+
+/// `trapline lint --format sarif`: one result per finding, at the line its location points at in the
+/// profile's JSON text (a YAML file's findings are placed on the file alone).
+pub fn lint(path: &Path, text: &[u8], findings: &[lint::Finding]) -> String {
+    let artifact = Artifact::of(path);
+    let json_text = std::str::from_utf8(text).ok().filter(|t| t.trim_start().starts_with(['{', '[']));
+    let kinds = [
+        (
+            Severity::Error,
+            "lint-error",
+            "ProfileRefused",
+            "A consumer of the profile (libseccomp, runc, containerd,           Docker, the kernel) refuses it, or it does something other than it says.",
+            "error",
+            "7.0",
+        ),
+        (
+            Severity::Warning,
+            "lint-warning",
+            "ProfileWeakened",
+            "The profile works, but a consumer drops, skips or           refuses part of it, or it protects less than it could.",
+            "warning",
+            "4.0",
+        ),
+    ];
+    let fix = "The message says which consumer and how to fix the profile; `trapline lint` repeats it locally.";
+    let rules: Vec<Value> =
+        kinds.iter().map(|(_, id, name, text, level, severity)| rule(id, name, text, level, fix, severity)).collect();
+    let results: Vec<Value> = findings
+        .iter()
+        .map(|f| {
+            let index = kinds.iter().position(|k| k.0 == f.severity).unwrap_or(0);
+            let line = json_text.map(|t| position::line_of(t, &position::steps(&f.location)));
+            json!({
+                "ruleId": kinds[index].1,
+                "ruleIndex": index,
+                "level": kinds[index].4,
+                "message": {"text": format!("{}: {}", f.location, f.message)},
+                "locations": [artifact.location(line)],
+                "partialFingerprints": {"traplineLint/v1": format!("{}:{}", f.location, f.message)},
+            })
+        })
+        .collect();
+    log(&artifact, rules, results)
+}
+
+/// The profile file as code scanning places it.
+struct Artifact {
+    root: Option<PathBuf>,
+    uri: String,
+}
+
+impl Artifact {
+    fn of(path: &Path) -> Artifact {
+        let (root, relative) = repository_path(path);
+        Artifact { root, uri: uri(&relative.to_string_lossy()) }
+    }
+
+    fn location(&self, line: Option<usize>) -> Value {
+        let mut location = json!({"physicalLocation": {"artifactLocation": {"uri": self.uri, "uriBaseId": SRCROOT}}});
+        if let Some(line) = line {
+            location["physicalLocation"]["region"] = json!({"startLine": line});
+        }
+        location
+    }
+}
+
+fn rule(id: &str, name: &str, description: &str, level: &str, help: &str, severity: &str) -> Value {
+    json!({
+        "id": id,
+        "name": name,
+        "shortDescription": {"text": description},
+        "fullDescription": {"text": description},
+        "defaultConfiguration": {"level": level},
+        "help": {"text": help},
+        "properties": {"tags": ["security", "seccomp"], "security-severity": severity},
+    })
+}
+
+/// The log: one run of trapline over the one artifact.
+fn log(artifact: &Artifact, rules: Vec<Value>, results: Vec<Value>) -> String {
+    let mut log = json!({
         "$schema": SCHEMA,
         "version": "2.1.0",
         "runs": [{
@@ -67,13 +137,12 @@ pub fn sarif(report: &CheckReport) -> String {
                     "rules": rules,
                 }
             },
-            "artifacts": [{"location": {"uri": uri, "uriBaseId": SRCROOT}}],
+            "artifacts": [{"location": {"uri": artifact.uri, "uriBaseId": SRCROOT}}],
             "results": results,
         }]
     });
-    let mut log = log;
-    if let Some(root) = root {
-        log["runs"][0]["originalUriBaseIds"] = json!({SRCROOT: {"uri": directory_uri(&root)}});
+    if let Some(root) = &artifact.root {
+        log["runs"][0]["originalUriBaseIds"] = json!({SRCROOT: {"uri": directory_uri(root)}});
     }
     let mut out = serde_json::to_string_pretty(&log).unwrap_or_default();
     out.push('\n');

@@ -58,8 +58,12 @@ pub enum LintError {
 /// Lints one file for a container started by `runtime` (`None`: no runtime acts after the filter is
 /// loaded). `Ok` with no findings means clean.
 pub fn lint_file(path: &Path, runtime: Option<Runtime>) -> Result<Vec<Finding>, LintError> {
-    let bytes = crate::files::read(path).map_err(|error| LintError::Io { path: path.to_path_buf(), error })?;
-    lint_bytes(path, &bytes, runtime)
+    lint_bytes(path, &read(path)?, runtime)
+}
+
+/// The file's bytes (`-`: standard input), for [`lint_bytes`] and reports that place findings on its lines.
+pub fn read(path: &Path) -> Result<Vec<u8>, LintError> {
+    crate::files::read(path).map_err(|error| LintError::Io { path: path.to_path_buf(), error })
 }
 
 /// Lints a profile held in memory; `path` only names it in errors. A List is linted item by item, each at
