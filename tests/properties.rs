@@ -429,13 +429,15 @@ fn plan() -> impl Strategy<Value = ProfilePlan> {
         prop::sample::select(vec![IoctlMode::Exact, IoctlMode::Exact, IoctlMode::Type, IoctlMode::Any]),
         prop::sample::select(vec![Some(Runtime::Runc), Some(Runtime::Crun), None]),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(default_action, ioctl, runtime, gpu_portable)| ProfilePlan {
+        .prop_map(|(default_action, ioctl, runtime, gpu_portable, allow_io_uring)| ProfilePlan {
             default_action,
             ioctl,
             runtime,
             allow_mixed_arch: false,
             gpu_portable,
+            allow_io_uring,
         })
 }
 
@@ -471,11 +473,32 @@ struct Observed<'a> {
     wx: bool,
 }
 
+/// Whether a profile made with `plan` answers what the classes did with ENOSYS so the caller falls back: clone3
+/// (unless a run used flags only clone3 has) and io_uring (unless the plan keeps it); never in an audit profile.
+fn falls_back(plan: &ProfilePlan, name: &str, classes: &[&Value]) -> bool {
+    plan.default_action != DefaultAction::Log
+        && match name {
+            "clone3" => !classes.iter().any(|c| readable(c, "flags").is_some_and(|f| f >> 32 != 0)),
+            "io_uring_setup" | "io_uring_enter" | "io_uring_register" => !plan.allow_io_uring,
+            _ => false,
+        }
+}
+
 impl<'a> Observed<'a> {
-    fn new(traces: &'a [Value]) -> Observed<'a> {
+    /// What the traces did, as the profile should see it: clone3 calls that fall back count as clone's,
+    /// io_uring calls that are denied with ENOSYS are gone.
+    fn new(traces: &'a [Value], plan: &ProfilePlan) -> Observed<'a> {
         let mut by_name: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
         for c in traces.iter().flat_map(|t| t["classes"].as_array().unwrap()) {
             by_name.entry(c["syscall"].as_str().unwrap()).or_default().push(c);
+        }
+        for name in ["clone3", "io_uring_setup", "io_uring_enter", "io_uring_register"] {
+            if by_name.get(name).is_some_and(|classes| falls_back(plan, name, classes)) {
+                let classes = by_name.remove(name).unwrap_or_default();
+                if name == "clone3" {
+                    by_name.entry("clone").or_default().extend(classes);
+                }
+            }
         }
         let wx = PROT_SYSCALLS
             .iter()
@@ -507,7 +530,7 @@ impl<'a> Observed<'a> {
 
 /// Checks `profile` (JSON) against the traces it was made from; panics naming the rule that is not backed.
 fn check_not_looser(traces: &[Value], plan: &ProfilePlan, profile: &Value, warnings: &[String]) {
-    let seen = Observed::new(traces);
+    let seen = Observed::new(traces, plan);
     let runtime: &[&str] = plan.runtime.map_or(&[], |r| r.syscalls().names);
     let coarsened_to = |mode: &str| {
         warnings.iter().any(|w| w.starts_with("ioctl: ") && w.ends_with(&format!("coarsened to --ioctl {mode}")))
@@ -659,10 +682,25 @@ proptest! {
             DefaultAction::Trap => "SCMP_ACT_TRAP",
         };
         prop_assert_eq!(&profile["defaultAction"], default);
-        for c in traces.iter().flat_map(|t| t["classes"].as_array().unwrap()) {
-            if !c["syscall"].as_str().unwrap().starts_with("syscall_") {
-                prop_assert!(allowed(&profile, c), "the profile denies a class it was made from: {}", c);
+        let all: Vec<&Value> = traces.iter().flat_map(|t| t["classes"].as_array().unwrap()).collect();
+        for c in &all {
+            let name = c["syscall"].as_str().unwrap();
+            let same: Vec<&Value> = all.iter().copied().filter(|o| o["syscall"] == name).collect();
+            if name.starts_with("syscall_") || (name.starts_with("io_uring") && falls_back(&plan, name, &same)) {
+                continue;
             }
+            // A clone3 call that falls back is made again as clone, with the same flags.
+            let as_made = if name == "clone3" && falls_back(&plan, name, &same) {
+                let mut clone = (*c).clone();
+                clone["syscall"] = json!("clone");
+                for arg in clone["args"].as_array_mut().unwrap() {
+                    arg["index"] = json!(0);
+                }
+                clone
+            } else {
+                (*c).clone()
+            };
+            prop_assert!(allowed(&profile, &as_made), "the profile denies a class it was made from: {}", c);
         }
     }
 
@@ -727,6 +765,7 @@ fn regression_more_than_128_values_of_one_argument_still_make_a_loadable_profile
         runtime: None,
         allow_mixed_arch: false,
         gpu_portable: false,
+        allow_io_uring: false,
     };
     for (syscall, index, name, values) in [
         ("personality", 0u8, "persona", (0..200u64).map(|v| v * 8).collect::<Vec<_>>()),
@@ -1033,7 +1072,7 @@ proptest! {
             // What parses is a trace: it writes back to itself, and profile and merge take it.
             let written = to_json(&trace);
             prop_assert!(parse_trace(Path::new("again.json"), &written).is_ok_and(|t| t == trace));
-            let plan = ProfilePlan { default_action: DefaultAction::Errno, ioctl: IoctlMode::Exact, runtime: Some(Runtime::Runc), allow_mixed_arch: true, gpu_portable: false };
+            let plan = ProfilePlan { default_action: DefaultAction::Errno, ioctl: IoctlMode::Exact, runtime: Some(Runtime::Runc), allow_mixed_arch: true, gpu_portable: false, allow_io_uring: false };
             let _ = generate(&[(PathBuf::from("bad.json"), trace.clone())], &plan);
             let _ = merge(vec![(PathBuf::from("bad.json"), trace)]);
         }

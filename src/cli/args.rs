@@ -306,6 +306,11 @@ pub struct ProfileArgs {
     #[arg(long)]
     pub gpu_portable: bool,
 
+    /// Keep io_uring where the runs used it. By default it is denied with ENOSYS (libuv and liburing then use
+    /// plain syscalls), because what a workload submits through a ring is never seen by seccomp.
+    #[arg(long)]
+    pub allow_io_uring: bool,
+
     /// Also write a Markdown report that says why each rule is there.
     #[arg(long, value_name = "FILE.md")]
     pub explain: Option<PathBuf>,
@@ -487,6 +492,7 @@ impl ProfileArgs {
             runtime: self.runtime.runtime(),
             allow_mixed_arch: self.allow_mixed_arch,
             gpu_portable: self.gpu_portable,
+            allow_io_uring: self.allow_io_uring,
         }
     }
 

@@ -120,6 +120,22 @@ fn rules(out: &mut String, generated: &Generated, runs: u64) {
                     reason.name
                 );
             }
+            Source::FallsBack(seen) => {
+                let calls: u64 = seen.iter().map(|(_, c)| c.count).sum();
+                let instead = if reason.name == "clone3" {
+                    "glibc falls back to clone, whose flags the filter checks"
+                } else {
+                    "the caller falls back to plain syscalls, which the filter sees"
+                };
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {when} | {calls} | {} of {runs} | {} | | {instead} | {} |",
+                    reason.name,
+                    runs_seen(seen),
+                    processes_seen(seen),
+                    cell(&origins(seen)),
+                );
+            }
             Source::Fallback => {
                 let _ = writeln!(
                     out,

@@ -24,7 +24,15 @@ const LOW_32_BITS: u64 = 0xffff_ffff;
 
 /// Syscalls that libc (or a language runtime) tries first and falls back from when the kernel answers
 /// ENOSYS. Denying them with EPERM would break that fallback (glibc treats EPERM from clone3 as fatal).
-pub const FALLBACK_ENOSYS: &[&str] = &["clone3", "close_range", "faccessat2", "fchmodat2", "openat2", "statx"];
+pub const FALLBACK_ENOSYS: &[&str] =
+    &["clone3", "close_range", "faccessat2", "fchmodat2", "io_uring_setup", "openat2", "statx"];
+
+/// clone3's flags that clone cannot express (CLONE_CLEAR_SIGHAND, CLONE_INTO_CGROUP and whatever comes after
+/// them): a run that used them needs clone3 itself.
+const CLONE3_ONLY_FLAGS: u64 = !0xffff_ffff;
+
+/// The io_uring calls: operations submitted through a ring are never seen by seccomp.
+const IO_URING: &[&str] = &["io_uring_setup", "io_uring_enter", "io_uring_register"];
 
 /// The syscalls whose prot argument W^X restricts.
 const PROT_SYSCALLS: &[&str] = &["mmap", "mmap2", "mprotect", "pkey_mprotect"];
@@ -70,6 +78,8 @@ pub struct ProfilePlan {
     /// Ignore the size bits of every NVIDIA frontend request, so the profile survives driver updates that
     /// change a parameter struct's size (at the price of allowing any size for those commands).
     pub gpu_portable: bool,
+    /// Keep io_uring where the runs used it, although what is submitted through a ring bypasses seccomp.
+    pub allow_io_uring: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +123,9 @@ pub enum Source<'a> {
     Unobserved,
     /// Not used; denied with ENOSYS so libc falls back.
     Fallback,
+    /// Used, but denied with ENOSYS all the same, so that the caller falls back to a call the filter can judge
+    /// (clone3 to clone) or that it can see at all (io_uring to plain syscalls).
+    FallsBack(Vec<(usize, &'a Class)>),
 }
 
 pub struct Generated<'a> {
@@ -128,18 +141,25 @@ pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Resul
     let architectures = architectures(traces, plan)?;
     check_inputs(traces)?;
     let mut warnings = run_warnings(traces);
-    let by_name = by_name(traces, &mut warnings);
+    let mut by_name = by_name(traces, &mut warnings);
+    // An audit profile (default SCMP_ACT_LOG) denies nothing, not even what falls back.
+    let falls_back = match plan.default_action {
+        DefaultAction::Log => Vec::new(),
+        _ => falls_back(&mut by_name, plan, &mut warnings),
+    };
     let wx_seen = wx_seen(&by_name);
     let known = Known { by_name: &by_name, runtime: plan.runtime.map(|r| r.syscalls().names).unwrap_or(&[]) };
 
     let mut reasons = seen_reasons(&known, plan, wx_seen, &mut warnings);
+    reasons.extend(falls_back);
     reasons.extend(runtime_timing_reasons(traces, &known));
     reasons.extend(unobserved_reasons(traces, &known));
     if let Some(runtime) = plan.runtime {
         reasons.extend(runtime_reasons(runtime, &by_name));
     }
     if plan.default_action != DefaultAction::Log {
-        reasons.extend(fallback_reasons(&known));
+        let given: BTreeSet<String> = reasons.iter().map(|r| r.name.clone()).collect();
+        reasons.extend(fallback_reasons(&known).into_iter().filter(|r| !given.contains(&r.name)));
     }
     reasons.sort_by(|a, b| (&a.name, &a.condition).cmp(&(&b.name, &b.condition)));
 
@@ -244,6 +264,67 @@ fn by_name<'a>(traces: &'a [(PathBuf, Trace)], warnings: &mut Vec<String>) -> BT
         }
     }
     by_name
+}
+
+/// The calls the runs made that are denied with ENOSYS all the same, taken out of `by_name`, with a reason
+/// each. clone3's flags sit behind a pointer where seccomp cannot look, so allowing it would let a workload
+/// create the namespaces the clone rule refuses: glibc answers ENOSYS by calling clone, so clone3's calls move
+/// to clone, whose rule then admits their flags. Only a run that used what clone cannot express keeps clone3.
+/// Operations submitted through io_uring never pass the filter: libuv and liburing fall back to plain
+/// syscalls on ENOSYS, unless the plan keeps io_uring.
+fn falls_back<'a>(
+    by_name: &mut BTreeMap<&'a str, Seen<'a>>,
+    plan: &ProfilePlan,
+    warnings: &mut Vec<String>,
+) -> Vec<Reason<'a>> {
+    let mut reasons = Vec::new();
+    let denied = |name: &str, seen| Reason {
+        action: Action::Errno,
+        errno_ret: Some(ENOSYS),
+        ..allow(name, Source::FallsBack(seen))
+    };
+    if let Some(clone3) = by_name.get("clone3") {
+        let exes = |seen: &Seen<'_>| -> String {
+            let exes: BTreeSet<String> = seen.iter().flat_map(|(_, c)| c.exes.iter().map(|e| e.to_string())).collect();
+            exes.into_iter().collect::<Vec<_>>().join(", ")
+        };
+        if clone3.iter().any(|(_, c)| arg_value(c, "flags").is_some_and(|f| f & CLONE3_ONLY_FLAGS != 0)) {
+            warnings.push(format!(
+                "clone3 is allowed: {} used flags that clone cannot express (CLONE_CLEAR_SIGHAND, CLONE_INTO_CGROUP); \
+                 seccomp cannot see clone3's flags, so this profile does not stop the workload from creating \
+                 namespaces",
+                exes(clone3)
+            ));
+        } else if let Some(clone3) = by_name.remove("clone3") {
+            by_name.entry("clone").or_default().extend(clone3.iter().copied());
+            reasons.push(denied("clone3", clone3));
+        }
+    }
+    for name in IO_URING {
+        let Some(seen) = by_name.get(name) else { continue };
+        if plan.allow_io_uring {
+            if *name == "io_uring_setup" {
+                warnings.push(
+                    "io_uring is allowed (--allow-io-uring): what a workload submits through a ring is never seen \
+                     by seccomp, so this profile does not limit it"
+                        .to_string(),
+                );
+            }
+            continue;
+        }
+        let seen = seen.clone();
+        by_name.remove(name);
+        if *name == "io_uring_setup" {
+            warnings.push(
+                "io_uring_setup is denied with ENOSYS although the runs used it: what is submitted through a ring \
+                 bypasses seccomp; libuv and liburing fall back to plain syscalls, which this recording may not \
+                 hold (record again with `--known` on this profile), or keep io_uring with --allow-io-uring"
+                    .to_string(),
+            );
+            reasons.push(denied(name, seen));
+        }
+    }
+    reasons
 }
 
 /// Whether some run asked for memory both writable and executable: then W^X cannot be kept.

@@ -14,7 +14,7 @@
 
 use crate::decode::arch::Arch;
 use crate::profile::oci::{Action, ArgRule, Op, Seccomp, SyscallRule, arch_of_scmp};
-use crate::trace::model::Class;
+use crate::trace::model::{Arg, Class};
 
 /// errno that runc and crun return for `SCMP_ACT_ERRNO` without `errnoRet`.
 pub const EPERM: u32 = 1;
@@ -63,8 +63,40 @@ impl Verdict {
     }
 }
 
-/// The kernel's verdict on `class` under `profile`.
+/// errno of "no such call", which callers answer by falling back to another way.
+const ENOSYS: u32 = 38;
+
+/// The kernel's verdict on `class` under `profile`, or on what the caller does instead where the profile
+/// answers ENOSYS to a call with a known fallback: glibc makes a clone3 call again as clone with the same flags,
+/// and io_uring's users (libuv, liburing) go on with plain syscalls. Such a profile denies the workload
+/// nothing, as long as clone is allowed those flags.
 pub fn verdict(profile: &Seccomp, class: &Class) -> Verdict {
+    let direct = kernel_verdict(profile, class);
+    let Verdict::Denied(decision) = &direct else { return direct };
+    if decision.action != Action::Errno || decision.errno != Some(ENOSYS) {
+        return direct;
+    }
+    match class.syscall.as_str() {
+        "io_uring_setup" => Verdict::Allowed(*decision),
+        _ => match fallback(class) {
+            Some(instead) => kernel_verdict(profile, &instead),
+            None => direct,
+        },
+    }
+}
+
+/// The call that takes `class`'s place when it fails with ENOSYS, where a filter can judge it: clone for
+/// clone3, with clone3's flags as its first argument.
+pub fn fallback(class: &Class) -> Option<Class> {
+    if class.syscall != "clone3" {
+        return None;
+    }
+    let args = class.args.iter().filter(|a| a.name == "flags").map(|a| Arg { index: Some(0), ..a.clone() }).collect();
+    Some(Class { syscall: "clone".to_string(), nr: class.arch.syscall_nr("clone")?, args, ..class.clone() })
+}
+
+/// What the filter itself decides for `class`.
+fn kernel_verdict(profile: &Seccomp, class: &Class) -> Verdict {
     if !covers(profile, class.arch) {
         return Verdict::BadArch(class.arch);
     }
@@ -305,12 +337,41 @@ mod tests {
     fn the_strictest_matching_action_wins() {
         let p = profile(
             r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-                {"names": ["clone3"], "action": "SCMP_ACT_ALLOW"},
-                {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}"#,
+                {"names": ["openat2"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["openat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}"#,
         );
-        let v = verdict(&p, &class("clone3", Arch::X86_64, &[]));
+        let v = verdict(&p, &class("openat2", Arch::X86_64, &[]));
         assert_eq!(v, Verdict::Denied(Decision { action: Action::Errno, errno: Some(38), by: By::Entry(1) }));
         assert_eq!(describe_action(Action::Errno, Some(38)), "SCMP_ACT_ERRNO (ENOSYS)");
+    }
+
+    #[test]
+    fn clone3_answered_with_enosys_is_judged_as_the_clone_it_becomes() {
+        let p = profile(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+                {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}]}"#,
+        );
+        let clone3 = |flags| {
+            let mut c = class("clone3", Arch::X86_64, &[]);
+            c.args.push(Arg {
+                index: None,
+                name: "flags".into(),
+                value: crate::trace::model::Hex(flags),
+                raw: None,
+                decoded: String::new(),
+                ioc: None,
+                unreadable: None,
+            });
+            c
+        };
+        // A thread (CLONE_VM|CLONE_THREAD|...): clone allows it, so clone3's ENOSYS denies nothing.
+        assert!(verdict(&p, &clone3(0x3d0f00)).allowed());
+        // CLONE_NEWUSER|CLONE_NEWNET: the clone it becomes is denied, as clone3 itself would not be checked.
+        assert!(
+            matches!(verdict(&p, &clone3(0x5000_0000)), Verdict::Denied(d) if d.by == By::Entry(1) || d.by == By::Default)
+        );
     }
 
     #[test]

@@ -437,13 +437,15 @@ fn profile_trace(profile: &Seccomp, trace: &Trace, report: &mut DiffReport) -> (
         };
         denied.push(class_change(&[class], trace, native, Some(detail)));
     }
+    // A clone3 call the profile answers with ENOSYS is made again as clone: it uses the clone rule.
+    let fallbacks: Vec<Class> = trace.classes.iter().filter_map(allow::fallback).collect();
     let unused = normalize(profile)
         .iter()
         .filter(|(_, action, _, _)| lets_through(*action))
         .filter(|(name, action, errno, args)| {
             let rule =
                 SyscallRule { names: vec![name.clone()], action: *action, errno_ret: *errno, args: args.clone() };
-            !trace.classes.iter().any(|c| {
+            !trace.classes.iter().chain(&fallbacks).any(|c| {
                 c.syscall == *name
                     && covers(profile, c.arch)
                     && matches(&rule, c, matches!(c.arch, Arch::I386 | Arch::Arm)) != Some(false)

@@ -22,6 +22,7 @@ fn main() {
                 runtime: Some(Runtime::Runc),
                 allow_mixed_arch: true,
                 gpu_portable: ioctl == IoctlMode::Type,
+                allow_io_uring: false,
             };
             let traces = [(PathBuf::from("fuzz.json"), trace.clone())];
             if let Ok(generated) = generate(&traces, &plan) {

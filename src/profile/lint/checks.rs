@@ -370,6 +370,34 @@ pub(super) fn check_runtime_needs(p: &Profile, runtime: Option<Runtime>, out: &m
     }
 }
 
+/// Calls a filter cannot see through: clone3's flags sit behind a pointer (so an allowed clone3 creates the
+/// namespaces a clone rule refuses), and what is submitted through io_uring never passes the filter at all.
+/// Docker's default profile answers clone3 with ENOSYS (glibc falls back to clone) and denies io_uring.
+pub(super) fn check_filter_bypasses(p: &Profile, out: &mut Out) {
+    let allowing = |action: Option<&str>| matches!(action, Some("SCMP_ACT_ALLOW" | "SCMP_ACT_LOG"));
+    let bypasses = [
+        (
+            "clone3",
+            "seccomp cannot see clone3's flags, so the workload can create namespaces (CLONE_NEWUSER, CLONE_NEWNET) \
+             the profile refuses to clone; deny clone3 with SCMP_ACT_ERRNO and errnoRet 38 (ENOSYS): glibc then \
+             calls clone, whose flags the filter checks",
+        ),
+        (
+            "io_uring_setup",
+            "what a workload submits through io_uring (opens, reads, connects) never passes the seccomp filter; \
+             deny io_uring_setup with SCMP_ACT_ERRNO and errnoRet 38 (ENOSYS): libuv and liburing fall back to \
+             plain syscalls (trapline profile --allow-io-uring keeps it on purpose)",
+        ),
+    ];
+    for (name, why) in bypasses {
+        // A default that allows is reported already (it lets through everything not listed).
+        let allowed = p.entries.iter().filter(|e| e.names.iter().any(|(_, n)| *n == name) && allowing(e.action));
+        for e in allowed {
+            out.warning(&e.loc, format!("{name} is allowed: {why}"));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::profile::lint::Severity;

@@ -390,14 +390,16 @@ mod tests {
     fn only_names_missing_on_every_arch_are_reported() {
         let f = lint(
             r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
-                "syscalls": [{"names": ["newfstatat", "socket", "fstatat64", "arch_prctl", "clone3"], "action": "SCMP_ACT_ALLOW"},
+                "syscalls": [{"names": ["newfstatat", "socket", "fstatat64", "arch_prctl", "pidfd_open"], "action": "SCMP_ACT_ALLOW"},
+                             {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
                              {"names": ["fstatat64"], "action": "SCMP_ACT_LOG"}]}"#,
         );
         // newfstatat is x86_64's, fstatat64 i386's: fine in a profile for both.
         assert!(f.is_empty(), "{f:?}");
         let f = lint(
             r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
-                "syscalls": [{"names": ["newfstatat", "fstatat64", "clone3"], "action": "SCMP_ACT_ALLOW"}]}"#,
+                "syscalls": [{"names": ["newfstatat", "fstatat64", "pidfd_open"], "action": "SCMP_ACT_ALLOW"},
+                             {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}"#,
         );
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].location, "syscalls[0].names");
@@ -405,7 +407,8 @@ mod tests {
         // A name listed twice is still missing on one architecture only.
         let f = lint(
             r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
-                "syscalls": [{"names": ["fstatat64", "fstatat64", "clone3"], "action": "SCMP_ACT_ALLOW"}]}"#,
+                "syscalls": [{"names": ["fstatat64", "fstatat64", "pidfd_open"], "action": "SCMP_ACT_ALLOW"},
+                             {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}"#,
         );
         assert!(f.is_empty(), "{f:?}");
     }
