@@ -24,7 +24,7 @@ step "1. record: sh -c '$PIPELINE'"
 step "2. profile (runtime none: this runs on the host), explain, lint"
 "$T" profile "$D/pipeline.json" --runtime none -o "$D/pipeline.profile.json" --explain "$D/pipeline.profile.md"
 echo "$D/pipeline.profile.json: $(grep -c '"SCMP_ACT' "$D/pipeline.profile.json") entries; why each is there: $D/pipeline.profile.md"
-"$T" lint "$D/pipeline.profile.json" && echo "lint: no findings"
+"$T" lint --runtime none "$D/pipeline.profile.json" && echo "lint: no findings"
 
 step "3. run the pipeline under its profile (enforcing), then audit python3 against it"
 "$T" run --profile "$D/pipeline.profile.json" -- sh -c "$PIPELINE"

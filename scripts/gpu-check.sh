@@ -221,7 +221,7 @@ for w in "${traces[@]}"; do
         -o "$OUT/profiles/$w-$driver-portable.json" --explain "$OUT/reports/$w-$driver-portable.md" || true
     for p in "$OUT/profiles/$w-$driver.json" "$OUT/profiles/$w-$driver-portable.json"; do
         if [ -s "$p" ]; then
-            run_step "lint-$(basename "$p" .json)" 30 "$TRAPLINE" lint "$p" ||
+            run_step "lint-$(basename "$p" .json)" 30 "$TRAPLINE" lint --runtime none "$p" ||
                 say "lint: findings or errors for $p (see log)"
         fi
     done
