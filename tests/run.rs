@@ -155,3 +155,17 @@ fn record_known_counts_threads_as_threads() {
     let totals = &trace["runs"][0]["totals"];
     assert_eq!((totals["processes"].as_u64(), totals["threads"].as_u64()), (Some(1), Some(5)), "{totals}");
 }
+
+/// A workload killed by a signal under `run` makes trapline die by that signal, as it would die untraced.
+#[test]
+fn run_dies_by_the_signal_that_killed_the_workload() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = TempDir::new("run-signal");
+    let profile = dir.join("allow.json");
+    fs::write(&profile, r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#).unwrap();
+    let profile = profile.to_str().unwrap();
+    let enforced = trapline(&["run", "--profile", profile, "--", "/bin/sh", "-c", "kill -INT $$"]);
+    assert_eq!(enforced.status.signal(), Some(libc::SIGINT), "{}", enforced.stderr_str());
+    let audited = trapline(&["run", "--audit", "--profile", profile, "--", "/bin/sh", "-c", "kill -TERM $$"]);
+    assert_eq!(audited.status.signal(), Some(libc::SIGTERM), "{}", audited.stderr_str());
+}

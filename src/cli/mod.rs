@@ -25,10 +25,11 @@ use crate::profile::generate::{generate, recording_profile};
 use crate::profile::lint;
 use crate::record::agent::{AgentPlan, run_agent};
 use crate::record::enforce::Enforcement;
-use crate::record::{self, BackendKind, RecordError, RecordPlan};
+use crate::record::{self, BackendKind, RecordError, RecordPlan, signals};
 use crate::review::describe::audit_report;
 use crate::review::{self, ReviewPlan};
 use crate::trace::merge::{self, merge};
+use crate::trace::model::Exit;
 use crate::trace::read::read_traces;
 
 /// What a successful command concluded.
@@ -37,8 +38,8 @@ pub enum Verdict {
     Clean,
     /// A check found something (exit 1).
     Findings,
-    /// Pass the workload's exit status through.
-    Workload(i32),
+    /// End as the workload ended: its exit status, or death by the signal that killed it.
+    Workload(Exit),
 }
 
 /// Parses the command line, runs it, and maps its outcome to the process exit code: 0 clean, 1 findings, 2
@@ -64,7 +65,14 @@ pub fn main(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
     match run(args) {
         Ok(Verdict::Clean) => ExitCode::SUCCESS,
         Ok(Verdict::Findings) => ExitCode::from(1),
-        Ok(Verdict::Workload(status)) => ExitCode::from(status.clamp(0, 255) as u8),
+        Ok(Verdict::Workload(exit)) => {
+            // A workload killed by a signal makes trapline die by it too, its trace already written.
+            if let Some(signal) = exit.signal.as_ref().map(|_| exit.status - 128).filter(|s| (1..64).contains(s)) {
+                let _ = std::io::stdout().flush();
+                signals::die_like(signal);
+            }
+            ExitCode::from(exit.status.clamp(0, 255) as u8)
+        }
         // A reader that went away (`trapline profile ... | head`) is no error.
         Err(err) if err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(is_broken_pipe)) => {
             ExitCode::SUCCESS
@@ -131,14 +139,15 @@ fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
     };
     let output = Output::prepare(&args.output)?;
     let trace = record::record(&plan)?;
-    let status = trace.runs[0].exit.status;
+    let exit = trace.runs[0].exit.clone();
+    let status = exit.status;
     output
         .commit(&to_json(&trace))
         .map_err(|e| anyhow::anyhow!("{e}; the workload exited with {status}, its trace is lost"))?;
     if !args.quiet {
         say(record::summary(&trace, &output.name()));
     }
-    Ok(Verdict::Workload(status))
+    Ok(Verdict::Workload(exit))
 }
 
 /// The `--known` filter, after saying which of the profile's names libseccomp left out.
@@ -248,7 +257,7 @@ fn run_run(args: RunArgs) -> anyhow::Result<Verdict> {
         if let Some(hint) = Enforcement::hint(&args.profile, &exit) {
             say(hint);
         }
-        return Ok(Verdict::Workload(exit.status));
+        return Ok(Verdict::Workload(exit));
     }
     let output = args.output.as_deref().map(Output::prepare).transpose()?;
     let plan = RecordPlan::audit(args.command, args.profile.clone(), known_filter(&args.profile)?);
@@ -257,7 +266,7 @@ fn run_run(args: RunArgs) -> anyhow::Result<Verdict> {
         output.commit(&to_json(&denied))?;
     }
     say(audit_report(&args.profile, &denied));
-    Ok(Verdict::Workload(denied.runs[0].exit.status))
+    Ok(Verdict::Workload(denied.runs[0].exit.clone()))
 }
 
 fn run_import(args: ImportArgs) -> anyhow::Result<Verdict> {

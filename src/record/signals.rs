@@ -98,3 +98,22 @@ fn set_ticks(micros: i64) {
     // SAFETY: a valid itimerval; the old value is not wanted.
     unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };
 }
+
+/// Ends trapline by `signal`, as the workload ended, so that a shell, a supervisor or a container engine sees
+/// what it would have seen without trapline (`Interrupt`, not status 130). The default action is restored and
+/// the signal unblocked first, and no core file of trapline's own is written (the workload's was, if any).
+/// Returns only where the signal does not end a process.
+pub fn die_like(signal: i32) {
+    let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: plain calls on this process with live, initialised arguments; nothing runs after the signal
+    // but its default action.
+    unsafe {
+        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+        libc::signal(signal, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(signal);
+    }
+}
