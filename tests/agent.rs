@@ -99,9 +99,14 @@ fn agent_records_a_container_whose_profile_then_starts_it() {
     assert_eq!(confined.stdout_str(), unconfined.stdout_str());
 }
 
-/// The one trace the agent writes into `out` once the container has ended: its path and contents.
+/// The one trace the agent writes into `out` once the container has ended: its path and contents. A write
+/// in progress has a hidden name for an instant (`.NAME.json.XXXXXX`, renamed over `NAME.json` when whole), as a
+/// directory watcher sees it too: hidden names are not traces.
 fn the_trace(out: &Path) -> (std::path::PathBuf, Value) {
-    let written = || fs::read_dir(out).map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>()).unwrap_or_default();
+    let visible = |e: &fs::DirEntry| !e.file_name().to_string_lossy().starts_with('.');
+    let written = || {
+        fs::read_dir(out).map(|d| d.flatten().filter(visible).map(|e| e.path()).collect::<Vec<_>>()).unwrap_or_default()
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     while written().is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));

@@ -158,3 +158,25 @@ fn io_uring_is_answered_with_enosys_unless_kept_on_purpose() {
     let lint = trapline(&dir, &["lint", "--runtime", "none", "p.json"]);
     assert!(lint.stdout_str().contains("warning: io_uring_setup is allowed: "), "{}", lint.stdout_str());
 }
+
+/// A call that weakens isolation, made by the workload, is allowed (the run needed it) and put in front of the
+/// reviewer: lint warns with why it matters and what Docker's default does, and the explain report names the
+/// executable that needed it.
+#[test]
+fn calls_that_weaken_isolation_are_put_before_the_reviewer() {
+    let dir = TempDir::new("risky");
+    let exe =
+        program("unshare_nothing", "#define _GNU_SOURCE\n#include <sched.h>\nint main(void) { return unshare(0); }\n");
+    let exe = exe.to_str().unwrap();
+    profile_of(&dir, exe, "", &["--explain", "p.md"]);
+    let lint = trapline(&dir, &["lint", "--runtime", "none", "p.json"]);
+    let report = lint.stdout_str();
+    assert!(report.contains("warning: unshare is allowed, and it enters new or other namespaces"), "{report}");
+    assert!(report.contains("Docker's default profile: allowed only with CAP_SYS_ADMIN"), "{report}");
+    let md = fs::read_to_string(dir.join("p.md")).unwrap();
+    let section = md.split("## Calls that weaken isolation").nth(1).unwrap_or_else(|| panic!("{md}"));
+    assert!(
+        section.contains("| `unshare` | enters new or other namespaces") && section.contains("unshare_nothing"),
+        "{section}"
+    );
+}

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::generate::{Generated, Reason, Source, describe_condition};
 use super::oci::Action;
+use super::risk::{Risk, risk_of};
 use crate::files::markdown::cell;
 use crate::trace::model::{Class, FdDesc, Trace};
 
@@ -16,6 +17,7 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
     header(&mut out, traces, runs);
     defaults(&mut out, generated);
     rules(&mut out, generated, runs);
+    weakened(&mut out, generated);
     ioctls_by_device(&mut out, generated);
     notes(&mut out, generated, runs);
     out
@@ -200,6 +202,43 @@ fn origins(seen: &[(usize, &Class)]) -> String {
         text.push_str(&format!(" and {} more", all.len() - SHOWN));
     }
     text
+}
+
+/// The allowed calls that weaken the container's isolation (`profile::risk`), for the reviewer to weigh: why
+/// each matters, what Docker's default profile does with it, and which executable and call site needed it.
+fn weakened(out: &mut String, generated: &Generated) {
+    let risky: Vec<(&Reason, &Risk)> = generated
+        .reasons
+        .iter()
+        .filter(|r| matches!(r.action, Action::Allow | Action::Log))
+        .filter_map(|r| risk_of(&r.name).map(|risk| (r, risk)))
+        .collect();
+    if risky.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Calls that weaken isolation\n");
+    let _ = writeln!(out, "| syscall | why it matters | Docker's default profile | needed by | called from |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for (reason, risk) in risky {
+        let (by, from) = match &reason.source {
+            Source::Seen(seen) => {
+                let exes: BTreeSet<String> =
+                    seen.iter().flat_map(|(_, c)| c.exes.iter().map(|e| e.to_string())).collect();
+                (exes.into_iter().collect::<Vec<_>>().join(", "), origins(seen))
+            }
+            Source::Runtime(rt) | Source::RuntimeTiming(rt) => (format!("{} itself", rt.name()), String::new()),
+            _ => (String::new(), String::new()),
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} |",
+            reason.name,
+            cell(risk.why),
+            cell(risk.docker),
+            cell(&by),
+            cell(&from)
+        );
+    }
 }
 
 /// In how many runs a rule's classes were seen: per trace the most of any one class (a lower bound where

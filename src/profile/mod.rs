@@ -7,4 +7,5 @@ pub mod generate;
 pub mod lint;
 pub mod oci;
 pub mod read;
+pub mod risk;
 pub mod runtime;

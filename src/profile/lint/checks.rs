@@ -10,6 +10,7 @@ use super::model::{Entry, Profile, field};
 use super::out::{Out, key_loc};
 use super::vocabulary::{ACTIONS, ARCHES, EPERM, FLAGS, OPS};
 use crate::profile::generate::MAX_ENTRIES_PER_SYSCALL;
+use crate::profile::risk::{ADDR_NO_RANDOMIZE, risk_of};
 use crate::profile::runtime::Runtime;
 
 const ENOSYS: u64 = 38;
@@ -396,6 +397,50 @@ pub(super) fn check_filter_bypasses(p: &Profile, out: &mut Out) {
             out.warning(&e.loc, format!("{name} is allowed: {why}"));
         }
     }
+}
+
+/// Calls that weaken isolation (`profile::risk`), each where an entry allows it, for the reviewer to weigh:
+/// why it matters and what Docker's default profile does with it. personality counts only where it may turn
+/// address-space randomisation off.
+pub(super) fn check_risky(p: &Profile, out: &mut Out) {
+    let allowing = |action: Option<&str>| matches!(action, Some("SCMP_ACT_ALLOW" | "SCMP_ACT_LOG"));
+    for e in p.entries.iter().filter(|e| allowing(e.action)) {
+        for (i, name) in &e.names {
+            if let Some(risk) = risk_of(name) {
+                out.warning(
+                    &format!("{}.names[{i}]", e.loc),
+                    format!(
+                        "{name} is allowed, and it {}; Docker's default profile: {}. Keep it only if the workload \
+                         needs it (the explain report names the executable and call site that did)",
+                        risk.why, risk.docker
+                    ),
+                );
+            }
+            if *name == "personality" && may_disable_aslr(e) {
+                out.warning(
+                    &format!("{}.names[{i}]", e.loc),
+                    "personality is allowed with ADDR_NO_RANDOMIZE: it turns address-space randomisation off for \
+                     what the process execs next; Docker's default profile allows only the personas 0x0, 0x8, \
+                     0x20000, 0x20008 and the query 0xffffffff"
+                        .to_string(),
+                );
+            }
+        }
+    }
+}
+
+/// Whether an entry's conditions let a persona with ADDR_NO_RANDOMIZE through (no condition on arg 0 does).
+fn may_disable_aslr(e: &Entry) -> bool {
+    let on_persona: Vec<_> = e.args.iter().filter(|a| a.index == Some(0)).collect();
+    on_persona.is_empty()
+        || on_persona.iter().all(|a| match (a.op, a.value, a.value_two) {
+            (Some("SCMP_CMP_EQ"), Some(value), _) => value & ADDR_NO_RANDOMIZE != 0 && value != 0xffff_ffff,
+            // Mask 0 matches every value, which check_mask_zero reports already.
+            (Some("SCMP_CMP_MASKED_EQ"), Some(mask), two) if mask != 0 => {
+                mask & ADDR_NO_RANDOMIZE == 0 || two.unwrap_or(0) & ADDR_NO_RANDOMIZE != 0
+            }
+            _ => false,
+        })
 }
 
 #[cfg(test)]

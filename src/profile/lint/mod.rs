@@ -37,7 +37,7 @@ use crate::profile::read::{Document, Found, LocateError, ParseError, list_item};
 use checks::{
     check_clone3, check_default_allow, check_entries_per_syscall, check_errno_without_errno_action,
     check_filter_bypasses, check_foreign_keys, check_ioctl_request_width, check_kill_thread, check_mask_zero,
-    check_notify, check_runtime_needs, check_strings,
+    check_notify, check_risky, check_runtime_needs, check_strings,
 };
 use libseccomp::check_libseccomp;
 use model::read_profile;
@@ -119,6 +119,7 @@ fn lint_object(found: &Found<'_>, runtime: Option<Runtime>) -> Vec<Finding> {
     check_kill_thread(&profile, &mut out);
     check_clone3(&profile, &mut out);
     check_filter_bypasses(&profile, &mut out);
+    check_risky(&profile, &mut out);
     check_ioctl_request_width(&profile, &mut out);
     check_runtime_needs(&profile, runtime, &mut out);
     out.finish()
