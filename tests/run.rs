@@ -93,6 +93,13 @@ fn record_known_records_only_what_is_new() {
     assert_eq!(classes.len(), 1, "{classes:?}");
     assert_eq!(classes[0]["syscall"], "socket");
     assert_eq!(classes[0]["args"][0]["decoded"], "AF_INET");
+
+    // The diff shows what is new and nothing as removed: the run used the profile's rules untraced.
+    let diff = trapline(&["diff", "--format", "json", &profile, new.to_str().unwrap()]);
+    assert_eq!(diff.code(), 0, "{}", diff.stderr_str());
+    let report: Value = serde_json::from_slice(&diff.stdout).unwrap();
+    assert_eq!((report["summary"]["added"].as_u64(), report["summary"]["removed"].as_u64()), (Some(1), Some(0)));
+    assert!(report["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("--known")), "{report}");
 }
 
 #[test]
