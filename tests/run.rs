@@ -176,3 +176,45 @@ fn run_dies_by_the_signal_that_killed_the_workload() {
     let audited = trapline(&["run", "--audit", "--profile", profile, "--", "/bin/sh", "-c", "kill -TERM $$"]);
     assert_eq!(audited.status.signal(), Some(libc::SIGTERM), "{}", audited.stderr_str());
 }
+
+/// The fix loop: a profile extended with a `--known` trace (which holds only what was new) keeps every old
+/// rule and allows the new call, and the workload runs under it.
+#[test]
+fn a_profile_is_extended_with_a_known_trace() {
+    let dir = TempDir::new("extend");
+    let (exe, profile) = profile_without_socket(&dir);
+    let new = dir.join("new.json");
+    let more = trapline(&["record", "-q", "--known", &profile, "-o", new.to_str().unwrap(), "--", &exe, "socket"]);
+    assert_eq!(more.code(), 0, "{}", more.stderr_str());
+    let extended = dir.join("extended.json");
+    let explain = dir.join("extended.md");
+    let made = trapline(&[
+        "profile",
+        "--runtime",
+        "none",
+        &profile,
+        new.to_str().unwrap(),
+        "-o",
+        extended.to_str().unwrap(),
+        "--explain",
+        explain.to_str().unwrap(),
+    ]);
+    assert_eq!(made.code(), 0, "{}", made.stderr_str());
+    let old: Value = serde_json::from_slice(&fs::read(&profile).unwrap()).unwrap();
+    let grown: Value = serde_json::from_slice(&fs::read(&extended).unwrap()).unwrap();
+    let names = |p: &Value| -> std::collections::BTreeSet<String> {
+        p["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|e| e["names"].as_array().unwrap().clone())
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(names(&grown).is_superset(&names(&old)), "every old rule is kept");
+    assert!(names(&grown).contains("socket") && !names(&old).contains("socket"));
+    let under = trapline(&["run", "--profile", extended.to_str().unwrap(), "--", &exe, "socket"]);
+    assert_eq!(under.stdout_str(), "pid ok 1\nsocket ok\n", "{}", under.stderr_str());
+    let md = fs::read_to_string(&explain).unwrap();
+    assert!(md.contains(&format!("kept from `{profile}`")), "{md}");
+}

@@ -267,7 +267,9 @@ pub enum LintFormatArg {
 
 #[derive(Debug, clap::Args)]
 pub struct ProfileArgs {
-    /// Traces written by `trapline record`; each counts as one run.
+    /// Traces written by `trapline record`; each counts as one run. A profile among them is extended: its
+    /// entries are kept and what the traces add is allowed too (`profile OLD.json NEW.json`, NEW recorded
+    /// with `record --known OLD.json`).
     #[arg(required_unless_present = "recording", value_name = "TRACE")]
     pub traces: Vec<PathBuf>,
 

@@ -6,6 +6,7 @@ mod pages;
 
 use std::ffi::OsString;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -18,15 +19,17 @@ use args::{
 
 use crate::decode::arch::Arch;
 use crate::files::json::to_json;
-use crate::files::output::Output;
+use crate::files::output::{Output, STDIO};
 use crate::profile::deploy::{k8s_snippet, render};
 use crate::profile::explain::explain;
-use crate::profile::generate::{generate, recording_profile};
+use crate::profile::generate::{extend, recording_profile};
 use crate::profile::lint;
+use crate::profile::read::read_profile;
 use crate::record::agent::{AgentPlan, run_agent};
 use crate::record::enforce::Enforcement;
 use crate::record::{self, BackendKind, RecordError, RecordPlan, signals};
 use crate::review::describe::audit_report;
+use crate::review::load;
 use crate::review::{self, ReviewPlan};
 use crate::trace::merge::{self, merge};
 use crate::trace::model::Exit;
@@ -166,8 +169,12 @@ fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
         return Ok(Verdict::Clean);
     }
     let explain_output = args.explain.as_deref().map(Output::prepare).transpose()?;
-    let traces = read_traces(&args.traces)?;
-    let generated = generate(&traces, &args.plan())?;
+    // Profiles among the inputs are extended: the fix loop (`profile OLD.json NEW.known.json`).
+    let (bases, traces): (Vec<PathBuf>, Vec<PathBuf>) =
+        args.traces.iter().cloned().partition(|p| p != Path::new(STDIO) && load::is_profile(p));
+    let bases = bases.into_iter().map(|p| read_profile(&p).map(|s| (p, s))).collect::<Result<Vec<_>, _>>()?;
+    let traces = read_traces(&traces)?;
+    let generated = extend(&bases, &traces, &args.plan())?;
     for warning in &generated.warnings {
         say(format_args!("warning: {warning}"));
     }

@@ -138,6 +138,14 @@ fn rules(out: &mut String, generated: &Generated, runs: u64) {
                     cell(&origins(seen)),
                 );
             }
+            Source::Kept(path) => {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {when} | – | – | – | | kept from `{}` | |",
+                    reason.name,
+                    cell(&path.display().to_string())
+                );
+            }
             Source::Fallback => {
                 let _ = writeln!(
                     out,

@@ -3,7 +3,7 @@
 //! Output is a pure function of the set of classes seen: traces in any order give byte-identical profiles.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::oci::{Action, ArgRule, Seccomp, SyscallRule, architectures_for};
 use super::runtime::Runtime;
@@ -126,6 +126,8 @@ pub enum Source<'a> {
     /// Used, but denied with ENOSYS all the same, so that the caller falls back to a call the filter can judge
     /// (clone3 to clone) or that it can see at all (io_uring to plain syscalls).
     FallsBack(Vec<(usize, &'a Class)>),
+    /// An entry of a profile being extended (`trapline profile OLD.json NEW.json`), kept as it was.
+    Kept(&'a Path),
 }
 
 pub struct Generated<'a> {
@@ -138,6 +140,47 @@ pub struct Generated<'a> {
 
 /// Builds the profile for a set of traces (the paths only name them in messages).
 pub fn generate<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Result<Generated<'a>, ProfileError> {
+    extend(&[], traces, plan)
+}
+
+/// Extends existing profiles with what the traces did that they do not allow: the fix loop, where a trace
+/// recorded with `--known OLD.json` holds only what is new. Every entry of the old profiles is kept as it
+/// was; their architectures join the traces'.
+pub fn extend<'a>(
+    bases: &'a [(PathBuf, Seccomp)],
+    traces: &'a [(PathBuf, Trace)],
+    plan: &ProfilePlan,
+) -> Result<Generated<'a>, ProfileError> {
+    let mut generated = from_traces(traces, plan)?;
+    if bases.is_empty() {
+        return Ok(generated);
+    }
+    for (path, base) in bases {
+        for entry in &base.syscalls {
+            for name in &entry.names {
+                let kept = Reason {
+                    name: name.clone(),
+                    condition: entry.args.clone(),
+                    action: entry.action,
+                    errno_ret: entry.errno_ret,
+                    source: Source::Kept(path),
+                };
+                let same = |r: &Reason| (&r.name, &r.condition, r.action) == (&kept.name, &kept.condition, kept.action);
+                if !generated.reasons.iter().any(same) {
+                    generated.reasons.push(kept);
+                }
+            }
+        }
+        let mut architectures: BTreeSet<String> = generated.profile.architectures.iter().cloned().collect();
+        architectures.extend(base.architectures.iter().cloned());
+        generated.profile.architectures = architectures.into_iter().collect();
+    }
+    generated.reasons.sort_by(|a, b| (&a.name, &a.condition).cmp(&(&b.name, &b.condition)));
+    generated.profile.syscalls = entries(&generated.reasons);
+    Ok(generated)
+}
+
+fn from_traces<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Result<Generated<'a>, ProfileError> {
     let architectures = architectures(traces, plan)?;
     check_inputs(traces)?;
     let mut warnings = run_warnings(traces);

@@ -82,6 +82,13 @@ pub fn load_trace(path: &Path) -> Result<Trace, ReviewError> {
     }
 }
 
+/// Whether `path` holds a profile rather than a trace (for `profile`, which extends profiles it is given).
+/// Anything unreadable or malformed is no profile here: the trace reader then says what is wrong with it.
+pub fn is_profile(path: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(path) else { return false };
+    matches!(is_trace(path, &bytes), Ok(false)) && parse_profile(path, &bytes).is_ok()
+}
+
 /// Whether the file is a trace. Only an object can be one; anything else goes to the profile reader, which
 /// says what is wrong with it.
 fn is_trace(path: &Path, bytes: &[u8]) -> Result<bool, ReviewError> {
