@@ -28,7 +28,14 @@ const PROGRAM: &str = r#"
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void *work(void *arg) { return arg; }
+/* Every thread meets the others at a barrier, so each run blocks in futex the same way: a profile from one
+   run then fits the next whatever the timing. */
+static pthread_barrier_t all_here;
+
+static void *work(void *arg) {
+    pthread_barrier_wait(&all_here);
+    return arg;
+}
 
 static void report(const char *what, long pid) {
     if (pid == 0) _exit(0);
@@ -41,7 +48,9 @@ int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "threads";
     if (strcmp(mode, "threads") == 0) {
         pthread_t t[2];
+        pthread_barrier_init(&all_here, NULL, 3);
         for (int i = 0; i < 2; i++) if (pthread_create(&t[i], NULL, work, NULL) != 0) { puts("pthread_create failed"); return 1; }
+        pthread_barrier_wait(&all_here);
         for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
         puts("threads ok");
     } else if (strcmp(mode, "clone3-ns") == 0) {

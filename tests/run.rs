@@ -217,4 +217,23 @@ fn a_profile_is_extended_with_a_known_trace() {
     assert_eq!(under.stdout_str(), "pid ok 1\nsocket ok\n", "{}", under.stderr_str());
     let md = fs::read_to_string(&explain).unwrap();
     assert!(md.contains(&format!("kept from `{profile}`")), "{md}");
+
+    // Provenance: the --known run is no evidence that a rule of the full run was rare ("1 of 1", not "1 of 2").
+    let base = dir.join("base.json");
+    let both = trapline(&[
+        "profile",
+        "--runtime",
+        "none",
+        base.to_str().unwrap(),
+        new.to_str().unwrap(),
+        "-o",
+        "/dev/null",
+        "--explain",
+        explain.to_str().unwrap(),
+    ]);
+    assert_eq!(both.code(), 0, "{}", both.stderr_str());
+    let md = fs::read_to_string(&explain).unwrap();
+    let row = |name: &str| md.lines().find(|l| l.starts_with(&format!("| `{name}` |"))).unwrap_or_default().to_string();
+    assert!(row("getpid").contains("| 1 of 1 |"), "{md}");
+    assert!(row("socket").contains("| 1 of 2 ⚠ |"), "{md}");
 }

@@ -13,13 +13,13 @@ use crate::trace::model::{Class, FdDesc, Trace};
 
 pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
     let mut out = String::new();
-    let runs: u64 = traces.iter().map(|(_, t)| t.runs.len() as u64).sum();
-    header(&mut out, traces, runs);
+    let runs = Runs::of(traces);
+    header(&mut out, traces, runs.total);
     defaults(&mut out, generated);
-    rules(&mut out, generated, runs);
+    rules(&mut out, generated, &runs);
     weakened(&mut out, generated);
     ioctls_by_device(&mut out, generated);
-    notes(&mut out, generated, runs);
+    notes(&mut out, generated, &runs);
     out
 }
 
@@ -74,7 +74,7 @@ fn defaults(out: &mut String, generated: &Generated) {
 }
 
 /// The table: one row per reason, saying when the rule applies and what backs it.
-fn rules(out: &mut String, generated: &Generated, runs: u64) {
+fn rules(out: &mut String, generated: &Generated, runs: &Runs) {
     let _ = writeln!(out, "## Rules\n");
     let _ = writeln!(out, "| syscall | allowed when | calls | runs | processes | seen on | by | called from |");
     let _ = writeln!(out, "|---|---|---:|---:|---:|---|---|---|");
@@ -84,6 +84,7 @@ fn rules(out: &mut String, generated: &Generated, runs: u64) {
             Source::Seen(seen) => {
                 let calls: u64 = seen.iter().map(|(_, c)| c.count).sum();
                 let in_runs = runs_seen(seen);
+                let runs = runs.could_have_seen(seen);
                 let processes = processes_seen(seen);
                 let devices: BTreeSet<String> = seen.iter().filter_map(|(_, c)| device(c.fd.as_ref())).collect();
                 let exes: BTreeSet<String> =
@@ -131,9 +132,10 @@ fn rules(out: &mut String, generated: &Generated, runs: u64) {
                 };
                 let _ = writeln!(
                     out,
-                    "| `{}` | {when} | {calls} | {} of {runs} | {} | | {instead} | {} |",
+                    "| `{}` | {when} | {calls} | {} of {} | {} | | {instead} | {} |",
                     reason.name,
                     runs_seen(seen),
+                    runs.could_have_seen(seen),
                     processes_seen(seen),
                     cell(&origins(seen)),
                 );
@@ -179,14 +181,15 @@ fn when(reason: &Reason) -> String {
 }
 
 /// Where the runtime list came from, a hint about rules seen in only some runs, and the generator's warnings.
-fn notes(out: &mut String, generated: &Generated, runs: u64) {
+fn notes(out: &mut String, generated: &Generated, runs: &Runs) {
     if let Some(runtime) = generated.reasons.iter().find_map(|r| match r.source {
         Source::Runtime(rt) => Some(rt),
         _ => None,
     }) {
         let _ = writeln!(out, "\nRuntime list: {}.", runtime.syscalls().source);
     }
-    if generated.reasons.iter().any(|r| matches!(&r.source, Source::Seen(s) if runs_seen(s) < runs)) {
+    if generated.reasons.iter().any(|r| matches!(&r.source, Source::Seen(s) if runs_seen(s) < runs.could_have_seen(s)))
+    {
         let _ = writeln!(
             out,
             "\n⚠ seen in only some runs: record more runs, or accept that a run may take paths the others did not."
@@ -246,6 +249,34 @@ fn weakened(out: &mut String, generated: &Generated) {
             cell(&by),
             cell(&from)
         );
+    }
+}
+
+/// The runs behind the report, and per trace those recorded in full. A run recorded with `--known` holds only
+/// what its profile did not allow, so a rule missing from it is no sign that the run did not need it: such
+/// runs count towards "N of M" only where they show the rule.
+struct Runs {
+    total: u64,
+    full: Vec<u64>,
+}
+
+impl Runs {
+    fn of(traces: &[(PathBuf, Trace)]) -> Runs {
+        let full: Vec<u64> =
+            traces.iter().map(|(_, t)| t.runs.iter().filter(|r| r.known.is_none()).count() as u64).collect();
+        Runs { total: traces.iter().map(|(_, t)| t.runs.len() as u64).sum(), full }
+    }
+
+    /// How many runs could have shown a rule: every full run, and the `--known` runs that did show it (a
+    /// merged trace keeps no per-run detail, so its full runs are taken to be the first that saw it).
+    fn could_have_seen(&self, seen: &[(usize, &Class)]) -> u64 {
+        let mut known_seen: BTreeMap<usize, u64> = BTreeMap::new();
+        for (i, class) in seen {
+            let extra = class.runs.saturating_sub(self.full[*i]);
+            let most = known_seen.entry(*i).or_default();
+            *most = (*most).max(extra);
+        }
+        self.full.iter().sum::<u64>() + known_seen.values().sum::<u64>()
     }
 }
 
