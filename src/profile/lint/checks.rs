@@ -335,12 +335,11 @@ pub(super) fn check_ioctl_request_width(p: &Profile, out: &mut Out) {
 /// the container from starting, or (for calls the runtime makes only sometimes) from starting every time.
 pub(super) fn check_runtime_needs(p: &Profile, runtime: Option<Runtime>, out: &mut Out) {
     let Some(runtime) = runtime else { return };
-    let allowing = |action: Option<&str>| matches!(action, Some("SCMP_ACT_ALLOW" | "SCMP_ACT_LOG"));
     let allowed = |name: &&str| {
         let mut entries = p.entries.iter().filter(|e| e.names.iter().any(|(_, n)| n == name)).peekable();
         match entries.peek() {
-            None => allowing(p.default_action),
-            Some(_) => entries.any(|e| e.args.is_empty() && allowing(e.action)),
+            None => lets_through(p.default_action),
+            Some(_) => entries.any(|e| e.args.is_empty() && lets_through(e.action)),
         }
     };
     let needs = runtime.syscalls();
@@ -375,7 +374,6 @@ pub(super) fn check_runtime_needs(p: &Profile, runtime: Option<Runtime>, out: &m
 /// namespaces a clone rule refuses), and what is submitted through io_uring never passes the filter at all.
 /// Docker's default profile answers clone3 with ENOSYS (glibc falls back to clone) and denies io_uring.
 pub(super) fn check_filter_bypasses(p: &Profile, out: &mut Out) {
-    let allowing = |action: Option<&str>| matches!(action, Some("SCMP_ACT_ALLOW" | "SCMP_ACT_LOG"));
     let bypasses = [
         (
             "clone3",
@@ -392,7 +390,7 @@ pub(super) fn check_filter_bypasses(p: &Profile, out: &mut Out) {
     ];
     for (name, why) in bypasses {
         // A default that allows is reported already (it lets through everything not listed).
-        let allowed = p.entries.iter().filter(|e| e.names.iter().any(|(_, n)| *n == name) && allowing(e.action));
+        let allowed = p.entries.iter().filter(|e| e.names.iter().any(|(_, n)| *n == name) && lets_through(e.action));
         for e in allowed {
             out.warning(&e.loc, format!("{name} is allowed: {why}"));
         }
@@ -403,8 +401,7 @@ pub(super) fn check_filter_bypasses(p: &Profile, out: &mut Out) {
 /// why it matters and what Docker's default profile does with it. personality counts only where it may turn
 /// address-space randomisation off.
 pub(super) fn check_risky(p: &Profile, out: &mut Out) {
-    let allowing = |action: Option<&str>| matches!(action, Some("SCMP_ACT_ALLOW" | "SCMP_ACT_LOG"));
-    for e in p.entries.iter().filter(|e| allowing(e.action)) {
+    for e in p.entries.iter().filter(|e| lets_through(e.action)) {
         for (i, name) in &e.names {
             if let Some(risk) = risk_of(name) {
                 out.warning(
@@ -441,6 +438,11 @@ fn may_disable_aslr(e: &Entry) -> bool {
             }
             _ => false,
         })
+}
+
+/// Whether an action lets the call through (SCMP_ACT_LOG allows and logs).
+fn lets_through(action: Option<&str>) -> bool {
+    matches!(action, Some("SCMP_ACT_ALLOW" | "SCMP_ACT_LOG"))
 }
 
 #[cfg(test)]
