@@ -6,7 +6,6 @@ mod pages;
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -19,7 +18,7 @@ use args::{
 
 use crate::decode::arch::Arch;
 use crate::files::json::to_json;
-use crate::files::output::{Output, STDIO};
+use crate::files::output::Output;
 use crate::profile::deploy::{k8s_snippet, render};
 use crate::profile::explain::explain;
 use crate::profile::generate::{extend, recording_profile};
@@ -33,7 +32,7 @@ use crate::review::load;
 use crate::review::{self, ReviewPlan};
 use crate::trace::merge::{self, merge};
 use crate::trace::model::Exit;
-use crate::trace::read::read_traces;
+use crate::trace::read::{read_each, read_traces};
 
 /// What a successful command concluded.
 pub enum Verdict {
@@ -169,11 +168,18 @@ fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
         return Ok(Verdict::Clean);
     }
     let explain_output = args.explain.as_deref().map(Output::prepare).transpose()?;
-    // Profiles among the inputs are extended: the fix loop (`profile OLD.json NEW.known.json`).
-    let (bases, traces): (Vec<PathBuf>, Vec<PathBuf>) =
-        args.traces.iter().cloned().partition(|p| p != Path::new(STDIO) && load::is_profile(p));
-    let bases = bases.into_iter().map(|p| read_profile(&p).map(|s| (p, s))).collect::<Result<Vec<_>, _>>()?;
-    let traces = read_traces(&traces)?;
+    // Profiles among the inputs are extended: the fix loop (`profile OLD.json NEW.known.json`). Each input is
+    // parsed as a trace once; only one that is no trace is tried as a profile, else its trace error stands.
+    let (mut bases, mut traces) = (Vec::new(), Vec::new());
+    for read in read_each(&args.traces) {
+        match read {
+            Ok(trace) => traces.push(trace),
+            Err(error) => match error.not_a_trace().filter(|p| load::is_profile(p)) {
+                Some(path) => bases.push((path.to_path_buf(), read_profile(path)?)),
+                None => return Err(error.into()),
+            },
+        }
+    }
     let generated = extend(&bases, &traces, &args.plan())?;
     for warning in &generated.warnings {
         say(format_args!("warning: {warning}"));

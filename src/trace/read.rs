@@ -15,6 +15,16 @@ pub enum ReadError {
     NewerSchema { path: PathBuf, found: u64 },
 }
 
+impl ReadError {
+    /// The file, where it was read but is no trace (it may be another kind of document).
+    pub fn not_a_trace(&self) -> Option<&Path> {
+        match self {
+            ReadError::Json { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+}
+
 /// Reads and validates one Trace file.
 pub fn read_trace(path: &Path) -> Result<Trace, ReadError> {
     let bytes = crate::files::read(path).map_err(|error| ReadError::Io { path: path.to_path_buf(), error })?;
@@ -48,6 +58,12 @@ pub fn parse_trace(path: &Path, bytes: &[u8]) -> Result<Trace, ReadError> {
 /// Reads several traces, in parallel (parsing dominates a profile of many large traces), keeping their
 /// order; the first error in input order wins.
 pub fn read_traces(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Trace)>, ReadError> {
+    read_each(paths).into_iter().collect()
+}
+
+/// Reads each file as a trace, in parallel, keeping their order: what each gave, for a caller that takes
+/// other inputs too.
+pub fn read_each(paths: &[PathBuf]) -> Vec<Result<(PathBuf, Trace), ReadError>> {
     let workers = std::thread::available_parallelism().map_or(1, usize::from).min(paths.len().max(1));
     let chunk = paths.len().div_ceil(workers).max(1);
     std::thread::scope(|scope| {
