@@ -122,3 +122,52 @@ fn a_missing_bundle_or_runtime_is_one_clear_line() {
         assert!(!dir.join("t.json").exists());
     }
 }
+
+/// A bundle that already has a filter: the container is recorded through it. The calls it denies are in the
+/// trace, marked with the filter's answer, and a `--known` recording names them as what the profile lacks.
+#[test]
+fn a_container_is_recorded_through_its_bundles_own_filter() {
+    let Some(runc) = runc_or_skip("container_through_filter") else { return };
+    let mut bundle = Bundle::new(&runc, &["/bin/busybox", "sh", "-c", "busybox uname -s; busybox echo done"]);
+    bundle.add_file(Path::new("/bin/busybox"), "/bin/busybox");
+    let filter = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["uname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]
+    });
+    bundle.config["linux"]["seccomp"] = filter.clone();
+    fs::write(bundle.dir.join("config.json"), serde_json::to_vec_pretty(&bundle.config).unwrap()).unwrap();
+
+    let dir = TempDir::new("container-filter");
+    let record = |extra: &[&str], out: &str| {
+        let _lock = RuncLock::take();
+        let container = Container { runc: &runc, id: container_id() };
+        run(Command::new(env!("CARGO_BIN_EXE_trapline"))
+            .args(["record", "-q", "--container", "-o"])
+            .arg(dir.join(out))
+            .args(extra)
+            .arg("--")
+            .arg(&runc)
+            .args(["run", "--bundle"])
+            .arg(bundle.dir.path())
+            .arg(&container.id)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()))
+    };
+    let recorded = record(&[], "trace.json");
+    assert!(recorded.stdout_str().ends_with("done\n"), "{}", describe(&recorded));
+    let trace = read_trace(&dir.join("trace.json"), &recorded);
+    let uname = classes_named(&trace, "uname");
+    assert_eq!(uname.len(), 1, "the call the bundle's filter denied is missing: {:?}", names(&trace));
+    assert_eq!(uname[0]["denied"], serde_json::json!({"SCMP_ACT_ERRNO(EACCES)": count_of(uname[0])}));
+    assert_eq!(uname[0]["results"]["errors"]["EACCES"], count_of(uname[0]));
+    let filters = &trace["runs"][0]["filters"];
+    assert_eq!((filters["loaded"].as_u64(), filters["attributed"].as_bool()), (Some(1), Some(true)), "{filters}");
+
+    // With the bundle's filter as the known profile, the denied call is what the profile lacks.
+    let known = dir.join("known.json");
+    fs::write(&known, filter.to_string()).unwrap();
+    let known_arg = known.to_str().unwrap();
+    let recorded = record(&["--known", known_arg], "known-trace.json");
+    let trace = read_trace(&dir.join("known-trace.json"), &recorded);
+    assert_eq!(names(&trace), BTreeSet::from(["uname".to_string()]), "{}", describe(&recorded));
+}

@@ -223,6 +223,8 @@ struct Tally {
     decoded: String,
     drop_raw: bool,
     unreadable_zero: bool,
+    /// How many calls a filter in force denied: 0 none, 1 every one, 2 half of them.
+    denied: u8,
 }
 
 fn tally() -> impl Strategy<Value = Tally> {
@@ -237,19 +239,23 @@ fn tally() -> impl Strategy<Value = Tally> {
         prop::sample::select(vec!["", "NAME_A", "NAME_B", "_IOWR('F', 0x2a, 32)"]),
         any::<bool>(),
         prop::bool::weighted(0.2),
+        prop::sample::select(vec![0u8, 0, 0, 0, 1, 2]),
     )
         .prop_map(
-            |(count, ok, errors, pids, extra_processes, exes, first_ms, decoded, drop_raw, unreadable_zero)| Tally {
-                count,
-                ok,
-                errors: errors.into_iter().map(|(e, n)| (e.to_string(), n)).collect(),
-                pids,
-                extra_processes,
-                exes: exes.into_iter().map(str::to_string).collect(),
-                first_seen: f64::from(first_ms) / 1000.0,
-                decoded: decoded.to_string(),
-                drop_raw,
-                unreadable_zero,
+            |(count, ok, errors, pids, extra_processes, exes, first_ms, decoded, drop_raw, unreadable_zero, denied)| {
+                Tally {
+                    count,
+                    ok,
+                    errors: errors.into_iter().map(|(e, n)| (e.to_string(), n)).collect(),
+                    pids,
+                    extra_processes,
+                    exes: exes.into_iter().map(str::to_string).collect(),
+                    first_seen: f64::from(first_ms) / 1000.0,
+                    decoded: decoded.to_string(),
+                    drop_raw,
+                    unreadable_zero,
+                    denied,
+                }
             },
         )
 }
@@ -290,6 +296,11 @@ fn class_json(core: &Core, t: &Tally) -> Value {
     });
     if let Some(fd) = fd {
         c["fd"] = fd.clone();
+    }
+    match t.denied {
+        1 => c["denied"] = json!({"SCMP_ACT_ERRNO(EPERM)": t.count}),
+        2 => c["denied"] = json!({"SCMP_ACT_ERRNO(EPERM)": t.count / 2}),
+        _ => {}
     }
     if t.ok.is_some() || !t.errors.is_empty() {
         let errors: BTreeMap<&str, u64> = t.errors.iter().map(|(e, n)| (e.as_str(), (*n).min(t.count))).collect();
@@ -430,14 +441,16 @@ fn plan() -> impl Strategy<Value = ProfilePlan> {
         prop::sample::select(vec![Some(Runtime::Runc), Some(Runtime::Crun), None]),
         any::<bool>(),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(default_action, ioctl, runtime, gpu_portable, allow_io_uring)| ProfilePlan {
+        .prop_map(|(default_action, ioctl, runtime, gpu_portable, allow_io_uring, allow_denied)| ProfilePlan {
             default_action,
             ioctl,
             runtime,
             allow_mixed_arch: false,
             gpu_portable,
             allow_io_uring,
+            allow_denied,
         })
 }
 
@@ -467,6 +480,13 @@ fn is_nvidia_frontend(c: &Value) -> bool {
     c["fd"]["family"] == "nvidia-frontend"
 }
 
+/// Whether a filter in force denied every call of the class when it was recorded.
+fn wholly_denied(c: &Value) -> bool {
+    let denied: u64 =
+        c.get("denied").and_then(Value::as_object).map_or(0, |d| d.values().filter_map(Value::as_u64).sum());
+    denied > 0 && denied >= c["count"].as_u64().unwrap()
+}
+
 /// What the traces did, for judging a profile.
 struct Observed<'a> {
     by_name: BTreeMap<&'a str, Vec<&'a Value>>,
@@ -490,6 +510,10 @@ impl<'a> Observed<'a> {
     fn new(traces: &'a [Value], plan: &ProfilePlan) -> Observed<'a> {
         let mut by_name: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
         for c in traces.iter().flat_map(|t| t["classes"].as_array().unwrap()) {
+            // A class every call of which a filter in force denied stays denied, unless the plan allows it.
+            if wholly_denied(c) && !plan.allow_denied {
+                continue;
+            }
             by_name.entry(c["syscall"].as_str().unwrap()).or_default().push(c);
         }
         for name in ["clone3", "io_uring_setup", "io_uring_enter", "io_uring_register"] {
@@ -571,7 +595,16 @@ fn check_not_looser(traces: &[Value], plan: &ProfilePlan, profile: &Value, warni
     for rule in profile["syscalls"].as_array().into_iter().flatten() {
         let names: Vec<&str> = rule["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
         let conditions = rule.get("args").and_then(Value::as_array).cloned().unwrap_or_default();
+        // A syscall that ran only denied by a filter in force gets the errno it got then.
+        let only_denied = |n: &&str| {
+            seen.classes(n).is_empty()
+                && traces
+                    .iter()
+                    .flat_map(|t| t["classes"].as_array().unwrap())
+                    .any(|c| c["syscall"] == *n && wholly_denied(c))
+        };
         match rule["action"].as_str().unwrap() {
+            "SCMP_ACT_ERRNO" if conditions.is_empty() && names.iter().all(only_denied) => {}
             "SCMP_ACT_ERRNO" if rule["errnoRet"] == 38 && conditions.is_empty() => {
                 for n in &names {
                     assert!(
@@ -689,6 +722,10 @@ proptest! {
             if name.starts_with("syscall_") || (name.starts_with("io_uring") && falls_back(&plan, name, &same)) {
                 continue;
             }
+            // Denied in every call when recorded: the workload ran without it, and it stays denied.
+            if wholly_denied(c) && !plan.allow_denied {
+                continue;
+            }
             // A clone3 call that falls back is made again as clone, with the same flags.
             let as_made = if name == "clone3" && falls_back(&plan, name, &same) {
                 let mut clone = (*c).clone();
@@ -746,6 +783,7 @@ fn one_class_per_value(syscall: &str, index: u8, name: &str, values: impl Iterat
         decoded: String::new(),
         drop_raw: false,
         unreadable_zero: false,
+        denied: 0,
     };
     values.map(|v| class_json(&(syscall.to_string(), nr(syscall), vec![arg(Some(index), name, v)], None), &t)).collect()
 }
@@ -766,6 +804,7 @@ fn regression_more_than_128_values_of_one_argument_still_make_a_loadable_profile
         allow_mixed_arch: false,
         gpu_portable: false,
         allow_io_uring: false,
+        allow_denied: false,
     };
     for (syscall, index, name, values) in [
         ("personality", 0u8, "persona", (0..200u64).map(|v| v * 8).collect::<Vec<_>>()),
@@ -1072,7 +1111,7 @@ proptest! {
             // What parses is a trace: it writes back to itself, and profile and merge take it.
             let written = to_json(&trace);
             prop_assert!(parse_trace(Path::new("again.json"), &written).is_ok_and(|t| t == trace));
-            let plan = ProfilePlan { default_action: DefaultAction::Errno, ioctl: IoctlMode::Exact, runtime: Some(Runtime::Runc), allow_mixed_arch: true, gpu_portable: false, allow_io_uring: false };
+            let plan = ProfilePlan { default_action: DefaultAction::Errno, ioctl: IoctlMode::Exact, runtime: Some(Runtime::Runc), allow_mixed_arch: true, gpu_portable: false, allow_io_uring: false, allow_denied: false };
             let _ = generate(&[(PathBuf::from("bad.json"), trace.clone())], &plan);
             let _ = merge(vec![(PathBuf::from("bad.json"), trace)]);
         }

@@ -313,6 +313,12 @@ pub struct ProfileArgs {
     #[arg(long)]
     pub allow_io_uring: bool,
 
+    /// Allow the calls that a seccomp filter in force denied when they were recorded (a container's profile,
+    /// one the workload loaded itself). By default they stay denied, with the errno the workload got: it ran
+    /// without them.
+    #[arg(long)]
+    pub allow_denied: bool,
+
     /// Also write a Markdown report that says why each rule is there.
     #[arg(long, value_name = "FILE.md")]
     pub explain: Option<PathBuf>,
@@ -495,6 +501,7 @@ impl ProfileArgs {
             allow_mixed_arch: self.allow_mixed_arch,
             gpu_portable: self.gpu_portable,
             allow_io_uring: self.allow_io_uring,
+            allow_denied: self.allow_denied,
         }
     }
 

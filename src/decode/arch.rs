@@ -38,6 +38,16 @@ impl Arch {
         }
     }
 
+    /// The audit architecture a filter compares `seccomp_data.arch` with (x32 shares x86_64's).
+    pub fn audit(self) -> u32 {
+        match self {
+            Arch::X86_64 | Arch::X32 => AUDIT_ARCH_X86_64,
+            Arch::I386 => AUDIT_ARCH_I386,
+            Arch::Aarch64 => AUDIT_ARCH_AARCH64,
+            Arch::Arm => AUDIT_ARCH_ARM,
+        }
+    }
+
     /// The architecture trapline itself runs as.
     pub fn native() -> Arch {
         if cfg!(target_arch = "aarch64") {

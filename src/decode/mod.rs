@@ -6,6 +6,7 @@ pub mod flags;
 pub mod gpu;
 pub mod ioctl;
 pub mod rows;
+pub mod seccomp;
 pub mod table;
 
 use rows::ArgKind;

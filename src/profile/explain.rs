@@ -18,6 +18,7 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
     defaults(&mut out, generated);
     rules(&mut out, generated, &runs);
     weakened(&mut out, generated);
+    denied_when_recorded(&mut out, traces, generated);
     ioctls_by_device(&mut out, generated);
     notes(&mut out, generated, &runs);
     out
@@ -155,6 +156,19 @@ fn rules(out: &mut String, generated: &Generated, runs: &Runs) {
                     reason.name
                 );
             }
+            Source::DeniedWhenRecorded(seen) => {
+                let calls: u64 = seen.iter().map(|(_, c)| c.count).sum();
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {when} | {calls} | {} of {} | {} | | denied by the filter in force when recorded: the \
+                     workload went on with this errno | {} |",
+                    reason.name,
+                    runs_seen(seen),
+                    runs.could_have_seen(seen),
+                    processes_seen(seen),
+                    cell(&origins(seen)),
+                );
+            }
         }
     }
 }
@@ -248,6 +262,47 @@ fn weakened(out: &mut String, generated: &Generated) {
             cell(risk.docker),
             cell(&by),
             cell(&from)
+        );
+    }
+}
+
+/// The calls a filter in force denied in every run that made them: what the profile does with them, and who
+/// asked. A reviewer checks here that nothing the workload needs was only failing quietly.
+fn denied_when_recorded(out: &mut String, traces: &[(PathBuf, Trace)], generated: &Generated) {
+    if generated.denied.is_empty() {
+        return;
+    }
+    let now = if generated.denied_allowed {
+        "They are **allowed** here (`--allow-denied`)."
+    } else {
+        "They stay denied here, with the answer the workload got (`--allow-denied` allows them)."
+    };
+    let _ = writeln!(out, "\n## Denied when recorded\n");
+    let _ = writeln!(
+        out,
+        "A seccomp filter already in force denied every one of these calls, and the run went on. {now}\n"
+    );
+    let _ = writeln!(out, "| syscall | class | denied with | calls | by | called from | trace |");
+    let _ = writeln!(out, "|---|---|---|---:|---|---|---|");
+    for (i, class) in &generated.denied {
+        let exes: Vec<String> = class.exes.iter().map(|e| e.to_string()).collect();
+        let answers: Vec<&str> = class.denied.keys().map(String::as_str).collect();
+        let args: Vec<String> = class
+            .args
+            .iter()
+            .filter(|a| a.index.is_some())
+            .map(|a| if a.decoded.is_empty() { format!("{}={:#x}", a.name, a.value.0) } else { a.decoded.clone() })
+            .collect();
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} | {} | `{}` |",
+            class.syscall,
+            cell(&args.join(", ")),
+            cell(&answers.join(", ")),
+            class.count,
+            cell(&exes.join(", ")),
+            cell(&origins(&[(*i, class)])),
+            cell(&traces[*i].0.display().to_string()),
         );
     }
 }

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use super::denied::{ByName, one_errno, take_denied, wholly_denied};
 use super::oci::{Action, ArgRule, Seccomp, SyscallRule, architectures_for};
 use super::runtime::Runtime;
 use crate::decode::arch::Arch;
@@ -80,6 +81,8 @@ pub struct ProfilePlan {
     pub gpu_portable: bool,
     /// Keep io_uring where the runs used it, although what is submitted through a ring bypasses seccomp.
     pub allow_io_uring: bool,
+    /// Allow the calls that a filter in force denied when they were recorded, instead of keeping them denied.
+    pub allow_denied: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +131,9 @@ pub enum Source<'a> {
     FallsBack(Vec<(usize, &'a Class)>),
     /// An entry of a profile being extended (`trapline profile OLD.json NEW.json`), kept as it was.
     Kept(&'a Path),
+    /// Every call was denied by a filter in force when it was recorded, with this errno: the workload went on
+    /// with that answer, so it gets it again.
+    DeniedWhenRecorded(Vec<(usize, &'a Class)>),
 }
 
 pub struct Generated<'a> {
@@ -136,6 +142,10 @@ pub struct Generated<'a> {
     pub warnings: Vec<String>,
     /// Whether some run asked for memory both writable and executable (then mmap/mprotect stay open).
     pub wx_seen: bool,
+    /// Classes every call of which a filter in force denied when they were recorded, and whether the plan
+    /// allowed them all the same.
+    pub denied: Vec<(usize, &'a Class)>,
+    pub denied_allowed: bool,
 }
 
 /// Builds the profile for a set of traces (the paths only name them in messages).
@@ -185,6 +195,7 @@ fn from_traces<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Result
     check_inputs(traces)?;
     let mut warnings = run_warnings(traces);
     let mut by_name = by_name(traces, &mut warnings);
+    let denied = if plan.allow_denied { ByName::new() } else { take_denied(&mut by_name) };
     // An audit profile (default SCMP_ACT_LOG) denies nothing, not even what falls back.
     let falls_back = match plan.default_action {
         DefaultAction::Log => Vec::new(),
@@ -202,6 +213,8 @@ fn from_traces<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Result
     }
     if plan.default_action != DefaultAction::Log {
         let given: BTreeSet<String> = reasons.iter().map(|r| r.name.clone()).collect();
+        reasons.extend(denied_reasons(&denied, plan).into_iter().filter(|r| !given.contains(&r.name)));
+        let given: BTreeSet<String> = reasons.iter().map(|r| r.name.clone()).collect();
         reasons.extend(fallback_reasons(&known).into_iter().filter(|r| !given.contains(&r.name)));
     }
     reasons.sort_by(|a, b| (&a.name, &a.condition).cmp(&(&b.name, &b.condition)));
@@ -217,7 +230,8 @@ fn from_traces<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Result
     };
     warnings.sort();
     warnings.dedup();
-    Ok(Generated { profile, reasons, warnings, wx_seen })
+    let (denied, denied_allowed) = (wholly_denied(traces), plan.allow_denied);
+    Ok(Generated { profile, reasons, warnings, wx_seen, denied, denied_allowed })
 }
 
 /// What a profile cannot be made from: a run given twice, or a syscall name its architecture does not have
@@ -270,6 +284,18 @@ fn run_warnings(traces: &[(PathBuf, Trace)]) -> Vec<String> {
         for run in &trace.runs {
             if let Some(driver) = run.gpu.as_ref().and_then(|g| g.nvidia_driver.as_ref()) {
                 drivers.entry(driver.clone()).or_insert_with(|| path.clone());
+            }
+            if let Some(filters) = run.filters.as_ref().filter(|f| !f.seen || !f.attributed) {
+                let what = if filters.seen {
+                    "are in it as failed calls, not marked as denied, so the profile allows them"
+                } else {
+                    "are not in it"
+                };
+                warnings.push(format!(
+                    "{} was recorded under a seccomp filter trapline could not read: the calls that filter denied \
+                     {what}",
+                    path.display()
+                ));
             }
             if let Some(why) = &run.incomplete {
                 warnings
@@ -391,6 +417,23 @@ impl Known<'_, '_> {
     fn covers(&self, name: &str) -> bool {
         self.by_name.contains_key(name) || self.runtime.contains(&name)
     }
+}
+
+/// Syscalls none of whose calls ran, because a filter in force denied them all with one errno: the profile
+/// answers them with that errno where its default would answer otherwise.
+fn denied_reasons<'a>(denied: &ByName<'a>, plan: &ProfilePlan) -> Vec<Reason<'a>> {
+    let default_errno = (plan.default_action == DefaultAction::Errno).then_some(libc::EPERM as u32);
+    denied
+        .iter()
+        .filter_map(|(name, seen)| {
+            let errno = one_errno(seen).filter(|e| Some(*e) != default_errno)?;
+            Some(Reason {
+                action: Action::Errno,
+                errno_ret: Some(errno),
+                ..allow(name, Source::DeniedWhenRecorded(seen.clone()))
+            })
+        })
+        .collect()
 }
 
 /// An unconditional allow of `name`.

@@ -1,6 +1,7 @@
 //! Profiles: the OCI seccomp model, generation from traces, the runtime baselines and the explain report.
 
 pub mod compile;
+pub mod denied;
 pub mod deploy;
 pub mod explain;
 pub mod generate;

@@ -149,6 +149,8 @@ pub struct RunEnd {
     pub exit: Exit,
     pub processes: u64,
     pub threads: u64,
+    /// The seccomp filters other than trapline's that the run was recorded through, if any.
+    pub filters: Option<model::Filters>,
 }
 
 /// A recording mechanism: starts the workload, reports every call into the sink, returns how it ended.
@@ -167,8 +169,21 @@ pub fn known_filter(profile: &Path) -> Result<(Vec<libc::sock_filter>, Option<St
 pub fn summary(trace: &Trace, output: &str) -> String {
     let run = &trace.runs[0]; // a recording holds exactly one run
     let t = run.totals;
+    let denied = trace.classes.iter().filter(|c| !c.denied.is_empty()).count();
+    let filters = match &run.filters {
+        None => String::new(),
+        Some(f) if !f.seen => {
+            "; trapline ran under a seccomp filter, and the calls it denies never reach --backend notify: \
+             record with --backend ptrace to see them"
+                .to_string()
+        }
+        Some(f) if !f.attributed => "; recorded through a seccomp filter trapline cannot read (it runs under one \
+                                     itself): the calls it denied are in the trace with their errors, not marked"
+            .to_string(),
+        Some(_) => format!("; recorded through seccomp filters, which denied {denied} of the classes"),
+    };
     format!(
-        "recorded {} syscalls in {} classes from {} processes, {} threads{} -> {}",
+        "recorded {} syscalls in {} classes from {} processes, {} threads{}{filters} -> {}",
         t.syscalls,
         t.classes,
         t.processes,
@@ -221,7 +236,11 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
         (None, Some(signal)) => Some(format!("the workload was killed by {signal}")),
         (None, None) => None,
     };
-    let run = Run { totals: Totals { processes: end.processes, threads: end.threads, ..Totals::default() }, ..run }
-        .ended(end.exit, duration, incomplete);
+    let run = Run {
+        totals: Totals { processes: end.processes, threads: end.threads, ..Totals::default() },
+        filters: end.filters,
+        ..run
+    }
+    .ended(end.exit, duration, incomplete);
     Ok(aggregator.finish(run))
 }

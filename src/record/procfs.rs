@@ -16,6 +16,13 @@ pub fn proc_exe(pid: i32) -> Text {
     }
 }
 
+/// Whether trapline itself runs under a seccomp filter (`Seccomp: 2` in /proc/self/status), which every
+/// workload it starts inherits.
+pub fn under_seccomp_filter() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|status| status.lines().any(|line| line.split_whitespace().eq(["Seccomp:", "2"])))
+}
+
 pub fn proc_tgid(pid: i32) -> Option<i32> {
     status_field(pid, "Tgid:")
 }

@@ -13,6 +13,7 @@
 //!   unreadable) makes the verdict [`Verdict::Undecided`] when its value would change the outcome.
 
 use crate::decode::arch::Arch;
+use crate::decode::flags::errno_name;
 use crate::profile::oci::{Action, ArgRule, Op, Seccomp, SyscallRule, arch_of_scmp};
 use crate::trace::model::{Arg, Class};
 
@@ -73,6 +74,10 @@ const ENOSYS: u32 = 38;
 pub fn verdict(profile: &Seccomp, class: &Class) -> Verdict {
     let direct = kernel_verdict(profile, class);
     let Verdict::Denied(decision) = &direct else { return direct };
+    // Denied when recorded, with the same answer: the workload ran without it and gets what it got then.
+    if class.wholly_denied() && class.denied.keys().all(|answer| *answer == answer_name(decision)) {
+        return Verdict::Allowed(*decision);
+    }
     if decision.action != Action::Errno || decision.errno != Some(ENOSYS) {
         return direct;
     }
@@ -82,6 +87,15 @@ pub fn verdict(profile: &Seccomp, class: &Class) -> Verdict {
             Some(instead) => kernel_verdict(profile, &instead),
             None => direct,
         },
+    }
+}
+
+/// A decision as a trace's `denied` names the answer: `SCMP_ACT_ERRNO(EPERM)`, `SCMP_ACT_KILL_PROCESS`.
+fn answer_name(decision: &Decision) -> String {
+    match decision.action {
+        Action::Errno => format!("SCMP_ACT_ERRNO({})", errno_name(decision.errno.unwrap_or(EPERM) as i32)),
+        Action::Kill | Action::KillThread => "SCMP_ACT_KILL_THREAD".to_string(),
+        other => serde_json::to_value(other).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
     }
 }
 
@@ -273,6 +287,7 @@ mod tests {
             exes: Vec::new(),
             site: None,
             first_seen_secs: 0.0,
+            denied: Default::default(),
         }
     }
 

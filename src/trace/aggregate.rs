@@ -14,7 +14,7 @@ use crate::decode::gpu::nvidia;
 use crate::decode::ioctl::Ioc;
 use crate::decode::rows::ArgKind;
 use crate::decode::table::SyscallTables;
-use crate::decode::{self};
+use crate::decode::{self, seccomp};
 
 /// At most this many pids are listed per class; `processes` still counts them all.
 const PIDS_LISTED: usize = 16;
@@ -74,6 +74,9 @@ pub trait EventSink {
     fn call(&mut self, key: ClassKey, tgid: u32, exe: ExeId, raw_high: Option<u64>) -> ClassId;
     /// The result of a call reported by [`EventSink::call`]: a negative errno when `is_error`.
     fn result(&mut self, class: ClassId, rval: i64, is_error: bool);
+    /// A call of the class that a seccomp filter in force answered with `action` (`SECCOMP_RET_*`), which
+    /// keeps it from running.
+    fn denied(&mut self, class: ClassId, action: u32);
     fn intern_fd(&mut self, desc: FdDesc) -> FdId;
     /// Whether the class still needs its call site (it was just seen for the first time).
     fn wants_site(&self, class: ClassId) -> bool;
@@ -95,6 +98,8 @@ struct Stats {
     /// `None` until looked up; then the site, if it could be resolved.
     site: Option<Option<CallSite>>,
     first_seen: Duration,
+    /// Calls a filter in force denied, by its answer.
+    denied: BTreeMap<u32, u64>,
 }
 
 /// Looks at the aggregation while calls flow, at most once per [`WATCH_EVERY`]: progress lines, checkpoints.
@@ -264,6 +269,7 @@ impl Aggregator {
             exes,
             site: s.site.clone().flatten(),
             first_seen_secs: round_micros(s.first_seen),
+            denied: s.denied.iter().map(|(action, n)| (seccomp::action_name(*action), *n)).collect(),
         }
     }
 }
@@ -320,6 +326,7 @@ impl EventSink for Aggregator {
                 raw: None,
                 site: None,
                 first_seen: self.start.elapsed(),
+                denied: BTreeMap::new(),
             });
         }
         let s = &mut self.stats[i];
@@ -354,6 +361,10 @@ impl EventSink for Aggregator {
         } else {
             *ok += 1;
         }
+    }
+
+    fn denied(&mut self, class: ClassId, action: u32) {
+        *self.stats[class.0].denied.entry(action).or_insert(0) += 1;
     }
 
     fn wants_site(&self, class: ClassId) -> bool {

@@ -105,6 +105,9 @@ fn combine(into: &mut Class, other: Class) {
         (Some(a), Some(b)) => Some(add_outcomes(a, b)),
         (a, b) => a.or(b),
     };
+    for (action, n) in other.denied {
+        *into.denied.entry(action).or_insert(0) += n;
+    }
     let pids: BTreeSet<u32> = into.pids.iter().chain(&other.pids).copied().collect();
     into.pids = pids.into_iter().take(PIDS_LISTED).collect();
     let exes: BTreeSet<_> = into.exes.drain(..).chain(other.exes).collect();

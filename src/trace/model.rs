@@ -67,6 +67,25 @@ pub struct Run {
     /// GPU facts of the recording machine; absent where it has no GPU driver and the workload used none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu: Option<GpuFacts>,
+    /// Seccomp filters other than trapline's that were in force: the workload's calls were recorded through
+    /// them. Absent when there were none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Filters>,
+}
+
+/// The seccomp filters a run was recorded through.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filters {
+    /// trapline itself ran under a filter (a container's, or another trapline's), which the workload inherited.
+    pub inherited: bool,
+    /// How many filters the workload loaded itself (a container runtime loads the container's).
+    pub loaded: u64,
+    /// Whether the calls those filters denied are marked in their classes' `denied`. False where trapline could
+    /// not read the filters (it ran under one itself, or without CAP_SYS_ADMIN): the calls are still recorded,
+    /// with the errors they got.
+    pub attributed: bool,
+    /// Whether the calls those filters denied are in the trace at all: the notify backend never sees them.
+    pub seen: bool,
 }
 
 /// How a run's calls were observed.
@@ -143,6 +162,17 @@ pub struct Class {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<CallSite>,
     pub first_seen_secs: f64,
+    /// Calls of the class that a seccomp filter already in force denied, by its answer as a profile writes it
+    /// (`SCMP_ACT_ERRNO(EPERM)`): they never ran, and the workload went on without them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub denied: BTreeMap<String, u64>,
+}
+
+impl Class {
+    /// Whether every call of the class was denied by a filter in force when it was recorded.
+    pub fn wholly_denied(&self) -> bool {
+        !self.denied.is_empty() && self.denied.values().sum::<u64>() >= self.count
+    }
 }
 
 /// Where a syscall was made: the instruction after the syscall, and the caller one frame up when it could be found.

@@ -30,6 +30,7 @@ impl Run {
             unobserved: Vec::new(),
             totals: Totals::default(),
             gpu: None,
+            filters: None,
         }
     }
 

@@ -494,6 +494,7 @@ pub fn check_trace_key_order(text: &str) {
             "container",
             "totals",
             "gpu",
+            "filters",
         ],
         "run",
     );
@@ -517,6 +518,7 @@ pub fn check_trace_key_order(text: &str) {
                 "exes",
                 "site",
                 "first_seen_secs",
+                "denied",
             ],
             &place,
         );

@@ -25,7 +25,7 @@ use crate::observe::exit_of;
 use crate::observe::fdtable::{Fd, FdTable, describe};
 use crate::trace::EventSink;
 use crate::trace::aggregate::ExeId;
-use crate::trace::model::{CallSite, Exit, Text};
+use crate::trace::model::{CallSite, Exit, Filters, Text};
 use threads::Threads;
 
 /// How long the supervisor waits for the workload's process to install its filter.
@@ -44,6 +44,8 @@ impl NotifyBackend {
 
 impl Backend for NotifyBackend {
     fn run(self, launch: &Launch, sink: &mut dyn EventSink) -> Result<RunEnd, RecordError> {
+        // A filter trapline runs under answers before the notifying one: the calls it denies never reach here.
+        let inherited = super::procfs::under_seccomp_filter();
         let child = launcher::spawn(launch, &sys::NOTIFY_ALL, true)?;
         child.release()?;
         signals::forward_to(child.pid);
@@ -74,7 +76,8 @@ impl Backend for NotifyBackend {
             return Err(RecordError::Exec { program: launch.program.clone(), error });
         }
         let (processes, threads) = supervisor.counts();
-        Ok(RunEnd { exit, processes, threads })
+        let filters = inherited.then_some(Filters { inherited, loaded: 0, attributed: false, seen: false });
+        Ok(RunEnd { exit, processes, threads, filters })
     }
 }
 

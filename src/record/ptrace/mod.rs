@@ -14,12 +14,13 @@ use rustc_hash::FxHashMap;
 
 use super::launcher::{self, ChildFailure, Launch};
 use super::memory;
-use super::procfs::{proc_exe, proc_ppid, proc_tgid};
+use super::procfs::{self, proc_exe, proc_ppid, proc_tgid};
 use super::symbolize::Symbolizer;
 use super::{Backend, RecordError, RunEnd, signals};
 use crate::decode::arch::Arch;
 use crate::decode::flags::{CLONE_FILES, CLONE_THREAD};
 use crate::decode::rows::Role;
+use crate::decode::seccomp::{self, SeccompData};
 use crate::decode::table::SyscallTables;
 use crate::observe::classify::{Call, CallSource, Classified, classify, spawn_flags};
 use crate::observe::exit_of;
@@ -27,13 +28,16 @@ use crate::observe::fdtable::{Fd, FdTable, SharedFdTable};
 use crate::observe::restart::{self, Interrupted, internal_errno, is_sigreturn};
 use crate::trace::EventSink;
 use crate::trace::aggregate::{ClassId, ExeId};
-use crate::trace::model::{CallSite, Text};
+use crate::trace::model::{CallSite, Filters, Text};
 use stop::Stop;
 
 pub struct PtraceBackend {
     tables: Rc<SyscallTables>,
     /// The filter the workload runs under; `None` traps every syscall.
     filter: Option<Vec<libc::sock_filter>>,
+    /// What `filter` traps before a container's filter is loaded too (see `anchored_at_filter_load`): the
+    /// filter that says which calls are the recording's.
+    judge: Option<Vec<libc::sock_filter>>,
     /// See [`PtraceBackend::anchored_at_filter_load`].
     anchored: bool,
     /// Resolve each class's call site (library, function, caller).
@@ -43,7 +47,7 @@ pub struct PtraceBackend {
 impl PtraceBackend {
     /// Traps and records every syscall.
     pub fn new(tables: Rc<SyscallTables>) -> PtraceBackend {
-        PtraceBackend { tables, filter: None, anchored: false, call_sites: true }
+        PtraceBackend { tables, filter: None, judge: None, anchored: false, call_sites: true }
     }
 
     /// Skips call-site attribution (a little faster on workloads with very many distinct calls).
@@ -56,19 +60,27 @@ impl PtraceBackend {
     /// a container does under the filter its runtime loads, and nothing of the runtime's setup.
     pub fn anchored_at_filter_load(mut self) -> PtraceBackend {
         self.anchored = true;
+        // The load is where the recording starts: it must stop here even where a `--known` profile allows it.
+        if let Some(filter) = self.filter.take() {
+            self.filter = Some(trapping_filter_loads(&filter));
+            self.judge = Some(filter);
+        }
         self
     }
 
     /// Records only what `filter` traps (SECCOMP_RET_TRACE); everything else runs untraced, at native speed.
     pub fn with_filter(tables: Rc<SyscallTables>, filter: Vec<libc::sock_filter>) -> PtraceBackend {
-        PtraceBackend { tables, filter: Some(filter), anchored: false, call_sites: true }
+        PtraceBackend { tables, filter: Some(filter), judge: None, anchored: false, call_sites: true }
     }
 }
 
 impl Backend for PtraceBackend {
     fn run(self, launch: &Launch, sink: &mut dyn EventSink) -> Result<RunEnd, RecordError> {
         let traps_all = self.filter.is_none();
-        let child = launcher::spawn(launch, self.filter.as_deref().unwrap_or(&launcher::TRACE_ALL), false)?;
+        let loaded = self.filter.as_deref().unwrap_or(&launcher::TRACE_ALL);
+        let own_filter = self.judge.as_deref().unwrap_or(loaded);
+        let inherited = procfs::under_seccomp_filter();
+        let child = launcher::spawn(launch, loaded, false)?;
         if let Err(error) = sys::seize(child.pid) {
             // SAFETY: killing and reaping our own child, which is blocked waiting to be released.
             unsafe {
@@ -93,8 +105,13 @@ impl Backend for PtraceBackend {
             symbolizer: self.call_sites.then(Symbolizer::new),
             launching: true,
             gone_early: Default::default(),
+            own_filter,
+            filters: Filters { inherited, loaded: 0, attributed: true, seen: true },
         };
-        tracer.tasks.insert(child.pid, Task::new(child.pid, FdTable::shared(traps_all), exe, !self.anchored));
+        let mut first = Task::new(child.pid, FdTable::shared(traps_all), exe, !self.anchored);
+        // Under a filter of trapline's own, the workload is from its first call.
+        first.through = inherited;
+        tracer.tasks.insert(child.pid, first);
         child.release()?;
         signals::forward_to(child.pid);
         let traced = tracer.trace_until_all_gone();
@@ -108,6 +125,7 @@ impl Backend for PtraceBackend {
                 exit: tracer.root_exit.unwrap_or_else(|| exit_of(None, None)),
                 processes: tracer.processes,
                 threads: tracer.threads,
+                filters: (tracer.filters.inherited || tracer.filters.loaded > 0).then_some(tracer.filters),
             }),
         }
     }
@@ -115,6 +133,14 @@ impl Backend for PtraceBackend {
 
 struct Task {
     tgid: i32,
+    /// Followed through a seccomp filter other than trapline's, which may deny calls before trapline's own
+    /// filter could report them: the task stops at every syscall entry and exit (PTRACE_SYSCALL), and its calls
+    /// are recorded at entry, with what its filters answer.
+    through: bool,
+    /// Between the entry stop of a call and its exit stop (followed through a filter).
+    in_call: bool,
+    /// The task's filters, read once after each load (shared with the tasks that inherited them).
+    filters: Option<Rc<Vec<Vec<libc::sock_filter>>>>,
     fds: SharedFdTable,
     exe: ExeId,
     /// The class of the syscall in progress whose result we wait for.
@@ -123,8 +149,9 @@ struct Task {
     spawn_flags: Option<u64>,
     /// Whether this task's calls go into the trace (with `--container`, only after it loaded a filter).
     recording: bool,
-    /// The seccomp filter load in progress, whose success starts the recording.
-    anchor_pending: bool,
+    /// The seccomp filter load in progress (and whether it syncs every thread of the process): its success
+    /// starts a container's recording, and from then on the task is followed through the filter.
+    loading_filter: Option<bool>,
     /// Whether its parent's fork or clone event has been handled (or it has no traced parent).
     announced: bool,
     /// The call a signal interrupted, whose entry again is no new call (see `restart`).
@@ -135,12 +162,15 @@ impl Task {
     fn new(tgid: i32, fds: SharedFdTable, exe: ExeId, recording: bool) -> Task {
         Task {
             tgid,
+            through: false,
+            in_call: false,
+            filters: None,
             fds,
             exe,
             pending: None,
             spawn_flags: None,
             recording,
-            anchor_pending: false,
+            loading_filter: None,
             announced: true,
             interrupted: None,
         }
@@ -148,21 +178,42 @@ impl Task {
 
     /// Whether the task must stop again at the exit of the syscall in progress.
     fn awaits_exit(&self) -> bool {
-        self.pending.is_some() || self.anchor_pending || self.interrupted.is_some_and(|i| i.awaits_exit())
+        self.pending.is_some() || self.loading_filter.is_some() || self.interrupted.is_some_and(|i| i.awaits_exit())
     }
 }
 
 /// seccomp(SECCOMP_SET_MODE_FILTER, ..) or prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ..): where a container's
-/// init process loads its filter.
-fn loads_filter(name: Option<&str>, args: &[u64; 6]) -> bool {
+/// init process loads its filter. `Some(true)` when the load applies to every thread of the process
+/// (SECCOMP_FILTER_FLAG_TSYNC).
+fn loads_filter(name: Option<&str>, args: &[u64; 6]) -> Option<bool> {
     const SECCOMP_SET_MODE_FILTER: u64 = 1;
+    const SECCOMP_FILTER_FLAG_TSYNC: u64 = 1;
     const PR_SET_SECCOMP: u64 = 22;
     const SECCOMP_MODE_FILTER: u64 = 2;
     match name {
-        Some("seccomp") => args[0] == SECCOMP_SET_MODE_FILTER,
-        Some("prctl") => args[0] & 0xffff_ffff == PR_SET_SECCOMP && args[1] == SECCOMP_MODE_FILTER,
-        _ => false,
+        Some("seccomp") if args[0] == SECCOMP_SET_MODE_FILTER => Some(args[1] & SECCOMP_FILTER_FLAG_TSYNC != 0),
+        Some("prctl") if args[0] & 0xffff_ffff == PR_SET_SECCOMP && args[1] == SECCOMP_MODE_FILTER => Some(false),
+        _ => None,
     }
+}
+
+/// `filter` with a prefix that traps the native seccomp and prctl calls whatever the rest says.
+fn trapping_filter_loads(filter: &[libc::sock_filter]) -> Vec<libc::sock_filter> {
+    let arch = Arch::native();
+    let nr = |name| arch.syscall_nr(name).map_or(u32::MAX, |nr| nr as u32);
+    let insn = |code: u32, k: u32, jt: u8, jf: u8| libc::sock_filter { code: code as u16, jt, jf, k };
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let equals = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
+    let mut prefixed = vec![
+        insn(load, 4, 0, 0),               // seccomp_data.arch
+        insn(equals, arch.audit(), 0, 4),  // another architecture: on to the filter
+        insn(load, 0, 0, 0),               // seccomp_data.nr
+        insn(equals, nr("seccomp"), 1, 0), // seccomp: trace
+        insn(equals, nr("prctl"), 0, 1),   // prctl: trace; anything else: on to the filter
+        insn(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_TRACE, 0, 0),
+    ];
+    prefixed.extend_from_slice(filter);
+    prefixed
 }
 
 /// A stopped task as a source of fds and memory for classification.
@@ -204,6 +255,11 @@ struct Tracer<'a> {
     launching: bool,
     /// Tasks that ended before their parent's fork or clone event was handled.
     gone_early: rustc_hash::FxHashSet<i32>,
+    /// The filter trapline loaded into the workload, run again at the entry stops of tasks followed through
+    /// another filter.
+    own_filter: &'a [libc::sock_filter],
+    /// The filters other than trapline's that the run was followed through.
+    filters: Filters,
 }
 
 impl Tracer<'_> {
@@ -226,7 +282,7 @@ impl Tracer<'_> {
             Stop::Exited { code } => self.gone(pid, exit_of(Some(code), None)),
             Stop::Killed { signal } => self.gone(pid, exit_of(None, Some(signal))),
             Stop::Seccomp => return self.on_seccomp(pid),
-            Stop::SyscallExit => return self.on_syscall_exit(pid),
+            Stop::Syscall => return self.on_syscall_stop(pid),
             Stop::Spawned => return self.on_spawn(pid),
             Stop::Exec => return self.on_exec(pid),
             Stop::Group { .. } => {
@@ -271,7 +327,7 @@ impl Tracer<'_> {
     /// Resumes a task; it stops again at syscall exit only when a result is awaited.
     fn resume(&mut self, pid: i32, signal: i32) -> std::io::Result<()> {
         match self.tasks.get(&pid) {
-            Some(task) if task.awaits_exit() => sys::syscall(pid, signal),
+            Some(task) if task.through || task.awaits_exit() => sys::syscall(pid, signal),
             _ => sys::cont(pid, signal),
         }
     }
@@ -286,8 +342,11 @@ impl Tracer<'_> {
             self.processes += u64::from(tgid == pid);
             // A thread records as its process does, a new process as its parent (fixed up by the parent's event).
             let related = if tgid == pid { proc_ppid(pid) } else { Some(tgid) };
-            let recording = !self.anchored || related.and_then(|r| self.tasks.get(&r)).is_some_and(|t| t.recording);
+            let related = related.and_then(|r| self.tasks.get(&r));
+            let recording = !self.anchored || related.is_some_and(|t| t.recording);
+            let through = self.filters.inherited || related.is_some_and(|t| t.through);
             let mut task = Task::new(tgid, FdTable::shared(self.traps_all), exe, recording);
+            task.through = through;
             // Its parent's event may still come; until then it is adopted, not announced.
             task.announced = false;
             self.tasks.insert(pid, task);
@@ -296,18 +355,87 @@ impl Tracer<'_> {
     }
 
     fn on_seccomp(&mut self, pid: i32) -> std::io::Result<()> {
+        // A task followed through a filter was recorded at its entry stop; its seccomp stop stands in for an
+        // entry stop only when it had none (the first call after it came to be followed).
+        if self.tasks.get(&pid).is_some_and(|t| t.through && t.in_call) {
+            return self.resume(pid, 0);
+        }
         let info = match sys::syscall_info(pid, sys::OP_SECCOMP) {
             Ok(info) if info.op == sys::OP_SECCOMP => info,
             Ok(_) => return self.resume(pid, 0),
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
             Err(e) => return Err(e),
         };
+        let through = match self.tasks.get_mut(&pid) {
+            Some(task) if task.through => {
+                task.in_call = true;
+                true
+            }
+            _ => false,
+        };
+        self.on_call(pid, &info, through)
+    }
+
+    /// A syscall stop: the entry of a call of a task followed through a filter, or the exit of a call.
+    fn on_syscall_stop(&mut self, pid: i32) -> std::io::Result<()> {
+        if self.tasks.get(&pid).is_some_and(|t| t.through && !t.in_call) {
+            let info = match sys::syscall_info(pid, sys::OP_ENTRY) {
+                Ok(info) => info,
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            if info.op == sys::OP_ENTRY {
+                self.tasks.get_mut(&pid).expect("looked up above").in_call = true;
+                return self.on_call(pid, &info, true);
+            }
+        }
+        if let Some(task) = self.tasks.get_mut(&pid) {
+            task.in_call = false;
+        }
+        self.on_syscall_exit(pid)
+    }
+
+    /// What the task's filters answer for the call; `None` where they cannot be read.
+    fn verdict(&mut self, pid: i32, data: &SeccompData) -> Option<u32> {
+        let task = self.tasks.get_mut(&pid)?;
+        if task.filters.is_none() {
+            match sys::seccomp_filters(pid) {
+                Ok(filters) => task.filters = Some(Rc::new(filters)),
+                Err(_) => {
+                    self.filters.attributed = false;
+                    return None;
+                }
+            }
+        }
+        let filters = task.filters.as_ref()?;
+        Some(seccomp::strongest(filters.iter().map(|filter| seccomp::run(filter, data))))
+    }
+
+    /// One call, at its seccomp stop or (`through`) its entry stop.
+    fn on_call(&mut self, pid: i32, info: &sys::SyscallInfo, through: bool) -> std::io::Result<()> {
         let Some(arch) = Arch::of_call(info.arch, info.nr()) else {
             return self.resume(pid, 0);
         };
         let call = Call { arch, nr: arch.table_nr(info.nr()), args: info.args() };
         self.adopt(pid);
+        // At an entry stop, trapline's own filter has not run yet: what it would answer says whether the call
+        // is one to record (with --known, the calls the profile allows are not), and the task's filters say
+        // whether the kernel will deny it.
+        let data = SeccompData {
+            nr: info.nr() as u32,
+            arch: info.arch,
+            instruction_pointer: info.instruction_pointer,
+            args: info.args(),
+        };
+        let traced =
+            !through || seccomp::run(self.own_filter, &data) & libc::SECCOMP_RET_ACTION_FULL == libc::SECCOMP_RET_TRACE;
+        let verdict = if through && traced { self.verdict(pid, &data).filter(|v| seccomp::denies(*v)) } else { None };
         let task = self.tasks.get_mut(&pid).expect("adopted");
+        if !traced {
+            let name = self.tables.get(call.arch, call.nr).name;
+            task.loading_filter = loads_filter(name, &call.args);
+            return self.resume(pid, 0);
+        }
         let Classified { key, raw_high, entry } =
             classify(self.tables, &call, &mut TaskSource { pid, fds: &task.fds }, self.sink);
         let args = call.args;
@@ -332,7 +460,12 @@ impl Tracer<'_> {
             task.pending = class;
         } else if task.recording {
             let class = self.sink.call(key, task.tgid as u32, task.exe, raw_high);
-            if entry.wants_result {
+            if let Some(answer) = verdict {
+                self.sink.denied(class, answer);
+            }
+            // Followed through a filter, the task stops at every exit anyway: every result is free, and a
+            // denied call's error is what the workload went on with.
+            if entry.wants_result || through {
                 task.pending = Some(class);
             }
             if let Some(symbolizer) = &mut self.symbolizer
@@ -348,9 +481,9 @@ impl Tracer<'_> {
                 };
                 self.sink.set_site(class, site);
             }
-        } else if loads_filter(entry.name, &args) {
-            task.anchor_pending = true;
         }
+        let task = self.tasks.get_mut(&pid).expect("adopted");
+        task.loading_filter = loads_filter(entry.name, &args);
         self.resume(pid, 0)
     }
 
@@ -384,11 +517,10 @@ impl Tracer<'_> {
             }
         }
         if let Some(task) = self.tasks.get_mut(&pid)
-            && std::mem::take(&mut task.anchor_pending)
+            && let Some(synced) = task.loading_filter.take()
+            && sys::syscall_info(pid, sys::OP_EXIT).is_ok_and(|info| info.op == sys::OP_EXIT && !info.is_error())
         {
-            // The filter is in place if the call succeeded: from here on, this task is the container.
-            task.recording =
-                sys::syscall_info(pid, sys::OP_EXIT).is_ok_and(|info| info.op == sys::OP_EXIT && !info.is_error());
+            self.filter_loaded(pid, synced);
         }
         let pending = self.tasks.get_mut(&pid).and_then(|t| t.pending.take());
         if let Some(class) = pending {
@@ -406,6 +538,26 @@ impl Tracer<'_> {
             }
         }
         self.resume(pid, 0)
+    }
+
+    /// The task's seccomp filter load succeeded: from here on, with `--container`, the task is the container,
+    /// and it is followed through the filter (with SECCOMP_FILTER_FLAG_TSYNC, every thread of its process is).
+    fn filter_loaded(&mut self, pid: i32, synced: bool) {
+        self.filters.loaded += 1;
+        let Some(task) = self.tasks.get_mut(&pid) else { return };
+        task.recording = true;
+        let tgid = task.tgid;
+        for (&tid, task) in self.tasks.iter_mut() {
+            if tid == pid || (synced && task.tgid == tgid) {
+                task.through = true;
+                task.filters = None;
+            }
+            // The other threads run on (or block) without stopping at entries: a call the new filter denies
+            // would pass unseen until their next stop. Interrupt them, so that they are resumed to stop there.
+            if tid != pid && synced && task.tgid == tgid {
+                let _ = sys::interrupt(tid);
+            }
+        }
     }
 
     fn on_spawn(&mut self, parent: i32) -> std::io::Result<()> {
@@ -427,6 +579,8 @@ impl Tracer<'_> {
         let fds = if shares_fds { Rc::clone(&parent_task.fds) } else { FdTable::copy(&parent_task.fds) };
         let exe = parent_task.exe;
         let recording = parent_task.recording;
+        // A child runs under its parent's filters.
+        let (through, filters) = (parent_task.through, parent_task.filters.clone());
 
         match self.tasks.get_mut(&child) {
             // The child's first stop came first and it was adopted from /proc; only fd-table sharing could
@@ -434,6 +588,8 @@ impl Tracer<'_> {
             Some(task) => {
                 task.fds = fds;
                 task.recording = recording;
+                task.through = through;
+                task.filters = filters;
                 task.announced = true;
             }
             // Already gone (and counted when it was adopted): nothing to set up.
@@ -441,7 +597,10 @@ impl Tracer<'_> {
             None => {
                 self.threads += 1;
                 self.processes += u64::from(tgid == child);
-                self.tasks.insert(child, Task::new(tgid, fds, exe, recording));
+                let mut task = Task::new(tgid, fds, exe, recording);
+                task.through = through;
+                task.filters = filters;
+                self.tasks.insert(child, task);
             }
         }
         self.resume(parent, 0)
@@ -470,6 +629,8 @@ impl Tracer<'_> {
         // A new task's first stop may come before its parent's event: /proc tells who it is, and the
         // parent's event fixes up fd-table sharing when it arrives.
         self.adopt(pid);
+        // An interrupted task (see `filter_loaded`) enters the call it was blocked in again.
+        self.note_interrupted(pid, None);
         self.resume(pid, 0)
     }
 }

@@ -9,8 +9,9 @@ pub enum Stop {
     Killed { signal: i32 },
     /// Syscall entry, reported by the recording filter's SECCOMP_RET_TRACE.
     Seccomp,
-    /// Syscall exit, reported because the tracer resumed the seccomp stop with PTRACE_SYSCALL.
-    SyscallExit,
+    /// A syscall stop: the exit of a call whose seccomp stop the tracer resumed with PTRACE_SYSCALL, or, for a
+    /// task followed through a filter of its own, the entry or exit of any call.
+    Syscall,
     /// fork, vfork or clone created a task; its id is in the event message.
     Spawned,
     /// execve succeeded; the event message holds the tid that called it.
@@ -35,7 +36,7 @@ impl Stop {
         }
         let signal = libc::WSTOPSIG(status);
         match status >> 16 {
-            0 if signal == SYSCALL_TRAP => Stop::SyscallExit,
+            0 if signal == SYSCALL_TRAP => Stop::Syscall,
             0 => Stop::Signal { signal },
             libc::PTRACE_EVENT_SECCOMP => Stop::Seccomp,
             libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => Stop::Spawned,
@@ -63,7 +64,7 @@ mod tests {
         assert_eq!(Stop::decode(3 << 8), Stop::Exited { code: 3 });
         assert_eq!(Stop::decode(libc::SIGKILL), Stop::Killed { signal: libc::SIGKILL });
         assert_eq!(Stop::decode(stopped(libc::SIGTRAP, libc::PTRACE_EVENT_SECCOMP)), Stop::Seccomp);
-        assert_eq!(Stop::decode(stopped(SYSCALL_TRAP, 0)), Stop::SyscallExit);
+        assert_eq!(Stop::decode(stopped(SYSCALL_TRAP, 0)), Stop::Syscall);
         assert_eq!(Stop::decode(stopped(libc::SIGTRAP, libc::PTRACE_EVENT_CLONE)), Stop::Spawned);
         assert_eq!(Stop::decode(stopped(libc::SIGTRAP, libc::PTRACE_EVENT_EXEC)), Stop::Exec);
         assert_eq!(

@@ -20,6 +20,7 @@ pub struct SyscallInfo {
     _pad2: u32,
 }
 
+pub const OP_ENTRY: u8 = 1;
 pub const OP_EXIT: u8 = 2;
 pub const OP_SECCOMP: u8 = 3;
 
@@ -39,7 +40,9 @@ impl SyscallInfo {
 }
 
 const PTRACE_GET_SYSCALL_INFO: libc::c_uint = 0x420e;
+const PTRACE_INTERRUPT: libc::c_uint = 0x4207;
 const PTRACE_LISTEN: libc::c_uint = 0x4208;
+const PTRACE_SECCOMP_GET_FILTER: libc::c_uint = 0x420c;
 
 pub const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESYSGOOD
     | libc::PTRACE_O_TRACESECCOMP
@@ -107,9 +110,34 @@ pub fn syscall(pid: libc::pid_t, signal: i32) -> io::Result<()> {
     tolerate_gone(request(libc::PTRACE_SYSCALL, pid, 0, signal as usize))
 }
 
+/// Stops a running tracee (PTRACE_EVENT_STOP), so that it can be resumed in another way; a call it was
+/// blocked in is restarted.
+pub fn interrupt(pid: libc::pid_t) -> io::Result<()> {
+    tolerate_gone(request(PTRACE_INTERRUPT, pid, 0, 0))
+}
+
 /// Leaves a tracee in group-stop while letting the tracer see its next event (SIGCONT).
 pub fn listen(pid: libc::pid_t) -> io::Result<()> {
     tolerate_gone(request(PTRACE_LISTEN, pid, 0, 0))
+}
+
+/// The classic BPF programs of every seccomp filter the tracee runs under, the most recently loaded first.
+/// Needs CAP_SYS_ADMIN and a tracer that runs under no filter itself (EACCES otherwise), and a kernel built
+/// with CONFIG_CHECKPOINT_RESTORE (EINVAL otherwise).
+pub fn seccomp_filters(pid: libc::pid_t) -> io::Result<Vec<Vec<libc::sock_filter>>> {
+    let mut filters = Vec::new();
+    for index in 0.. {
+        let len = match request(PTRACE_SECCOMP_GET_FILTER, pid, index, 0) {
+            Ok(len) => len as usize,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => break,
+            Err(e) => return Err(e),
+        };
+        let mut program = vec![libc::sock_filter { code: 0, jt: 0, jf: 0, k: 0 }; len];
+        let got = request(PTRACE_SECCOMP_GET_FILTER, pid, index, program.as_mut_ptr() as usize)? as usize;
+        program.truncate(got);
+        filters.push(program);
+    }
+    Ok(filters)
 }
 
 pub fn event_msg(pid: libc::pid_t) -> io::Result<u64> {
