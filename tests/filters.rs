@@ -86,7 +86,8 @@ fn without_a_filter_nothing_is_marked() {
 #[test]
 fn a_recording_under_an_inherited_filter_still_sees_the_calls_it_denies() {
     // trapline itself runs under a profile that fails getppid: the workload inherits it with trapline's own
-    // filter stacked on top, and the denied calls never reach that one.
+    // filter stacked on top, and the denied calls never reach that one. (Quiet: a traced trapline cannot
+    // trace.)
     let dir = TempDir::new("filters-outer");
     let profile = dir.join("outer.json");
     fs::write(
@@ -98,7 +99,7 @@ fn a_recording_under_an_inherited_filter_still_sees_the_calls_it_denies() {
     let trace = dir.join("trace.json");
     let exe = fixture("own_filter");
     let out = run(Command::new(TRAPLINE)
-        .args(["run", "--profile"])
+        .args(["run", "--quiet", "--profile"])
         .arg(&profile)
         .args(["--", TRAPLINE, "record", "-q", "-o"])
         .arg(&trace)

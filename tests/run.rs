@@ -118,6 +118,48 @@ fn a_profile_that_denies_exec_is_refused_clearly() {
     assert!(stderr.contains("denies execve"), "{stderr}");
 }
 
+/// Enforced, each distinct denied call is named once, the moment it is first made (call, decoded arguments,
+/// answer, executable, call site), and the workload gets exactly the kernel's answer: `--quiet` runs it untraced,
+/// with the same output and not a word.
+#[test]
+fn each_denied_call_is_named_once_as_it_happens() {
+    let dir = TempDir::new("run-report");
+    let (_, profile) = profile_without_socket(&dir);
+    let exe = program(
+        "run_sockets",
+        r#"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+int main(void) {
+    for (int i = 0; i < 3; i++) {
+        printf("socket %s\n", socket(AF_INET, SOCK_DGRAM, 0) >= 0 ? "ok" : strerror(errno));
+    }
+    return 0;
+}
+"#,
+    );
+    let exe = exe.to_str().unwrap();
+    let reported = trapline(&["run", "--profile", &profile, "--", exe]);
+    let quiet = trapline(&["run", "--quiet", "--profile", &profile, "--", exe]);
+    assert_eq!(reported.code(), 0, "{}", reported.stderr_str());
+    assert_eq!(quiet.code(), 0, "{}", quiet.stderr_str());
+    let expected = "socket Operation not permitted\n".repeat(3);
+    assert_eq!(reported.stdout_str(), expected);
+    assert_eq!(quiet.stdout_str(), expected);
+    assert_eq!(quiet.stderr_str(), "");
+
+    let stderr = reported.stderr_str();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "one line for the denied class, one summary: {stderr}");
+    let line = lines[0];
+    assert!(line.starts_with("trapline: denied socket domain=0x2 (AF_INET)"), "{line}");
+    assert!(line.contains("SCMP_ACT_ERRNO(EPERM)") && line.contains(&format!(" in {exe}")), "{line}");
+    assert!(line.contains("called from run_sockets main+0x"), "no call site: {line}");
+    assert!(lines[1].ends_with("denied 3 calls of 1 kind (each named above)"), "{}", lines[1]);
+}
+
 /// A workload that fails under a profile gets one line pointing at `--audit`, its status passed through; one
 /// that succeeds gets none.
 #[test]
@@ -236,4 +278,49 @@ fn a_profile_is_extended_with_a_known_trace() {
     let row = |name: &str| md.lines().find(|l| l.starts_with(&format!("| `{name}` |"))).unwrap_or_default().to_string();
     assert!(row("getpid").contains("| 1 of 1 |"), "{md}");
     assert!(row("socket").contains("| 1 of 2 ⚠ |"), "{md}");
+}
+
+/// A Python multiprocessing pool whose worker makes a call the profile lacks: the worker, a forked process,
+/// gets the error Python turns into a PermissionError, and trapline names the call and where Python made it.
+#[test]
+fn a_denial_in_a_python_worker_process_is_named() {
+    let dir = TempDir::new("run-python");
+    let script = dir.join("pool.py");
+    fs::write(
+        &script,
+        r#"
+import multiprocessing as mp, os, sys, tempfile
+def work(d):
+    src = os.path.join(d, 'a')
+    open(src, 'w').close()
+    if len(sys.argv) > 1:
+        try:
+            os.symlink(src, os.path.join(d, 'b'))
+            return 'linked'
+        except PermissionError:
+            return 'denied'
+    return 'plain'
+if __name__ == '__main__':
+    d = tempfile.mkdtemp()
+    with mp.get_context('fork').Pool(2) as p:
+        print(p.map(work, [d]))
+"#,
+    )
+    .unwrap();
+    let script = script.to_str().unwrap();
+    let trace = dir.join("pool.json");
+    let trace = trace.to_str().unwrap();
+    let recorded = trapline(&["record", "-q", "-o", trace, "--", "python3", script]);
+    assert_eq!((recorded.code(), recorded.stdout_str()), (0, "['plain']\n".to_string()), "{}", recorded.stderr_str());
+    let profile = dir.join("pool.profile.json");
+    let profile = profile.to_str().unwrap();
+    let made = trapline(&["profile", "--runtime", "none", "-o", profile, trace]);
+    assert_eq!(made.code(), 0, "{}", made.stderr_str());
+
+    let enforced = trapline(&["run", "--profile", profile, "--", "python3", script, "symlink"]);
+    assert_eq!(enforced.stdout_str(), "['denied']\n", "{}", enforced.stderr_str());
+    let stderr = enforced.stderr_str();
+    let line = stderr.lines().find(|l| l.starts_with("trapline: denied symlink")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(line.contains("SCMP_ACT_ERRNO(EPERM)") && line.contains("python3"), "{line}");
+    assert!(line.contains(", at ") && line.contains("called from"), "no call site: {line}");
 }

@@ -156,6 +156,12 @@ pub struct RunArgs {
     #[arg(short, long, value_name = "FILE", requires = "audit")]
     pub output: Option<PathBuf>,
 
+    /// Do not name denied calls as they happen: the workload then runs untraced and the kernel alone enforces
+    /// the profile. Needed for workloads that trace themselves (gdb, strace, `trapline record`), since a
+    /// traced process cannot trace.
+    #[arg(short, long, conflicts_with = "audit")]
+    pub quiet: bool,
+
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,

@@ -27,7 +27,7 @@ use crate::profile::read::read_profile;
 use crate::record::agent::{AgentPlan, run_agent};
 use crate::record::enforce::Enforcement;
 use crate::record::{self, BackendKind, RecordError, RecordPlan, signals};
-use crate::review::describe::audit_report;
+use crate::review::describe::{audit_report, denial_line, denials_summary};
 use crate::review::load;
 use crate::review::{self, ReviewPlan};
 use crate::trace::merge::{self, merge};
@@ -262,15 +262,22 @@ fn write_report(output: &Output, report: &str) -> anyhow::Result<()> {
 
 fn run_run(args: RunArgs) -> anyhow::Result<Verdict> {
     if !args.audit {
-        let enforcement = Enforcement::prepare(&args.profile, &args.command)?;
+        let enforcement = Enforcement::prepare(&args.profile, &args.command, !args.quiet)?;
         if let Some(warning) = &enforcement.warning {
             say(format_args!("warning: {warning}"));
         }
-        let exit = enforcement.run()?;
-        if let Some(hint) = Enforcement::hint(&args.profile, &exit) {
+        let enforced = enforcement.run(&mut |class| say(denial_line(class)))?;
+        if let Some(why) = &enforced.unreported {
+            say(format_args!("warning: {why}"));
+        }
+        if let Some(summary) = denials_summary(&args.profile, &enforced.denied) {
+            say(summary);
+        }
+        // The denials said what went wrong; without them, the audit can.
+        if let Some(hint) = Enforcement::hint(&args.profile, &enforced.exit).filter(|_| enforced.denied.is_empty()) {
             say(hint);
         }
-        return Ok(Verdict::Workload(exit));
+        return Ok(Verdict::Workload(enforced.exit));
     }
     let output = args.output.as_deref().map(Output::prepare).transpose()?;
     let plan = RecordPlan::audit(args.command, args.profile.clone(), known_filter(&args.profile)?);

@@ -17,6 +17,19 @@ pub enum Mode {
     /// Stop in the tracer (SECCOMP_RET_TRACE), which reports the call and lets it run: calls the profile
     /// allows never leave the kernel, so an audited run costs about what an unfiltered one does.
     TraceOutside,
+    /// Deny what the profile denies with an errno through the tracer: SECCOMP_RET_TRACE with the errno and
+    /// [`REPORTED`] in the data, so the tracer can say which call was denied before it fails it. Kill and
+    /// trap actions stay the kernel's, and so does ENOSYS, which callers answer by falling back.
+    Report,
+}
+
+/// Marks a [`Mode::Report`] denial in SECCOMP_RET_TRACE's data; the errno is in the low 12 bits.
+pub const REPORTED: u32 = 0x8000;
+
+/// The errno a tracer fails a call with at a SECCOMP_RET_TRACE stop of a [`Mode::Report`] filter: the
+/// profile's, or ENOSYS for a profile's own SCMP_ACT_TRACE, as the kernel answers it when no tracer is attached.
+pub fn reported_errno(data: u32) -> u32 {
+    if data & REPORTED != 0 { data & 0xfff } else { libc::ENOSYS as u32 }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +107,10 @@ fn action(action: Action, errno: Option<u32>, mode: Mode) -> ScmpAction {
         return ScmpAction::Trace(0);
     }
     let errno = errno.unwrap_or(libc::EPERM as u32) as i32;
+    // ENOSYS is the profile's "no such call" (clone3, io_uring): callers fall back, nothing to report.
+    if mode == Mode::Report && action == Action::Errno && errno != libc::ENOSYS {
+        return ScmpAction::Trace((REPORTED | errno as u32 & 0xfff) as u16);
+    }
     match action {
         Action::Kill | Action::KillThread => ScmpAction::KillThread,
         Action::KillProcess => ScmpAction::KillProcess,

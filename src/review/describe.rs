@@ -85,6 +85,41 @@ pub fn audit_report(profile: &Path, denied: &Trace) -> String {
 
 /// One denied class with every argument's register value first, as the audited call passed it.
 fn audit_line(class: &Class) -> String {
+    let exes: Vec<String> = class.exes.iter().map(|e| e.to_string()).collect();
+    format!("{}: {} call(s) by {}", call_text(class), class.count, exes.join(", "))
+}
+
+/// A call the profile denied while it was enforced, as `trapline run` reports it the moment it happens: the
+/// call, the answer, the executable and where in it the call was made.
+pub fn denial_line(class: &Class) -> String {
+    let answers: Vec<&str> = class.denied.keys().map(String::as_str).collect();
+    let exes: Vec<String> = class.exes.iter().map(|e| e.to_string()).collect();
+    let mut line = format!("denied {}: {} in {}", call_text(class), answers.join(", "), exes.join(", "));
+    if let Some(site) = &class.site {
+        line.push_str(&format!(", at {}", site.at));
+        if let Some(caller) = &site.caller {
+            line.push_str(&format!(", called from {caller}"));
+        }
+    }
+    line
+}
+
+/// The line a run under `profile` ends with when the profile denied calls: how many, of how many kinds.
+pub fn denials_summary(profile: &Path, denied: &[Class]) -> Option<String> {
+    let calls: u64 = denied.iter().map(|c| c.denied.values().sum::<u64>()).sum();
+    (calls > 0).then(|| {
+        format!(
+            "{} denied {calls} call{} of {} kind{} (each named above)",
+            profile.display(),
+            plural(calls),
+            denied.len(),
+            plural(denied.len() as u64)
+        )
+    })
+}
+
+/// A class's syscall and arguments, each register value first (and the device behind the fd).
+fn call_text(class: &Class) -> String {
     let mut line = class.syscall.clone();
     for arg in &class.args {
         line.push_str(&format!(" {}={:#x}", arg.name, arg.value.0));
@@ -95,8 +130,7 @@ fn audit_line(class: &Class) -> String {
     if let Some(FdDesc::Device { path, .. }) = &class.fd {
         line.push_str(&format!(" on {path}"));
     }
-    let exes: Vec<String> = class.exes.iter().map(|e| e.to_string()).collect();
-    format!("{line}: {} call(s) by {}", class.count, exes.join(", "))
+    line
 }
 
 /// Where a class was seen: `3 calls in 1 of 1 runs by /usr/bin/python3`.

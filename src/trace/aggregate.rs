@@ -28,7 +28,7 @@ pub struct FdId(pub(crate) u32);
 pub struct ExeId(u32);
 
 /// Index of a class, handed back so a later result can be attributed without another lookup.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ClassId(usize);
 
 impl ClassId {
@@ -171,6 +171,11 @@ impl Aggregator {
     }
 
     /// The classes from the `first`-th seen on, in the order they were first seen.
+    /// One class as it stands now.
+    pub fn class_of(&self, id: ClassId) -> Class {
+        self.class(&self.stats[id.0])
+    }
+
     pub fn classes_from(&self, first: usize) -> Vec<Class> {
         self.stats.iter().skip(first).map(|s| self.class(s)).collect()
     }

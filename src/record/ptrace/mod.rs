@@ -26,6 +26,7 @@ use crate::observe::classify::{Call, CallSource, Classified, classify, spawn_fla
 use crate::observe::exit_of;
 use crate::observe::fdtable::{Fd, FdTable, SharedFdTable};
 use crate::observe::restart::{self, Interrupted, internal_errno, is_sigreturn};
+use crate::profile::compile::reported_errno;
 use crate::trace::EventSink;
 use crate::trace::aggregate::{ClassId, ExeId};
 use crate::trace::model::{CallSite, Filters, Text};
@@ -42,12 +43,14 @@ pub struct PtraceBackend {
     anchored: bool,
     /// Resolve each class's call site (library, function, caller).
     call_sites: bool,
+    /// See [`PtraceBackend::enforcing`].
+    enforcing: bool,
 }
 
 impl PtraceBackend {
     /// Traps and records every syscall.
     pub fn new(tables: Rc<SyscallTables>) -> PtraceBackend {
-        PtraceBackend { tables, filter: None, judge: None, anchored: false, call_sites: true }
+        PtraceBackend { tables, filter: None, judge: None, anchored: false, call_sites: true, enforcing: false }
     }
 
     /// Skips call-site attribution (a little faster on workloads with very many distinct calls).
@@ -68,9 +71,17 @@ impl PtraceBackend {
         self
     }
 
+    /// Enforces a profile compiled with [`Mode::Report`](crate::profile::compile::Mode::Report): each call
+    /// that reaches the tracer is a denial, recorded (and marked denied) and then failed with the profile's
+    /// errno. Allowed calls never stop.
+    pub fn enforcing(mut self) -> PtraceBackend {
+        self.enforcing = true;
+        self
+    }
+
     /// Records only what `filter` traps (SECCOMP_RET_TRACE); everything else runs untraced, at native speed.
     pub fn with_filter(tables: Rc<SyscallTables>, filter: Vec<libc::sock_filter>) -> PtraceBackend {
-        PtraceBackend { tables, filter: Some(filter), judge: None, anchored: false, call_sites: true }
+        PtraceBackend { tables, filter: Some(filter), judge: None, anchored: false, call_sites: true, enforcing: false }
     }
 }
 
@@ -106,6 +117,7 @@ impl Backend for PtraceBackend {
             launching: true,
             gone_early: Default::default(),
             own_filter,
+            enforcing: self.enforcing,
             filters: Filters { inherited, loaded: 0, attributed: true, seen: true },
         };
         let mut first = Task::new(child.pid, FdTable::shared(traps_all), exe, !self.anchored);
@@ -260,6 +272,8 @@ struct Tracer<'a> {
     own_filter: &'a [libc::sock_filter],
     /// The filters other than trapline's that the run was followed through.
     filters: Filters,
+    /// Each call trapline's own filter traps is a denial to fail (see [`PtraceBackend::enforcing`]).
+    enforcing: bool,
 }
 
 impl Tracer<'_> {
@@ -355,25 +369,32 @@ impl Tracer<'_> {
     }
 
     fn on_seccomp(&mut self, pid: i32) -> std::io::Result<()> {
-        // A task followed through a filter was recorded at its entry stop; its seccomp stop stands in for an
-        // entry stop only when it had none (the first call after it came to be followed).
-        if self.tasks.get(&pid).is_some_and(|t| t.through && t.in_call) {
-            return self.resume(pid, 0);
-        }
         let info = match sys::syscall_info(pid, sys::OP_SECCOMP) {
             Ok(info) if info.op == sys::OP_SECCOMP => info,
             Ok(_) => return self.resume(pid, 0),
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
             Err(e) => return Err(e),
         };
+        // Enforcing, every stop here is a denial of the profile's: the call fails with its errno.
+        let fail_with = self.enforcing.then(|| reported_errno(info.ret_data()));
+        // A task followed through a filter was recorded at its entry stop; its seccomp stop stands in for an
+        // entry stop only when it had none (the first call after it came to be followed).
         let through = match self.tasks.get_mut(&pid) {
+            Some(task) if task.through && task.in_call => None,
             Some(task) if task.through => {
                 task.in_call = true;
-                true
+                Some(true)
             }
-            _ => false,
+            _ => Some(false),
         };
-        self.on_call(pid, &info, through)
+        if let Some(through) = through {
+            let verdict = fail_with.map(|errno| libc::SECCOMP_RET_ERRNO | errno);
+            self.on_call(pid, &info, through, verdict)?;
+        }
+        if let Some(errno) = fail_with {
+            sys::fail_syscall(pid, errno)?;
+        }
+        self.resume(pid, 0)
     }
 
     /// A syscall stop: the entry of a call of a task followed through a filter, or the exit of a call.
@@ -386,7 +407,8 @@ impl Tracer<'_> {
             };
             if info.op == sys::OP_ENTRY {
                 self.tasks.get_mut(&pid).expect("looked up above").in_call = true;
-                return self.on_call(pid, &info, true);
+                self.on_call(pid, &info, true, None)?;
+                return self.resume(pid, 0);
             }
         }
         if let Some(task) = self.tasks.get_mut(&pid) {
@@ -408,13 +430,26 @@ impl Tracer<'_> {
             }
         }
         let filters = task.filters.as_ref()?;
-        Some(seccomp::strongest(filters.iter().map(|filter| seccomp::run(filter, data))))
+        let enforcing = self.enforcing;
+        let enforced = |answer: u32| match answer & libc::SECCOMP_RET_ACTION_FULL {
+            // trapline's own filter, enforcing: the tracer fails the call.
+            libc::SECCOMP_RET_TRACE if enforcing => libc::SECCOMP_RET_ERRNO | reported_errno(answer & 0xffff),
+            _ => answer,
+        };
+        Some(seccomp::strongest(filters.iter().map(|filter| enforced(seccomp::run(filter, data)))))
     }
 
-    /// One call, at its seccomp stop or (`through`) its entry stop.
-    fn on_call(&mut self, pid: i32, info: &sys::SyscallInfo, through: bool) -> std::io::Result<()> {
+    /// One call, at its seccomp stop or (`through`) its entry stop; `verdict` is a denial already known. The
+    /// caller resumes the task.
+    fn on_call(
+        &mut self,
+        pid: i32,
+        info: &sys::SyscallInfo,
+        through: bool,
+        verdict: Option<u32>,
+    ) -> std::io::Result<()> {
         let Some(arch) = Arch::of_call(info.arch, info.nr()) else {
-            return self.resume(pid, 0);
+            return Ok(());
         };
         let call = Call { arch, nr: arch.table_nr(info.nr()), args: info.args() };
         self.adopt(pid);
@@ -429,12 +464,16 @@ impl Tracer<'_> {
         };
         let traced =
             !through || seccomp::run(self.own_filter, &data) & libc::SECCOMP_RET_ACTION_FULL == libc::SECCOMP_RET_TRACE;
-        let verdict = if through && traced { self.verdict(pid, &data).filter(|v| seccomp::denies(*v)) } else { None };
+        let verdict = match verdict {
+            Some(known) => Some(known),
+            None if through && traced => self.verdict(pid, &data).filter(|v| seccomp::denies(*v)),
+            None => None,
+        };
         let task = self.tasks.get_mut(&pid).expect("adopted");
         if !traced {
             let name = self.tables.get(call.arch, call.nr).name;
             task.loading_filter = loads_filter(name, &call.args);
-            return self.resume(pid, 0);
+            return Ok(());
         }
         let Classified { key, raw_high, entry } =
             classify(self.tables, &call, &mut TaskSource { pid, fds: &task.fds }, self.sink);
@@ -460,9 +499,6 @@ impl Tracer<'_> {
             task.pending = class;
         } else if task.recording {
             let class = self.sink.call(key, task.tgid as u32, task.exe, raw_high);
-            if let Some(answer) = verdict {
-                self.sink.denied(class, answer);
-            }
             // Followed through a filter, the task stops at every exit anyway: every result is free, and a
             // denied call's error is what the workload went on with.
             if entry.wants_result || through {
@@ -481,10 +517,14 @@ impl Tracer<'_> {
                 };
                 self.sink.set_site(class, site);
             }
+            // After the call site: a sink reporting denials as they happen names where the call came from.
+            if let Some(answer) = verdict {
+                self.sink.denied(class, answer);
+            }
         }
         let task = self.tasks.get_mut(&pid).expect("adopted");
         task.loading_filter = loads_filter(entry.name, &args);
-        self.resume(pid, 0)
+        Ok(())
     }
 
     /// A signal is about to be delivered, or the task stops with its group: note the call this interrupted, if

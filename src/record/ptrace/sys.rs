@@ -16,7 +16,7 @@ pub struct SyscallInfo {
     pub stack_pointer: u64,
     /// entry/seccomp: nr, args[6], (seccomp: ret_data); exit: rval (i64), is_error (u8).
     data: [u64; 7],
-    _ret_data: u32,
+    ret_data: u32,
     _pad2: u32,
 }
 
@@ -36,6 +36,10 @@ impl SyscallInfo {
     }
     pub fn is_error(&self) -> bool {
         self.data[1] as u8 != 0
+    }
+    /// At a seccomp stop: the data of the filter's SECCOMP_RET_TRACE.
+    pub fn ret_data(&self) -> u32 {
+        self.ret_data
     }
 }
 
@@ -110,6 +114,24 @@ pub fn syscall(pid: libc::pid_t, signal: i32) -> io::Result<()> {
     tolerate_gone(request(libc::PTRACE_SYSCALL, pid, 0, signal as usize))
 }
 
+/// Makes the syscall a tracee is stopped in (at its seccomp or entry stop) fail with `errno` without running
+/// it: the number -1 tells the kernel to skip it, and the result register holds the error.
+#[cfg(target_arch = "x86_64")]
+pub fn fail_syscall(pid: libc::pid_t, errno: u32) -> io::Result<()> {
+    let mut regs = match registers(pid) {
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+        other => other?,
+    };
+    regs.orig_rax = u64::MAX;
+    regs.rax = (-i64::from(errno)) as u64;
+    tolerate_gone(request(libc::PTRACE_SETREGS, pid, 0, &raw const regs as usize))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub fn fail_syscall(_pid: libc::pid_t, _errno: u32) -> io::Result<()> {
+    Err(io::Error::new(io::ErrorKind::Unsupported, "failing a call from the tracer is implemented for x86_64 only"))
+}
+
 /// Stops a running tracee (PTRACE_EVENT_STOP), so that it can be resumed in another way; a call it was
 /// blocked in is restarted.
 pub fn interrupt(pid: libc::pid_t) -> io::Result<()> {
@@ -160,7 +182,11 @@ pub fn syscall_info(pid: libc::pid_t, at: u8) -> io::Result<SyscallInfo> {
             Err(e) => return Err(e),
         }
     }
-    from_registers(pid, at)
+    let mut info = from_registers(pid, at)?;
+    if at == OP_SECCOMP {
+        info.ret_data = event_msg(pid)? as u32;
+    }
+    Ok(info)
 }
 
 /// Set once PTRACE_GET_SYSCALL_INFO turned out to be unknown here, or by `TRAPLINE_PTRACE_REGISTERS=1` (which
@@ -216,7 +242,8 @@ fn from_registers(pid: libc::pid_t, at: u8) -> io::Result<SyscallInfo> {
         instruction_pointer: r.rip,
         stack_pointer: r.rsp,
         data,
-        _ret_data: 0,
+        // Only a seccomp stop has it; `syscall_info` reads it from the event message there.
+        ret_data: 0,
         _pad2: 0,
     })
 }
