@@ -161,3 +161,30 @@ fn the_recording_profile_comes_as_an_spo_object_too() {
     assert!(text.starts_with("apiVersion: security-profiles-operator.x-k8s.io/"), "{text}");
     assert!(text.contains("listenerPath: /run/t.sock") && text.contains("SCMP_ACT_NOTIFY"), "{text}");
 }
+
+/// `--spo-api v1` writes the storage version of newer operators, whose SeccompProfile is cluster-scoped: no
+/// namespace, and asking for one is refused before anything is written. The object reads back as a profile.
+#[test]
+fn a_v1_spo_object_is_cluster_scoped() {
+    let recorded = record(&["/bin/echo", "hi"]);
+    let trace = recorded.dir.join("trace.json");
+    let trace = trace.to_str().unwrap();
+    let out = recorded.dir.join("v1.yaml");
+    let out = out.to_str().unwrap();
+    let spo = ["profile", "--runtime", "none", "--format", "spo", "--name", "echo-demo", "--spo-api", "v1"];
+    let made = trapline(&[&spo[..], &["-o", out, trace]].concat());
+    assert_eq!(made.code(), 0, "{}", made.stderr_str());
+    let text = fs::read_to_string(out).unwrap();
+    assert!(text.starts_with("apiVersion: security-profiles-operator.x-k8s.io/v1\n"), "{text}");
+    assert!(!text.contains("namespace"), "{text}");
+    let linted = trapline(&["lint", "--runtime", "none", out]);
+    assert_eq!(linted.code(), 0, "{}{}", linted.stdout_str(), linted.stderr_str());
+
+    let refused = recorded.dir.join("refused.yaml");
+    let with_namespace = trapline(&[&spo[..], &["--namespace", "ml", "-o", refused.to_str().unwrap(), trace]].concat());
+    assert_eq!(with_namespace.code(), 2);
+    let stderr = with_namespace.stderr_str();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cluster-scoped"), "{stderr}");
+    assert!(!refused.exists(), "nothing is written");
+}

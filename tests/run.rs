@@ -324,3 +324,37 @@ if __name__ == '__main__':
     assert!(line.contains("SCMP_ACT_ERRNO(EPERM)") && line.contains("python3"), "{line}");
     assert!(line.contains(", at ") && line.contains("called from"), "no call site: {line}");
 }
+
+/// Where trapline may not trace (here: an outer profile denies ptrace, as a container without CAP_SYS_PTRACE
+/// does), the kernel enforces the profile alone and trapline says that denials go unnamed.
+#[test]
+fn without_ptrace_the_kernel_enforces_alone() {
+    let dir = TempDir::new("run-noptrace");
+    let (exe, profile) = profile_without_socket(&dir);
+    let outer = dir.join("no-ptrace.json");
+    fs::write(
+        &outer,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["ptrace"], "action": "SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    let trapline_bin = env!("CARGO_BIN_EXE_trapline");
+    let out = trapline(&[
+        "run",
+        "--quiet",
+        "--profile",
+        outer.to_str().unwrap(),
+        "--",
+        trapline_bin,
+        "run",
+        "--profile",
+        &profile,
+        "--",
+        &exe,
+        "socket",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+    assert_eq!(out.stdout_str(), "pid ok 1\nsocket Operation not permitted\n");
+    let stderr = out.stderr_str();
+    assert!(stderr.contains("warning: ptrace is not permitted here"), "{stderr}");
+    assert!(!stderr.contains("denied socket"), "{stderr}");
+}

@@ -341,6 +341,27 @@ pub struct ProfileArgs {
     /// With `--format spo`: the object's namespace.
     #[arg(long, requires = "name", value_parser = deploy::namespace)]
     pub namespace: Option<String>,
+
+    /// With `--format spo`: the SeccompProfile API version. `v1beta1` is served by every operator release
+    /// (and converted by those that store `v1`); `v1` is the storage version of newer releases, where a
+    /// SeccompProfile is cluster-scoped and so takes no --namespace.
+    #[arg(long, value_enum, default_value_t = SpoApiArg::V1beta1, requires = "name")]
+    pub spo_api: SpoApiArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SpoApiArg {
+    V1beta1,
+    V1,
+}
+
+impl From<SpoApiArg> for deploy::SpoApi {
+    fn from(arg: SpoApiArg) -> deploy::SpoApi {
+        match arg {
+            SpoApiArg::V1beta1 => deploy::SpoApi::V1beta1,
+            SpoApiArg::V1 => deploy::SpoApi::V1,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -512,9 +533,22 @@ impl ProfileArgs {
     }
 
     /// The form to write; `--name` is required with `--format spo`, so an SPO object always has one.
-    pub fn format(&self) -> Format {
+    /// A namespace for a cluster-scoped `v1` object is refused: the API server would refuse it later.
+    pub fn format(&self) -> anyhow::Result<Format> {
+        if let (SpoApiArg::V1, Some(namespace)) = (self.spo_api, &self.namespace) {
+            anyhow::bail!(
+                "--namespace {namespace}: a v1 SeccompProfile is cluster-scoped and has no namespace; drop \
+                 --namespace, or write --spo-api v1beta1 for an operator whose profiles are namespaced"
+            );
+        }
+        Ok(self.format_unchecked())
+    }
+
+    fn format_unchecked(&self) -> Format {
         match (self.format, &self.name) {
-            (ProfileFormat::Spo, Some(name)) => Format::Spo { name: name.clone(), namespace: self.namespace.clone() },
+            (ProfileFormat::Spo, Some(name)) => {
+                Format::Spo { name: name.clone(), namespace: self.namespace.clone(), api: self.spo_api.into() }
+            }
             _ => Format::Oci,
         }
     }

@@ -162,9 +162,10 @@ fn known_filter(profile: &std::path::Path) -> Result<Vec<libc::sock_filter>, Rec
 }
 
 fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
+    let format = args.format()?;
     let output = Output::prepare_or_stdout(args.output.as_deref())?;
     if let (true, Some(listener)) = (args.recording, args.listener.as_deref()) {
-        output.commit(&render(&recording_profile(listener, Arch::native()), &args.format()))?;
+        output.commit(&render(&recording_profile(listener, Arch::native()), &format))?;
         return Ok(Verdict::Clean);
     }
     let explain_output = args.explain.as_deref().map(Output::prepare).transpose()?;
@@ -184,7 +185,7 @@ fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
     for warning in &generated.warnings {
         say(format_args!("warning: {warning}"));
     }
-    output.commit(&render(&generated.profile, &args.format()))?;
+    output.commit(&render(&generated.profile, &format))?;
     if let Some(explain_output) = explain_output {
         explain_output.commit(explain(&traces, &generated).as_bytes())?;
     }

@@ -6,17 +6,33 @@ use serde_json::{Value, json};
 use super::oci::Seccomp;
 use crate::files::json::to_json;
 
-/// The SPO API version trapline writes (security-profiles-operator.x-k8s.io, SeccompProfile CRD).
-pub const SPO_API_VERSION: &str = "security-profiles-operator.x-k8s.io/v1beta1";
+/// The version of the SPO `SeccompProfile` API an object is written for (security-profiles-operator.x-k8s.io).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SpoApi {
+    /// Served by every operator release; namespaced. Operators that store `v1` convert it.
+    #[default]
+    V1beta1,
+    /// The storage version of newer operators, whose SeccompProfile is cluster-scoped: no namespace.
+    V1,
+}
+
+impl SpoApi {
+    pub fn api_version(self) -> &'static str {
+        match self {
+            SpoApi::V1beta1 => "security-profiles-operator.x-k8s.io/v1beta1",
+            SpoApi::V1 => "security-profiles-operator.x-k8s.io/v1",
+        }
+    }
+}
 
 /// A `SeccompProfile` object whose `spec` holds the profile's fields, as the CRD defines them.
-pub fn spo_object(profile: &Seccomp, name: &str, namespace: Option<&str>) -> Value {
+pub fn spo_object(profile: &Seccomp, name: &str, namespace: Option<&str>, api: SpoApi) -> Value {
     let mut metadata = json!({ "name": name });
     if let Some(namespace) = namespace {
         metadata["namespace"] = json!(namespace);
     }
     json!({
-        "apiVersion": SPO_API_VERSION,
+        "apiVersion": api.api_version(),
         "kind": "SeccompProfile",
         "metadata": metadata,
         "spec": serde_json::to_value(profile).unwrap_or_default(),
@@ -29,14 +45,16 @@ pub enum Format {
     /// The runtime-spec seccomp JSON (Docker, runc, a kubelet Localhost profile).
     Oci,
     /// A Security Profiles Operator SeccompProfile object in YAML, for `kubectl apply`.
-    Spo { name: String, namespace: Option<String> },
+    Spo { name: String, namespace: Option<String>, api: SpoApi },
 }
 
 /// The profile as a file in `format`.
 pub fn render(profile: &Seccomp, format: &Format) -> Vec<u8> {
     match format {
         Format::Oci => to_json(profile),
-        Format::Spo { name, namespace } => to_yaml(&spo_object(profile, name, namespace.as_deref())).into_bytes(),
+        Format::Spo { name, namespace, api } => {
+            to_yaml(&spo_object(profile, name, namespace.as_deref(), *api)).into_bytes()
+        }
     }
 }
 
