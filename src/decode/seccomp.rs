@@ -51,31 +51,17 @@ pub fn run(filter: &[libc::sock_filter], data: &SeccompData) -> u32 {
         let k = insn.k;
         let src = if code & 0x08 == libc::BPF_X { x } else { k };
         match code & 0x07 {
-            libc::BPF_LD => {
-                a = match code & 0xe0 {
-                    libc::BPF_ABS => match data.word(k) {
-                        Some(word) => word,
-                        None => return KILL,
-                    },
-                    libc::BPF_LEN => DATA_LEN,
-                    libc::BPF_IMM => k,
-                    libc::BPF_MEM => match mem.get(k as usize) {
-                        Some(word) => *word,
-                        None => return KILL,
-                    },
-                    _ => return KILL,
-                }
-            }
-            libc::BPF_LDX => {
-                x = match code & 0xe0 {
-                    libc::BPF_LEN => DATA_LEN,
-                    libc::BPF_IMM => k,
-                    libc::BPF_MEM => match mem.get(k as usize) {
-                        Some(word) => *word,
-                        None => return KILL,
-                    },
-                    _ => return KILL,
-                }
+            libc::BPF_LD | libc::BPF_LDX => {
+                let class = code & 0x07;
+                let value = match code & 0xe0 {
+                    libc::BPF_ABS if class == libc::BPF_LD => data.word(k),
+                    libc::BPF_LEN => Some(DATA_LEN),
+                    libc::BPF_IMM => Some(k),
+                    libc::BPF_MEM => mem.get(k as usize).copied(),
+                    _ => None,
+                };
+                let Some(value) = value else { return KILL };
+                if class == libc::BPF_LD { a = value } else { x = value }
             }
             libc::BPF_ST | libc::BPF_STX => {
                 let value = if code & 0x07 == libc::BPF_ST { a } else { x };
