@@ -1,0 +1,100 @@
+//! The syscalls a C library function makes, for functions whose name is not the syscall's (glibc on x86_64;
+//! the others are looked up by name in the architecture's table).
+
+use crate::decode::arch::Arch;
+
+/// (function, the syscalls it makes). Names a program imports from the C library.
+const WRAPPERS: &[(&str, &[&str])] = &[
+    ("open", &["openat"]),
+    ("open64", &["openat"]),
+    ("__open_2", &["openat"]),
+    ("__open64_2", &["openat"]),
+    ("openat64", &["openat"]),
+    ("creat", &["openat"]),
+    ("fopen", &["openat"]),
+    ("fopen64", &["openat"]),
+    ("freopen", &["openat"]),
+    ("opendir", &["openat"]),
+    ("readdir", &["getdents64"]),
+    ("readdir64", &["getdents64"]),
+    ("stat", &["newfstatat"]),
+    ("stat64", &["newfstatat"]),
+    ("lstat", &["newfstatat"]),
+    ("lstat64", &["newfstatat"]),
+    ("fstat", &["fstat"]),
+    ("fstat64", &["fstat"]),
+    ("fstatat", &["newfstatat"]),
+    ("fstatat64", &["newfstatat"]),
+    ("pread", &["pread64"]),
+    ("pwrite", &["pwrite64"]),
+    ("fork", &["clone"]),
+    ("_Fork", &["clone"]),
+    ("system", &["clone3", "clone", "execve", "wait4"]),
+    ("popen", &["clone3", "clone", "execve", "pipe2"]),
+    ("posix_spawn", &["clone3", "clone", "execve"]),
+    ("posix_spawnp", &["clone3", "clone", "execve"]),
+    ("execv", &["execve"]),
+    ("execvp", &["execve"]),
+    ("execl", &["execve"]),
+    ("execlp", &["execve"]),
+    ("pthread_create", &["clone3", "clone"]),
+    ("pthread_kill", &["tgkill"]),
+    ("raise", &["tgkill"]),
+    ("abort", &["tgkill", "rt_sigprocmask"]),
+    ("signal", &["rt_sigaction"]),
+    ("sigaction", &["rt_sigaction"]),
+    ("sigprocmask", &["rt_sigprocmask"]),
+    ("pthread_sigmask", &["rt_sigprocmask"]),
+    ("sigsuspend", &["rt_sigsuspend"]),
+    ("sigtimedwait", &["rt_sigtimedwait"]),
+    ("sigwaitinfo", &["rt_sigtimedwait"]),
+    ("sleep", &["clock_nanosleep"]),
+    ("usleep", &["clock_nanosleep"]),
+    ("nanosleep", &["clock_nanosleep"]),
+    ("wait", &["wait4"]),
+    ("waitpid", &["wait4"]),
+    ("send", &["sendto"]),
+    ("recv", &["recvfrom"]),
+    ("getaddrinfo", &["socket", "connect", "sendto", "recvfrom", "poll"]),
+    ("gethostbyname", &["socket", "connect", "sendto", "recvfrom", "poll"]),
+    ("dlopen", &["openat", "mmap", "mprotect"]),
+    ("shm_open", &["openat"]),
+    ("shm_unlink", &["unlink"]),
+    ("sem_open", &["openat", "link", "unlink"]),
+    ("mkstemp", &["openat"]),
+    ("mkstemp64", &["openat"]),
+    ("tmpfile", &["openat", "unlink"]),
+    ("remove", &["unlink", "rmdir"]),
+    ("posix_fallocate", &["fallocate"]),
+    ("posix_fallocate64", &["fallocate"]),
+    ("posix_memalign", &[]),
+    ("epoll_create", &["epoll_create1"]),
+    ("pipe", &["pipe2"]),
+    ("dup3", &["dup3"]),
+    ("getrlimit", &["prlimit64"]),
+    ("setrlimit", &["prlimit64"]),
+    ("sched_setaffinity", &["sched_setaffinity"]),
+    ("pthread_setaffinity_np", &["sched_setaffinity"]),
+    ("pthread_setname_np", &["openat", "write"]),
+    ("prctl", &["prctl"]),
+    ("utime", &["utimensat"]),
+    ("utimes", &["utimensat"]),
+    ("futimens", &["utimensat"]),
+    ("setuid", &["setuid"]),
+    ("initgroups", &["setgroups"]),
+    ("daemon", &["clone", "setsid"]),
+    ("exit", &["exit_group"]),
+    ("_exit", &["exit_group"]),
+    ("getpid", &["getpid"]),
+];
+
+/// The syscalls function `name` makes on `arch`: from the table above, else the syscall of the same name
+/// (without a `__` prefix, or a `64` suffix: `mmap64`, `lseek64`).
+pub fn syscalls_of(name: &str, arch: Arch) -> Vec<&'static str> {
+    if let Some((_, calls)) = WRAPPERS.iter().find(|(function, _)| *function == name) {
+        return calls.to_vec();
+    }
+    let bare = name.trim_start_matches("__");
+    let named = |name: &str| arch.syscall_nr(name).and_then(|nr| arch.syscall_name(nr));
+    named(bare).or_else(|| bare.strip_suffix("64").and_then(named)).into_iter().collect()
+}
