@@ -10,8 +10,10 @@ TRAPLINE := target/release/trapline
 # Debian packages the targets below use: a C compiler (bench fixtures), strace (benchmark baseline), libseccomp and
 # pkg-config, runc and a static busybox (container examples), python3 (summaries, benchmark timing), and
 # python3-yaml and python3-jsonschema (tests read the YAML we write and validate the SARIF against its schema),
-# shellcheck (the CI examples' shell steps).
+# shellcheck (the CI examples' shell steps), clang, libbpf's headers, libelf and zlib (the eBPF backend's kernel
+# side is compiled at build time, and libbpf built and linked in), bpftool (tests check nothing stays loaded).
 DEB_PACKAGES := build-essential strace libseccomp-dev pkg-config runc busybox-static python3 python3-yaml \
+  clang libbpf-dev libelf-dev zlib1g-dev bpftool \
   python3-jsonschema shellcheck
 
 PREFIX ?= /usr/local
@@ -52,12 +54,13 @@ install: build
 	install -D -m 0755 $(TRAPLINE) $(DESTDIR)$(PREFIX)/bin/trapline
 	$(TRAPLINE) man $(DESTDIR)$(PREFIX)/share/man/man1
 
-# One file that runs in any x86_64 image or on a bare GPU node: glibc linked statically (crt-static) and
-# libseccomp from its static archive (Debian's libseccomp-dev ships it).
+# One file that runs in any x86_64 image or on a bare GPU node: glibc linked statically (crt-static),
+# libseccomp from its static archive (Debian's libseccomp-dev ships it), and libbpf with libelf and zlib from
+# theirs (the `static` feature).
 STATIC_TARGET := x86_64-unknown-linux-gnu
 static: deps
-	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/x86_64-linux-gnu \
-	  RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target $(STATIC_TARGET)
+	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/x86_64-linux-gnu LIBBPF_SYS_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu \
+	  RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --features static --target $(STATIC_TARGET)
 	@file target/$(STATIC_TARGET)/release/trapline
 
 test: deps

@@ -480,6 +480,10 @@ pub enum BackendArg {
     /// seccomp user notification: sees every call, without results; needs no ptrace permission beyond
     /// pidfd_getfd on its own child.
     Notify,
+    /// eBPF on the raw_syscalls tracepoints, counted in the kernel: near-native cost; needs root (or CAP_BPF
+    /// and CAP_PERFMON) and a kernel with BTF. Not seen: calls a seccomp filter denies, 32-bit calls'
+    /// arguments, the NVIDIA RM command behind an ioctl.
+    Ebpf,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -572,6 +576,7 @@ impl From<BackendArg> for BackendKind {
         match arg {
             BackendArg::Ptrace => BackendKind::Ptrace,
             BackendArg::Notify => BackendKind::Notify,
+            BackendArg::Ebpf => BackendKind::Ebpf,
         }
     }
 }

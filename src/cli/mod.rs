@@ -122,7 +122,7 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
 
 fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
     let backend: BackendKind = args.backend.into();
-    if backend == BackendKind::Notify && (args.known.is_some() || args.container) {
+    if backend != BackendKind::Ptrace && (args.known.is_some() || args.container) {
         anyhow::bail!("--known and --container need --backend ptrace");
     }
     let known = match &args.known {

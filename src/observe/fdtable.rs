@@ -123,19 +123,9 @@ pub fn describe(tid: i32, fd: i32) -> FdDesc {
     };
     let kind = meta.file_type();
     if kind.is_char_device() || kind.is_block_device() {
-        let (major, minor) = (libc::major(meta.rdev()), libc::minor(meta.rdev()));
-        let family = DeviceFamily::from_path(target)
-            .or_else(|| kind.is_char_device().then(|| DeviceFamily::from_major(major, minor, proc_devices())).flatten())
-            .map(|family| match family {
-                DeviceFamily::Drm => DeviceFamily::of_drm_device(std::path::Path::new("/sys"), major, minor),
-                family => family,
-            });
-        FdDesc::Device { path: device_path(target), dev: format!("{major}:{minor}"), family }
+        device(target, libc::major(meta.rdev()), libc::minor(meta.rdev()), kind.is_char_device())
     } else if kind.is_file() {
-        match gpu_library(target) {
-            Some(name) => FdDesc::GpuLibrary { name },
-            None => FdDesc::File,
-        }
+        regular_file(target)
     } else if kind.is_dir() {
         FdDesc::Dir
     } else if kind.is_fifo() {
@@ -145,6 +135,25 @@ pub fn describe(tid: i32, fd: i32) -> FdDesc {
     } else {
         let name = target.split(|b| *b == b':').next().unwrap_or_default();
         FdDesc::Other { name: String::from_utf8_lossy(name).into_owned() }
+    }
+}
+
+/// A device node at `path`, with the GPU driver family it belongs to (by path, else by its major number).
+pub fn device(path: &[u8], major: u32, minor: u32, char_device: bool) -> FdDesc {
+    let family = DeviceFamily::from_path(path)
+        .or_else(|| char_device.then(|| DeviceFamily::from_major(major, minor, proc_devices())).flatten())
+        .map(|family| match family {
+            DeviceFamily::Drm => DeviceFamily::of_drm_device(std::path::Path::new("/sys"), major, minor),
+            family => family,
+        });
+    FdDesc::Device { path: device_path(path), dev: format!("{major}:{minor}"), family }
+}
+
+/// A regular file: named only when it is a GPU driver library, never otherwise (traces carry no user files).
+pub fn regular_file(path: &[u8]) -> FdDesc {
+    match gpu_library(path) {
+        Some(name) => FdDesc::GpuLibrary { name },
+        None => FdDesc::File,
     }
 }
 

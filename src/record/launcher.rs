@@ -84,7 +84,7 @@ pub struct Started {
 }
 
 /// Forks the workload's process. It blocks until released, so a tracer can attach first, then installs
-/// `filter` (a ready BPF program) and execs.
+/// `filter` (a ready BPF program; none when it is empty) and execs.
 pub fn spawn(launch: &Launch, filter: &[libc::sock_filter], listener: bool) -> Result<Started, RecordError> {
     let len = u16::try_from(filter.len())
         .ok()
@@ -141,7 +141,8 @@ unsafe fn child(
         let install = |p: &libc::sock_fprog| {
             libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, flags, p as *const _)
         };
-        let mut installed = install(prog);
+        // An empty program is no filter: the workload runs as it would without trapline (the eBPF backend).
+        let mut installed = if prog.len == 0 { 0 } else { install(prog) };
         if installed < 0 {
             // Without CAP_SYS_ADMIN a filter needs no_new_privs, which also stops setuid programs from gaining
             // privileges: that is the price of tracing as an unprivileged user.

@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod container;
+pub mod ebpf;
 pub mod enforce;
 pub mod gpu;
 pub mod launcher;
@@ -34,6 +35,8 @@ pub enum BackendKind {
     Ptrace,
     /// seccomp user notification: every call, without results, no ptrace needed.
     Notify,
+    /// eBPF on the raw_syscalls tracepoints, aggregated in the kernel.
+    Ebpf,
 }
 
 impl From<BackendKind> for model::Backend {
@@ -41,6 +44,7 @@ impl From<BackendKind> for model::Backend {
         match kind {
             BackendKind::Ptrace => model::Backend::Ptrace,
             BackendKind::Notify => model::Backend::Notify,
+            BackendKind::Ebpf => model::Backend::Ebpf,
         }
     }
 }
@@ -127,6 +131,8 @@ pub enum RecordError {
     Container(#[from] container::ContainerError),
     #[error(transparent)]
     Agent(#[from] agent::AgentError),
+    #[error(transparent)]
+    Ebpf(#[from] ebpf::EbpfError),
     #[error("lost track of the workload: {0}")]
     Wait(std::io::Error),
 }
@@ -151,6 +157,8 @@ pub struct RunEnd {
     pub threads: u64,
     /// The seccomp filters other than trapline's that the run was recorded through, if any.
     pub filters: Option<model::Filters>,
+    /// What the backend knows it missed (a full map in the kernel), if anything.
+    pub lost: Option<String>,
 }
 
 /// A recording mechanism: starts the workload, reports every call into the sink, returns how it ended.
@@ -217,6 +225,7 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
     }
     let end = match plan.backend {
         BackendKind::Notify => notify::NotifyBackend::new(tables, plan.call_sites).run(&launch, &mut aggregator)?,
+        BackendKind::Ebpf => ebpf::EbpfBackend::new(tables).run(&launch, &mut aggregator)?,
         BackendKind::Ptrace => {
             let backend = match &plan.known {
                 Some((_, filter)) => ptrace::PtraceBackend::with_filter(tables, filter.clone()),
@@ -234,7 +243,7 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
     let incomplete = match (signals::interrupted_by(), killed) {
         (Some(signal), _) => Some(format!("trapline received {}", signal_name(signal))),
         (None, Some(signal)) => Some(format!("the workload was killed by {signal}")),
-        (None, None) => None,
+        (None, None) => end.lost,
     };
     let run = Run {
         totals: Totals { processes: end.processes, threads: end.threads, ..Totals::default() },

@@ -83,6 +83,22 @@ pub trait EventSink {
     /// The call site of the class's first call, once looked up (`None`: it could not be resolved).
     fn set_site(&mut self, class: ClassId, site: Option<CallSite>);
     fn intern_exe(&mut self, exe: Text) -> ExeId;
+
+    /// `n` (at least one) calls of one class at once, as a backend that counts in the kernel reports them.
+    fn calls(&mut self, key: ClassKey, tgid: u32, exe: ExeId, raw_high: Option<u64>, n: u64) -> ClassId {
+        let class = self.call(key, tgid, exe, raw_high);
+        for _ in 1..n {
+            self.call(key, tgid, exe, raw_high);
+        }
+        class
+    }
+
+    /// `n` results alike at once.
+    fn results(&mut self, class: ClassId, rval: i64, is_error: bool, n: u64) {
+        for _ in 0..n {
+            self.result(class, rval, is_error);
+        }
+    }
 }
 
 struct Stats {
@@ -370,6 +386,23 @@ impl EventSink for Aggregator {
 
     fn denied(&mut self, class: ClassId, action: u32) {
         *self.stats[class.0].denied.entry(action).or_insert(0) += 1;
+    }
+
+    fn calls(&mut self, key: ClassKey, tgid: u32, exe: ExeId, raw_high: Option<u64>, n: u64) -> ClassId {
+        let class = self.call(key, tgid, exe, raw_high);
+        let more = n.saturating_sub(1);
+        self.stats[class.0].count += more;
+        self.syscalls += more;
+        class
+    }
+
+    fn results(&mut self, class: ClassId, rval: i64, is_error: bool, n: u64) {
+        let (ok, errors) = self.stats[class.0].outcomes.get_or_insert_with(Default::default);
+        if is_error {
+            *errors.entry(rval.unsigned_abs() as i32).or_insert(0) += n;
+        } else {
+            *ok += n;
+        }
     }
 
     fn wants_site(&self, class: ClassId) -> bool {

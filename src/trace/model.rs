@@ -97,6 +97,9 @@ pub enum Backend {
     /// `trapline record --backend notify`: seccomp user notification, no results.
     #[serde(rename = "notify")]
     Notify,
+    /// `trapline record --backend ebpf`: the raw_syscalls tracepoints, counted in the kernel.
+    #[serde(rename = "ebpf")]
+    Ebpf,
     /// `trapline agent`: seccomp user notification through a container runtime's `listenerPath`.
     #[serde(rename = "notify-agent")]
     NotifyAgent,

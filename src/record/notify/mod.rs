@@ -77,7 +77,7 @@ impl Backend for NotifyBackend {
         }
         let (processes, threads) = supervisor.counts();
         let filters = inherited.then_some(Filters { inherited, loaded: 0, attributed: false, seen: false });
-        Ok(RunEnd { exit, processes, threads, filters })
+        Ok(RunEnd { exit, processes, threads, filters, lost: None })
     }
 }
 

@@ -138,6 +138,7 @@ impl Backend for PtraceBackend {
                 processes: tracer.processes,
                 threads: tracer.threads,
                 filters: (tracer.filters.inherited || tracer.filters.loaded > 0).then_some(tracer.filters),
+                lost: None,
             }),
         }
     }

@@ -1,0 +1,174 @@
+//! `record --backend ebpf` against the ptrace backend as the oracle: the same programs (fork and exec,
+//! hundreds of threads, 32-bit calls, the GPU rig's device requests) give the same call classes, counted the
+//! same, from the kernel's per-class counters. Without the privileges to load programs it says so in one line.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use common::container::{RIG, describe, rig_or_skip};
+use common::*;
+
+/// Whether eBPF recording can run here (root, and a kernel with BTF); otherwise says why `test` is skipped,
+/// or fails where CI requires it (`TRAPLINE_REQUIRE_EBPF=1`).
+fn ebpf_or_skip(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let why = if unsafe { libc::geteuid() } != 0 {
+        "not root (loading eBPF programs needs CAP_BPF and CAP_PERFMON)"
+    } else if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        "the kernel has no BTF"
+    } else {
+        return true;
+    };
+    assert!(std::env::var_os("TRAPLINE_REQUIRE_EBPF").is_none_or(|v| v != "1"), "{test}: required, but {why}");
+    eprintln!("{test}: skipped: {why}");
+    false
+}
+
+/// A class as both backends can see it: syscall, arch, the argument registers, what the fd was. (Values
+/// behind pointers, such as the NVIDIA RM command, are the ptrace backend's alone.)
+fn identity(class: &Value) -> String {
+    let args: Vec<&Value> = class["args"].as_array().unwrap().iter().filter(|a| !a["index"].is_null()).collect();
+    format!(
+        "{} {} {:?} {}",
+        class["arch"],
+        class["syscall"],
+        args.iter().map(|a| &a["value"]).collect::<Vec<_>>(),
+        class["fd"]
+    )
+}
+
+fn counts(trace: &Value) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for class in classes(trace) {
+        *counts.entry(identity(class)).or_insert(0) += count_of(class);
+    }
+    counts
+}
+
+fn record_both(cmd: &[&str]) -> (Value, Value) {
+    let ptrace = record(cmd);
+    assert_eq!(ptrace.code(), 0, "{}", ptrace.out.stderr_str());
+    let ebpf = record_with(&["--backend", "ebpf"], cmd);
+    assert_eq!(ebpf.code(), 0, "{}", ebpf.out.stderr_str());
+    assert_eq!(ebpf.trace["runs"][0]["backend"], "ebpf");
+    assert_eq!(ebpf.trace["runs"][0]["complete"], true, "{}", ebpf.trace["runs"][0]);
+    (ptrace.trace, ebpf.trace)
+}
+
+#[test]
+fn fork_and_exec_give_the_classes_and_counts_ptrace_gives() {
+    if !ebpf_or_skip("ebpf_forkexec") {
+        return;
+    }
+    let exe = fixture("forkexec");
+    let (ptrace, ebpf) = record_both(&[exe.to_str().unwrap()]);
+    assert_eq!(counts(&ebpf), counts(&ptrace));
+    let totals = |t: &Value| (t["runs"][0]["totals"]["processes"].clone(), t["runs"][0]["totals"]["classes"].clone());
+    assert_eq!(totals(&ebpf), totals(&ptrace));
+    // Every executable the chain exec'd is named, as the ptrace backend names it.
+    let exes = |t: &Value| -> BTreeSet<String> {
+        classes(t).iter().flat_map(|c| c["exes"].as_array().unwrap()).map(|e| e.as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(exes(&ebpf), exes(&ptrace));
+    no_programs_left();
+}
+
+/// Nothing of trapline's stays loaded once it has exited (its programs are named `trapline_*`). Other tests
+/// may be recording at this moment: a leak is a program that is still there once they have ended.
+fn no_programs_left() {
+    let listed = || {
+        let out = run(Command::new("bpftool").args(["prog", "show"]).stdout(Stdio::piped()).stderr(Stdio::piped()));
+        assert_eq!(out.code(), 0, "bpftool (Debian: bpftool): {}", out.stderr_str());
+        out.stdout_str()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let programs = listed();
+        if !programs.contains("name trapline_") {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "trapline's programs stayed loaded:\n{programs}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn hundreds_of_threads_are_all_counted() {
+    if !ebpf_or_skip("ebpf_threads") {
+        return;
+    }
+    let exe = fixture("stress_threads");
+    let (ptrace, ebpf) = record_both(&[exe.to_str().unwrap(), "300", "20"]);
+    assert_eq!(count(&ebpf, "getppid"), 300 * 20);
+    assert_eq!(count(&ebpf, "gettid"), count(&ptrace, "gettid"));
+    assert_eq!(ebpf["runs"][0]["totals"]["threads"], ptrace["runs"][0]["totals"]["threads"]);
+}
+
+#[test]
+fn thirty_two_bit_calls_are_counted_by_their_own_table() {
+    if !ebpf_or_skip("ebpf_int80") {
+        return;
+    }
+    let exe = fixture("int80");
+    let (_, ebpf) = record_both(&[exe.to_str().unwrap()]);
+    let i386: BTreeMap<String, u64> = syscall_counts_arch(&ebpf, "i386");
+    assert_eq!(i386.get("getpid"), Some(&1), "{i386:?}");
+    assert_eq!(i386.get("getppid"), Some(&1), "{i386:?}");
+}
+
+#[test]
+fn the_gpu_rigs_device_requests_are_named_by_device() {
+    if !ebpf_or_skip("ebpf_gpu_rig") || !rig_or_skip("ebpf_gpu_rig") {
+        return;
+    }
+    let exe = fixture("cuda_init");
+    let on_rig = |backend: &str| -> Value {
+        let dir = TempDir::new("ebpf-rig");
+        let out = run(Command::new(RIG)
+            .arg(TRAPLINE)
+            .args(["record", "-q", "--backend", backend, "-o"])
+            .arg(dir.join("trace.json"))
+            .arg("--")
+            .arg(&exe)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()));
+        assert_eq!(out.code(), 0, "{}", describe(&out));
+        read_trace(&dir.join("trace.json"), &out)
+    };
+    let (ptrace, ebpf) = (on_rig("ptrace"), on_rig("ebpf"));
+    let ioctls = |t: &Value| -> BTreeMap<String, u64> {
+        counts(t).into_iter().filter(|(identity, _)| identity.contains("\"ioctl\"")).collect()
+    };
+    let (ebpf_ioctls, ptrace_ioctls) = (ioctls(&ebpf), ioctls(&ptrace));
+    assert!(ebpf_ioctls.keys().any(|k| k.contains("/dev/nvidiactl")), "{ebpf_ioctls:?}");
+    assert!(ebpf_ioctls.keys().any(|k| k.contains("/dev/nvidia-uvm")), "{ebpf_ioctls:?}");
+    assert!(ebpf_ioctls.keys().any(|k| k.contains("/dev/kfd")), "{ebpf_ioctls:?}");
+    assert_eq!(ebpf_ioctls, ptrace_ioctls);
+}
+
+#[test]
+fn without_the_privileges_it_says_what_is_missing_in_one_line() {
+    if !ebpf_or_skip("ebpf_unprivileged") {
+        return;
+    }
+    let dir = TempDir::new("ebpf-noperm");
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let out = run(Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])
+        .arg(TRAPLINE)
+        .args(["record", "--backend", "ebpf", "-o"])
+        .arg(dir.join("t.json"))
+        .args(["--", "/bin/true"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(out.code(), 2, "{}", describe(&out));
+    let stderr = out.stderr_str();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("CAP_BPF") && stderr.contains("--backend ptrace"), "{stderr}");
+    assert!(!dir.join("t.json").exists());
+}
