@@ -172,3 +172,18 @@ fn without_the_privileges_it_says_what_is_missing_in_one_line() {
     assert!(stderr.contains("CAP_BPF") && stderr.contains("--backend ptrace"), "{stderr}");
     assert!(!dir.join("t.json").exists());
 }
+
+/// What a seccomp filter denies never reaches the tracepoints (they come after seccomp): a workload that loads
+/// its own filter gets a trace that says so, and the summary points at the ptrace backend.
+#[test]
+fn a_workloads_own_filter_is_said_to_hide_its_denials() {
+    if !ebpf_or_skip("ebpf_own_filter") {
+        return;
+    }
+    let exe = fixture("own_filter");
+    let rec = record_with(&["--backend", "ebpf"], &[exe.to_str().unwrap(), "install"]);
+    assert_eq!(rec.code(), 0, "{}", rec.out.stderr_str());
+    let filters = &rec.trace["runs"][0]["filters"];
+    assert_eq!((filters["loaded"].as_u64(), filters["seen"].as_bool()), (Some(1), Some(false)), "{filters}");
+    assert_eq!(count(&rec.trace, "getppid"), 0, "denied calls cannot reach the tracepoints");
+}

@@ -181,9 +181,13 @@ pub fn summary(trace: &Trace, output: &str) -> String {
     let filters = match &run.filters {
         None => String::new(),
         Some(f) if !f.seen => {
-            "; trapline ran under a seccomp filter, and the calls it denies never reach --backend notify: \
-             record with --backend ptrace to see them"
-                .to_string()
+            let which = if f.inherited { "trapline ran under" } else { "the workload loaded" };
+            let backend = serde_json::to_value(run.backend).ok().and_then(|v| v.as_str().map(str::to_string));
+            format!(
+                "; {which} a seccomp filter, and the calls it denies never reach --backend {}: record with \
+                 --backend ptrace to see them",
+                backend.unwrap_or_default()
+            )
         }
         Some(f) if !f.attributed => "; recorded through a seccomp filter trapline cannot read (it runs under one \
                                      itself): the calls it denied are in the trace with their errors, not marked"

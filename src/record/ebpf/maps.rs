@@ -96,7 +96,9 @@ pub fn counter(map: &dyn MapCore, index: u32) -> u64 {
 }
 
 /// Folds the kernel's counters into the sink, class by class, as the ptrace backend would have pushed them
-/// call by call. `exes` names each process by what it last exec'd.
+/// call by call. `exes` names each process by what it last exec'd. Returns how many calls may have loaded a
+/// seccomp filter (`seccomp`, or `prctl(PR_SET_SECCOMP)`): what such a filter denied never reached the
+/// tracepoints.
 pub fn drain(
     classes: &dyn MapCore,
     results: &dyn MapCore,
@@ -104,7 +106,9 @@ pub fn drain(
     exes: &HashMap<u32, ExeId>,
     first_exe: ExeId,
     sink: &mut dyn EventSink,
-) {
+) -> u64 {
+    const PR_SET_SECCOMP: u64 = 22;
+    let mut filter_loads = 0;
     let mut ids: HashMap<Vec<u8>, ClassId> = HashMap::new();
     for key_bytes in classes.keys() {
         let (Some(key), Some(count)) = (class_key::from_bytes(&key_bytes), lookup_u64(classes, &key_bytes)) else {
@@ -120,6 +124,10 @@ pub fn drain(
             }
         }
         let call = Call { arch, nr: arch.table_nr(u64::from(key.nr)), args };
+        let name = arch.syscall_name(call.nr);
+        if name == Some("seccomp") || (name == Some("prctl") && args[0] & 0xffff_ffff == PR_SET_SECCOMP) {
+            filter_loads += count;
+        }
         let mut source = Captured { key: &key };
         let classified = classify(tables, &call, &mut source, sink);
         let exe = exes.get(&key.tgid).copied().unwrap_or(first_exe);
@@ -134,6 +142,7 @@ pub fn drain(
         let Some(&class) = ids.get(key.class.as_bytes()) else { continue };
         sink.results(class, -key.errno, key.errno != 0, count);
     }
+    filter_loads
 }
 
 fn lookup_u64(map: &dyn MapCore, key: &[u8]) -> Option<u64> {

@@ -98,7 +98,7 @@ impl Backend for EbpfBackend {
 
         let exes: HashMap<u32, _> =
             execs.into_iter().map(|(tgid, name)| (tgid, sink.intern_exe(Text::from_bytes(name)))).collect();
-        maps::drain(&skel.maps.classes, &skel.maps.results, &self.tables, &exes, first_exe, sink);
+        let loaded = maps::drain(&skel.maps.classes, &skel.maps.results, &self.tables, &exes, first_exe, sink);
         let lost: Vec<String> = LOST
             .iter()
             .enumerate()
@@ -107,13 +107,11 @@ impl Backend for EbpfBackend {
                 n => Some(format!("{n} {what}")),
             })
             .collect();
-        // The tracepoints come after seccomp: what a filter trapline runs under denies never reaches them.
-        let filters = procfs::under_seccomp_filter().then_some(Filters {
-            inherited: true,
-            loaded: 0,
-            attributed: false,
-            seen: false,
-        });
+        // The tracepoints come after seccomp: what a filter trapline runs under, or one the workload loaded,
+        // denies never reaches them.
+        let inherited = procfs::under_seccomp_filter();
+        let filters =
+            (inherited || loaded > 0).then_some(Filters { inherited, loaded, attributed: false, seen: false });
         Ok(RunEnd {
             exit,
             processes: 1 + maps::counter(&skel.maps.tasks, 0),
