@@ -9,7 +9,8 @@
 # Each variant runs up to RUNS times, fewer when the next run would take it past BUDGET seconds (always at least
 # once); the table shows the best (minimum) wall time. Target: trapline/strace <= 0.5 on the loop.
 #
-# Environment: N (loop iterations, default 200000), RUNS (default 5), BUDGET (seconds per variant, default 20).
+# Environment: N (loop iterations, default 200000), RUNS (default 5), BUDGET (seconds per variant, default 20),
+# REQUESTS (the serving benchmark's requests, default 3000).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -174,3 +175,6 @@ for variant in ("allow-all filter", "run", "run --quiet", "run --audit", "record
     secs, n = loop[variant]
     print(f"  {variant:<18}{secs:.4f}s [{n}]{secs / native:>10.2f}x native  {'met' if secs / native <= 1.2 else 'NOT met'}")
 EOF
+
+# A server under load: what each backend costs in requests per second.
+"$PY" bench/serving.py "$TRAPLINE" "${REQUESTS:-3000}" "$tmp"
