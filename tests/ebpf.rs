@@ -187,3 +187,57 @@ fn a_workloads_own_filter_is_said_to_hide_its_denials() {
     assert_eq!((filters["loaded"].as_u64(), filters["seen"].as_bool()), (Some(1), Some(false)), "{filters}");
     assert_eq!(count(&rec.trace, "getppid"), 0, "denied calls cannot reach the tracepoints");
 }
+
+/// Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on hybrid hosts).
+fn cgroup2_mount() -> Option<std::path::PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mountinfo.lines().find_map(|line| {
+        let (fields, fs) = line.split_once(" - ")?;
+        let mount_point = fields.split(' ').nth(4)?;
+        fs.starts_with("cgroup2 ").then(|| std::path::PathBuf::from(mount_point))
+    })
+}
+
+/// A running process group found by its cgroup, as a container is: recorded from the moment trapline attaches
+/// until the cgroup is empty, its processes named even when they are gone, and the trace marked as attached.
+#[test]
+fn a_running_cgroup_is_recorded_until_it_is_empty() {
+    if !ebpf_or_skip("ebpf_cgroup") {
+        return;
+    }
+    let Some(mount) = cgroup2_mount() else {
+        assert!(std::env::var_os("TRAPLINE_REQUIRE_EBPF").is_none_or(|v| v != "1"), "no cgroup2 mount");
+        eprintln!("ebpf_cgroup: skipped: no cgroup2 mount");
+        return;
+    };
+    let cgroup = mount.join(format!("trapline-test-{}", std::process::id()));
+    std::fs::create_dir(&cgroup).unwrap();
+    let looped = fixture("stress_threads");
+    // The workload joins the cgroup, waits for trapline to attach, then works.
+    let mut workload = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("echo $$ > {}/cgroup.procs && sleep 2 && exec {} 4 50", cgroup.display(), looped.display()))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dir = TempDir::new("ebpf-cgroup");
+    let out = run(Command::new(TRAPLINE)
+        .args(["record", "-q", "--backend", "ebpf", "--cgroup"])
+        .arg(&cgroup)
+        .arg("-o")
+        .arg(dir.join("trace.json"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    workload.wait().unwrap();
+    let _ = std::fs::remove_dir(&cgroup);
+    assert_eq!(out.code(), 0, "{}", describe(&out));
+    let trace = read_trace(&dir.join("trace.json"), &out);
+    assert_eq!(count(&trace, "getppid"), 4 * 50, "every call after the attach");
+    let run = &trace["runs"][0];
+    assert_eq!(run["complete"], false);
+    assert!(run["incomplete"].as_str().unwrap().contains("running cgroup"), "{run}");
+    let exes: BTreeSet<&str> =
+        classes(&trace).iter().flat_map(|c| c["exes"].as_array().unwrap()).filter_map(Value::as_str).collect();
+    assert!(exes.contains(std::fs::canonicalize(&looped).unwrap().to_str().unwrap()), "{exes:?}");
+    assert!(exes.contains("[sleep]"), "a process gone before the maps were read is named by its command: {exes:?}");
+}

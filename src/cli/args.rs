@@ -468,8 +468,18 @@ pub struct RecordArgs {
     #[arg(long)]
     pub no_call_sites: bool,
 
+    /// With --backend ebpf: record the processes of a running cgroup (a container's cgroup v2 directory, e.g.
+    /// /sys/fs/cgroup/system.slice/docker-ID.scope) instead of starting a command, until it has no process
+    /// left, --duration has passed, or trapline is interrupted. What they did before is not in the trace.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["command", "known", "container"])]
+    pub cgroup: Option<PathBuf>,
+
+    /// With --cgroup: stop recording after this many seconds.
+    #[arg(long, value_name = "SECS", requires = "cgroup")]
+    pub duration: Option<u64>,
+
     /// The command to run, after `--`.
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    #[arg(last = true, required_unless_present = "cgroup", value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }
 

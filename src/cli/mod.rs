@@ -125,6 +125,9 @@ fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
     if backend != BackendKind::Ptrace && (args.known.is_some() || args.container) {
         anyhow::bail!("--known and --container need --backend ptrace");
     }
+    if backend != BackendKind::Ebpf && args.cgroup.is_some() {
+        anyhow::bail!("--cgroup needs --backend ebpf");
+    }
     let known = match &args.known {
         Some(path) => Some((path.clone(), known_filter(path)?)),
         None => None,
@@ -138,6 +141,7 @@ fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
         known,
         container: args.container,
         call_sites: !args.no_call_sites,
+        cgroup: args.cgroup.map(|path| (path, args.duration.map(std::time::Duration::from_secs))),
     };
     let output = Output::prepare(&args.output)?;
     let trace = record::record(&plan)?;

@@ -66,6 +66,8 @@ pub struct RecordPlan {
     pub call_sites: bool,
     /// What to say and save while the workload runs.
     pub progress: progress::Progress,
+    /// Record a running cgroup (its directory), for at most this long, instead of starting `command`.
+    pub cgroup: Option<(PathBuf, Option<std::time::Duration>)>,
 }
 
 impl RecordPlan {
@@ -81,6 +83,7 @@ impl RecordPlan {
             container: false,
             call_sites: true,
             progress: progress::Progress::default(),
+            cgroup: None,
         }
     }
 }
@@ -207,6 +210,9 @@ pub fn summary(trace: &Trace, output: &str) -> String {
 
 /// Runs the plan's command under its backend and returns its Trace.
 pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
+    if let Some((cgroup, duration)) = &plan.cgroup {
+        return record_cgroup(plan, cgroup, *duration);
+    }
     let prepared = plan.container.then(|| container::prepare(&plan.command)).transpose()?;
     let launch = Launch::resolve(prepared.as_ref().map_or(&plan.command, |p| &p.command))?;
     // Seccomp notification answers before the call runs: it never sees results.
@@ -255,5 +261,36 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
         ..run
     }
     .ended(end.exit, duration, incomplete);
+    Ok(aggregator.finish(run))
+}
+
+/// Records a running cgroup with the eBPF backend: a trace of what its processes did while trapline watched,
+/// marked incomplete since what they did before was not seen.
+fn record_cgroup(
+    plan: &RecordPlan,
+    cgroup: &Path,
+    duration: Option<std::time::Duration>,
+) -> Result<Trace, RecordError> {
+    let tables = Rc::new(SyscallTables::new(plan.results));
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+    let run = Run {
+        command: vec![Text::from_os(cgroup.as_os_str())],
+        gpu: Some(gpu::machine_facts()),
+        ..Run::new(run_id(started_at), plan.backend.into(), plan.results, started_at)
+    };
+    let mut aggregator = Aggregator::new(Rc::clone(&tables), start);
+    let end = ebpf::EbpfBackend::new(tables).record_cgroup(cgroup, duration, &mut aggregator)?;
+    let incomplete = match signals::interrupted_by() {
+        Some(signal) => format!("trapline received {}; a running cgroup was recorded from", signal_name(signal)),
+        None => "a running cgroup was recorded from".to_string(),
+    };
+    let incomplete = Some(format!("{incomplete} the moment trapline attached, not from its start"));
+    let run = Run {
+        totals: Totals { processes: end.processes, threads: end.threads, ..Totals::default() },
+        filters: end.filters,
+        ..run
+    }
+    .ended(end.exit, start.elapsed(), end.lost.or(incomplete));
     Ok(aggregator.finish(run))
 }

@@ -81,9 +81,29 @@ pub fn follow(map: &dyn MapCore, tgid: u32) -> io::Result<()> {
     map.update(&tgid.to_ne_bytes(), &[LAUNCHING], MapFlags::ANY).map_err(io::Error::other)
 }
 
+/// Makes the kernel side follow a cgroup (its v2 id) instead of the targets; 0 keeps the targets.
+pub fn set_cgroup(map: &dyn MapCore, id: u64) -> io::Result<()> {
+    map.update(&0u32.to_ne_bytes(), &id.to_ne_bytes(), MapFlags::ANY).map_err(io::Error::other)
+}
+
+/// What folding the counters found out besides the classes.
+pub struct Drained {
+    /// Calls that may have loaded a seccomp filter (`seccomp`, or `prctl(PR_SET_SECCOMP)`): what such a filter
+    /// denied never reached the tracepoints.
+    pub filter_loads: u64,
+    /// Distinct processes seen calling.
+    pub processes: u64,
+}
+
 /// Whether the kernel side still follows a process.
 pub fn following(map: &dyn MapCore) -> bool {
     map.keys().next().is_some()
+}
+
+/// The command name the kernel side kept for a process.
+pub fn comm(map: &dyn MapCore, tgid: u32) -> Option<Vec<u8>> {
+    let bytes = map.lookup(&tgid.to_ne_bytes(), MapFlags::ANY).ok().flatten()?;
+    Some(bytes.into_iter().take_while(|b| *b != 0).collect())
 }
 
 /// A `u64` counter of an array map.
@@ -96,17 +116,15 @@ pub fn counter(map: &dyn MapCore, index: u32) -> u64 {
 }
 
 /// Folds the kernel's counters into the sink, class by class, as the ptrace backend would have pushed them
-/// call by call. `exes` names each process by what it last exec'd. Returns how many calls may have loaded a
-/// seccomp filter (`seccomp`, or `prctl(PR_SET_SECCOMP)`): what such a filter denied never reached the
-/// tracepoints.
+/// call by call. `exes` names each process by what it last exec'd; `exe_of` names the others.
 pub fn drain(
     classes: &dyn MapCore,
     results: &dyn MapCore,
     tables: &SyscallTables,
-    exes: &HashMap<u32, ExeId>,
-    first_exe: ExeId,
+    exes: &mut HashMap<u32, ExeId>,
+    exe_of: &dyn Fn(u32) -> Text,
     sink: &mut dyn EventSink,
-) -> u64 {
+) -> Drained {
     const PR_SET_SECCOMP: u64 = 22;
     let mut filter_loads = 0;
     let mut ids: HashMap<Vec<u8>, ClassId> = HashMap::new();
@@ -130,7 +148,10 @@ pub fn drain(
         }
         let mut source = Captured { key: &key };
         let classified = classify(tables, &call, &mut source, sink);
-        let exe = exes.get(&key.tgid).copied().unwrap_or(first_exe);
+        let exe = match exes.get(&key.tgid) {
+            Some(exe) => *exe,
+            None => *exes.entry(key.tgid).or_insert_with(|| sink.intern_exe(exe_of(key.tgid))),
+        };
         if count > 0 {
             ids.insert(key_bytes, sink.calls(classified.key, key.tgid, exe, classified.raw_high, count));
         }
@@ -142,7 +163,7 @@ pub fn drain(
         let Some(&class) = ids.get(key.class.as_bytes()) else { continue };
         sink.results(class, -key.errno, key.errno != 0, count);
     }
-    filter_loads
+    Drained { filter_loads, processes: exes.len() as u64 }
 }
 
 fn lookup_u64(map: &dyn MapCore, key: &[u8]) -> Option<u64> {

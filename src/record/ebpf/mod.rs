@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::mem::MaybeUninit;
 use std::path::Path;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use libbpf_rs::RingBufferBuilder;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
@@ -25,6 +25,7 @@ use crate::decode::table::SyscallTables;
 use crate::observe::exit_of;
 use crate::trace::EventSink;
 use crate::trace::model::{Exit, Filters, Text};
+
 use skel::TraplineSkelBuilder;
 
 /// Indexes of the kernel side's `lost` counters (interface.h).
@@ -39,6 +40,8 @@ pub enum EbpfError {
          --backend ptrace"
     )]
     Load { step: &'static str, error: libbpf_rs::Error },
+    #[error("--cgroup {path}: {why}")]
+    NotCgroup { path: std::path::PathBuf, why: String },
 }
 
 pub struct EbpfBackend {
@@ -49,10 +52,78 @@ impl EbpfBackend {
     pub fn new(tables: Rc<SyscallTables>) -> EbpfBackend {
         EbpfBackend { tables }
     }
+
+    /// Records the processes of a running cgroup (a container, by its cgroup v2 directory) until it has no
+    /// process left, `duration` has passed, or trapline is interrupted. What they did before is not seen.
+    pub fn record_cgroup(
+        self,
+        path: &Path,
+        duration: Option<Duration>,
+        sink: &mut dyn EventSink,
+    ) -> Result<RunEnd, RecordError> {
+        let id = cgroup_id(path)?;
+        let procs = path.join("cgroup.procs");
+        let occupied = || std::fs::read(&procs).is_ok_and(|pids| pids.iter().any(u8::is_ascii_digit));
+        let session = Session { tables: &self.tables, cgroup: id };
+        session.run(sink, &|tgid, comm| alive_exe(tgid, comm), |_, poll| {
+            signals::forward_to(0);
+            let start = Instant::now();
+            let mut seen_someone = false;
+            loop {
+                poll();
+                let now_occupied = occupied();
+                seen_someone |= now_occupied;
+                let ended = seen_someone && !now_occupied;
+                if ended || signals::interrupted_by().is_some() || duration.is_some_and(|d| start.elapsed() >= d) {
+                    return Ok(exit_of(Some(0), None));
+                }
+            }
+        })
+    }
 }
 
 impl Backend for EbpfBackend {
     fn run(self, launch: &Launch, sink: &mut dyn EventSink) -> Result<RunEnd, RecordError> {
+        let path = std::fs::canonicalize(&launch.path).unwrap_or_else(|_| launch.path.clone());
+        let first = Text::from_os(path.as_os_str());
+        let session = Session { tables: &self.tables, cgroup: 0 };
+        session.run(sink, &|_, _| first.clone(), |skel, poll| {
+            // The launcher loads no filter: the workload runs as it would without trapline.
+            let child = launcher::spawn(launch, &[], false)?;
+            maps::follow(&skel.maps.targets, child.pid as u32).map_err(RecordError::Wait)?;
+            child.release()?;
+            signals::forward_to(child.pid);
+            let exit = wait(child.pid, || {
+                poll();
+                maps::following(&skel.maps.targets)
+            });
+            signals::stop();
+            match child.failure() {
+                Some(ChildFailure::Exec(error)) => Err(RecordError::Exec { program: launch.program.clone(), error }),
+                Some(ChildFailure::Filter(error)) => Err(RecordError::Filter(error)),
+                None => Ok(exit),
+            }
+        })
+    }
+}
+
+/// The programs loaded and attached for one recording, following a cgroup (its id) or, with 0, the processes
+/// the driver puts among the targets.
+struct Session<'t> {
+    tables: &'t SyscallTables,
+    cgroup: u64,
+}
+
+impl Session<'_> {
+    /// Loads and attaches the programs, lets `drive` run the recording (polling the exec events through the
+    /// function it is given), and folds what the kernel side counted into the sink. `exe_of` names a process
+    /// no exec event named.
+    fn run(
+        &self,
+        sink: &mut dyn EventSink,
+        exe_of: &dyn Fn(u32, Option<Vec<u8>>) -> Text,
+        drive: impl FnOnce(&skel::TraplineSkel<'_>, &dyn Fn()) -> Result<crate::trace::model::Exit, RecordError>,
+    ) -> Result<RunEnd, RecordError> {
         if !Path::new("/sys/kernel/btf/vmlinux").exists() {
             return Err(EbpfError::NoBtf.into());
         }
@@ -62,43 +133,32 @@ impl Backend for EbpfBackend {
         let mut object = MaybeUninit::uninit();
         let open = TraplineSkelBuilder::default().open(&mut object).map_err(load("open"))?;
         let mut skel = open.load().map_err(load("load"))?;
-        maps::fill_rows(&skel.maps.rows, &self.tables).map_err(RecordError::Wait)?;
+        maps::fill_rows(&skel.maps.rows, self.tables).map_err(RecordError::Wait)?;
+        maps::set_cgroup(&skel.maps.cgroup, self.cgroup).map_err(RecordError::Wait)?;
         skel.attach().map_err(load("attach"))?;
 
-        // The launcher loads no filter: the workload runs as it would without trapline.
-        let child = launcher::spawn(launch, &[], false)?;
-        maps::follow(&skel.maps.targets, child.pid as u32).map_err(RecordError::Wait)?;
-        let path = std::fs::canonicalize(&launch.path).unwrap_or_else(|_| launch.path.clone());
-        let first_exe = sink.intern_exe(Text::from_os(path.as_os_str()));
-        let mut execs: Vec<(u32, Vec<u8>)> = Vec::new();
+        let execs: std::cell::RefCell<Vec<(u32, Vec<u8>)>> = Default::default();
         let mut ring = RingBufferBuilder::new();
         ring.add(&skel.maps.execs, |data: &[u8]| {
-            if let Some((tgid, name)) = exec_event(data) {
-                execs.push((tgid, name));
+            if let Some(event) = exec_event(data) {
+                execs.borrow_mut().push(event);
             }
             0
         })
         .map_err(load("read the exec events of"))?;
         let ring = ring.build().map_err(load("read the exec events of"))?;
-        child.release()?;
-        signals::forward_to(child.pid);
-        let exit = wait(child.pid, || {
+        let exit = drive(&skel, &|| {
             let _ = ring.poll(Duration::from_millis(20));
-            maps::following(&skel.maps.targets)
-        });
-        signals::stop();
+        })?;
         let _ = ring.consume();
         drop(ring);
-        if let Some(failure) = child.failure() {
-            return Err(match failure {
-                ChildFailure::Exec(error) => RecordError::Exec { program: launch.program.clone(), error },
-                ChildFailure::Filter(error) => RecordError::Filter(error),
-            });
-        }
 
-        let exes: HashMap<u32, _> =
-            execs.into_iter().map(|(tgid, name)| (tgid, sink.intern_exe(Text::from_bytes(name)))).collect();
-        let loaded = maps::drain(&skel.maps.classes, &skel.maps.results, &self.tables, &exes, first_exe, sink);
+        let mut exes: HashMap<u32, _> = HashMap::new();
+        for (tgid, name) in execs.into_inner() {
+            exes.insert(tgid, sink.intern_exe(Text::from_bytes(name)));
+        }
+        let exe_of = |tgid| exe_of(tgid, maps::comm(&skel.maps.comms, tgid));
+        let drained = maps::drain(&skel.maps.classes, &skel.maps.results, self.tables, &mut exes, &exe_of, sink);
         let lost: Vec<String> = LOST
             .iter()
             .enumerate()
@@ -110,16 +170,44 @@ impl Backend for EbpfBackend {
         // The tracepoints come after seccomp: what a filter trapline runs under, or one the workload loaded,
         // denies never reaches them.
         let inherited = procfs::under_seccomp_filter();
+        let loaded = drained.filter_loads;
         let filters =
             (inherited || loaded > 0).then_some(Filters { inherited, loaded, attributed: false, seen: false });
+        // Following a running cgroup, its processes are those seen calling; a launched workload's are counted
+        // from its first process on.
+        let (processes, threads) = match self.cgroup {
+            0 => (1 + maps::counter(&skel.maps.tasks, 0), 1 + maps::counter(&skel.maps.tasks, 1)),
+            _ => (drained.processes, drained.processes + maps::counter(&skel.maps.tasks, 1)),
+        };
         Ok(RunEnd {
             exit,
-            processes: 1 + maps::counter(&skel.maps.tasks, 0),
-            threads: 1 + maps::counter(&skel.maps.tasks, 1),
+            processes,
+            threads,
             filters,
             lost: (!lost.is_empty()).then(|| format!("the kernel side lost {}", lost.join(", "))),
         })
     }
+}
+
+/// What a process of a followed cgroup runs: its executable while it lives, else its command name in brackets
+/// (`[sleep]`), as the ptrace backend names a process it cannot resolve.
+fn alive_exe(tgid: u32, comm: Option<Vec<u8>>) -> Text {
+    match std::fs::read_link(format!("/proc/{tgid}/exe")) {
+        Ok(path) => Text::from_os(path.as_os_str()),
+        Err(_) => Text::Utf8(format!("[{}]", String::from_utf8_lossy(&comm.unwrap_or_default()))),
+    }
+}
+
+/// The cgroup v2 id of a cgroup directory: its inode number, on a cgroup2 file system.
+fn cgroup_id(path: &Path) -> Result<u64, RecordError> {
+    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    let not = |why: String| RecordError::from(EbpfError::NotCgroup { path: path.to_path_buf(), why });
+    let meta = std::fs::metadata(path).map_err(|e| not(e.to_string()))?;
+    let statfs = nix::sys::statfs::statfs(path).map_err(|e| not(e.to_string()))?;
+    if !meta.is_dir() || statfs.filesystem_type().0 as i64 != CGROUP2_SUPER_MAGIC {
+        return Err(not("not a cgroup v2 directory (look under the cgroup2 mount, e.g. /sys/fs/cgroup)".into()));
+    }
+    Ok(std::os::unix::fs::MetadataExt::ino(&meta))
 }
 
 /// An `exec_event` (interface.h): the process, and the path of the file it exec'd as its components from the

@@ -16,6 +16,14 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define S_IFCHR 0020000
 #define S_IFBLK 0060000
 
+/* [0]: the cgroup (v2 id) whose processes are followed, or 0 to follow the targets below. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} cgroup SEC(".maps");
+
 /* Thread group ids followed: the workload's first process, and every process it forks. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -54,6 +62,15 @@ struct {
 	__type(value, struct class_key);
 } inflight SEC(".maps");
 
+/* The command name of each process seen calling, for one that was running before trapline attached and is
+ * gone before it reads the maps (an exec event names the others by their file). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, u32);
+	__type(value, name_t);
+} comms SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
@@ -73,6 +90,23 @@ struct {
 	__type(key, u32);
 	__type(value, u64);
 } lost SEC(".maps");
+
+/* The cgroup followed, if trapline follows one. */
+static __always_inline u64 followed_cgroup(void)
+{
+	u32 zero = 0;
+	u64 *id = bpf_map_lookup_elem(&cgroup, &zero);
+	return id ? *id : 0;
+}
+
+/* Whether the current task is one trapline follows (in its cgroup, or among its targets). */
+static __always_inline int followed(u32 tgid)
+{
+	u64 id = followed_cgroup();
+	if (id)
+		return bpf_get_current_cgroup_id() == id;
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
 
 static __always_inline void count(void *map, u32 index)
 {
@@ -211,9 +245,16 @@ int BPF_PROG(trapline_enter, struct pt_regs___trapline *regs, long id)
 {
 	u64 pid_tgid = bpf_get_current_pid_tgid();
 	u32 tgid = pid_tgid >> 32, tid = (u32)pid_tgid;
-	u8 *state = bpf_map_lookup_elem(&targets, &tgid);
-	if (!state)
-		return 0;
+	u8 recording = RECORDING;
+	u8 *state = &recording;
+	if (followed_cgroup()) {
+		if (bpf_get_current_cgroup_id() != followed_cgroup())
+			return 0;
+	} else {
+		state = bpf_map_lookup_elem(&targets, &tgid);
+		if (!state)
+			return 0;
+	}
 	struct class_key key = {};
 	key.nr = (u32)id;
 	key.tgid = tgid;
@@ -244,6 +285,11 @@ int BPF_PROG(trapline_enter, struct pt_regs___trapline *regs, long id)
 		}
 	}
 	add(&classes, &key, LOST_CLASS);
+	if (followed_cgroup() && !bpf_map_lookup_elem(&comms, &tgid)) {
+		name_t comm = {};
+		bpf_get_current_comm(&comm, 16);
+		bpf_map_update_elem(&comms, &tgid, &comm, BPF_NOEXIST);
+	}
 	if (row && row->result) {
 		if (bpf_map_update_elem(&inflight, &tid, &key, BPF_ANY))
 			count(&lost, LOST_RESULT);
@@ -273,13 +319,15 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(trapline_fork, struct task_struct *parent, struct task_struct *child)
 {
 	u32 parent_tgid = BPF_CORE_READ(parent, tgid);
-	if (!bpf_map_lookup_elem(&targets, &parent_tgid))
+	if (!followed(parent_tgid))
 		return 0;
 	u32 child_tgid = BPF_CORE_READ(child, tgid);
 	count(&tasks, 1);
 	if (child_tgid == parent_tgid)
 		return 0;
 	count(&tasks, 0);
+	if (followed_cgroup())
+		return 0;
 	u8 recording = RECORDING;
 	if (bpf_map_update_elem(&targets, &child_tgid, &recording, BPF_ANY))
 		count(&lost, LOST_TARGET);
@@ -290,7 +338,7 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(trapline_exec, struct task_struct *task, int old_pid, struct linux_binprm *bprm)
 {
 	u32 tgid = BPF_CORE_READ(task, tgid);
-	if (!bpf_map_lookup_elem(&targets, &tgid))
+	if (!followed(tgid))
 		return 0;
 	struct exec_event *event = bpf_ringbuf_reserve(&execs, sizeof(*event), 0);
 	if (!event) {
