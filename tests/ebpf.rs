@@ -241,3 +241,91 @@ fn a_running_cgroup_is_recorded_until_it_is_empty() {
     assert!(exes.contains(std::fs::canonicalize(&looped).unwrap().to_str().unwrap()), "{exes:?}");
     assert!(exes.contains("[sleep]"), "a process gone before the maps were read is named by its command: {exes:?}");
 }
+
+/// The node agent: one trace per cgroup created while it runs (each container a runtime starts has one),
+/// written when the cgroup is removed; its memory stays flat over hundreds of short-lived cgroups; killed with
+/// SIGKILL it loses no trace of a cgroup that had ended, and leaves nothing loaded in the kernel.
+#[test]
+fn the_node_agent_writes_one_trace_per_cgroup_and_stays_flat() {
+    if !ebpf_or_skip("ebpf_node_agent") {
+        return;
+    }
+    let Some(mount) = cgroup2_mount() else {
+        assert!(std::env::var_os("TRAPLINE_REQUIRE_EBPF").is_none_or(|v| v != "1"), "no cgroup2 mount");
+        eprintln!("ebpf_node_agent: skipped: no cgroup2 mount");
+        return;
+    };
+    let parent = mount.join(format!("trapline-agent-{}", std::process::id()));
+    std::fs::create_dir(&parent).unwrap();
+    let out = TempDir::new("ebpf-agent");
+    let log = out.join("agent.log");
+    let mut agent = Command::new(TRAPLINE)
+        .args(["agent", "--backend", "ebpf", "--out"])
+        .arg(out.join("traces"))
+        .arg("--under")
+        .arg(&parent)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}; agent log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    until("the agent did not start", &|| {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("recording new cgroups"))
+    });
+    let rss = || -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", agent.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap().to_string();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    const JOBS: usize = 200;
+    let mut rss_early = 0;
+    for job in 0..JOBS {
+        let cgroup = parent.join(format!("job{job}"));
+        std::fs::create_dir(&cgroup).unwrap();
+        let status = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("echo $$ > {}/cgroup.procs && exec /bin/true", cgroup.display()))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::remove_dir(&cgroup).unwrap();
+        if job == 49 {
+            let traces = out.join("traces");
+            until("the first 50 traces were not written", &|| {
+                std::fs::read_dir(&traces).is_ok_and(|d| d.count() >= 50)
+            });
+            rss_early = rss();
+        }
+    }
+    let traces = out.join("traces");
+    until("not every cgroup got its trace", &|| std::fs::read_dir(&traces).is_ok_and(|d| d.count() == JOBS));
+    let rss_late = rss();
+    assert!(
+        rss_late <= rss_early + 8 * 1024,
+        "resident size grew from {rss_early} kB to {rss_late} kB over {JOBS} cgroups"
+    );
+
+    // SIGKILL: nothing to clean up in trapline, and the kernel drops its programs with its last fd.
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(agent.id() as i32, libc::SIGKILL) };
+    agent.wait().unwrap();
+    let _ = std::fs::remove_dir(&parent);
+    assert_eq!(std::fs::read_dir(&traces).unwrap().count(), JOBS, "a trace was lost to the kill");
+    let one = std::fs::read_to_string(
+        traces.join("trapline-agent-".to_string() + &format!("{}_job7.json", std::process::id())),
+    )
+    .unwrap();
+    let trace: Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(trace["runs"][0]["backend"], "ebpf");
+    assert!(classes(&trace).iter().any(|c| c["syscall"] == "execve"), "{trace}");
+    no_programs_left();
+}

@@ -6,16 +6,14 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
-use crate::decode::table::Results;
+pub use super::values::*;
+
 use crate::files::output::STDIO;
 use crate::profile::deploy::{self, Format};
-use crate::profile::generate::{DefaultAction, IoctlMode, ProfilePlan};
-use crate::profile::runtime::Runtime;
-use crate::record::BackendKind;
+use crate::profile::generate::ProfilePlan;
 use crate::record::progress::Progress;
-use crate::review::{CheckFormat, DiffFormat};
 
 /// Record what a workload asks of the Linux kernel and turn it into the smallest OCI seccomp profile that
 /// still lets it run.
@@ -29,23 +27,6 @@ pub struct Args {
 
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ColorArg {
-    Auto,
-    Always,
-    Never,
-}
-
-impl From<ColorArg> for anstream::ColorChoice {
-    fn from(arg: ColorArg) -> anstream::ColorChoice {
-        match arg {
-            ColorArg::Auto => anstream::ColorChoice::Auto,
-            ColorArg::Always => anstream::ColorChoice::Always,
-            ColorArg::Never => anstream::ColorChoice::Never,
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -198,13 +179,6 @@ pub struct DiffArgs {
     pub exit_code: bool,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum DiffFormatArg {
-    Text,
-    Markdown,
-    Json,
-}
-
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
     #[command(flatten)]
@@ -222,15 +196,6 @@ pub struct CheckArgs {
     /// Traces of the runs to check (recordings or merges).
     #[arg(required = true, value_name = "TRACE")]
     pub traces: Vec<PathBuf>,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum CheckFormatArg {
-    Text,
-    Sarif,
-    Json,
-    /// GitHub Actions annotations on the profile's lines, and a job summary where $GITHUB_STEP_SUMMARY is set.
-    Github,
 }
 
 #[derive(Debug, clap::Args)]
@@ -261,14 +226,6 @@ pub struct LintArgs {
     /// allowed, or the container cannot start.
     #[arg(long, value_enum, default_value_t = RuntimeArg::Runc)]
     pub runtime: RuntimeArg,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum LintFormatArg {
-    Text,
-    Json,
-    /// SARIF 2.1.0 for code scanning, each finding on its line of the profile.
-    Sarif,
 }
 
 #[derive(Debug, clap::Args)]
@@ -349,32 +306,22 @@ pub struct ProfileArgs {
     pub spo_api: SpoApiArg,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum SpoApiArg {
-    V1beta1,
-    V1,
-}
-
-impl From<SpoApiArg> for deploy::SpoApi {
-    fn from(arg: SpoApiArg) -> deploy::SpoApi {
-        match arg {
-            SpoApiArg::V1beta1 => deploy::SpoApi::V1beta1,
-            SpoApiArg::V1 => deploy::SpoApi::V1,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ProfileFormat {
-    Oci,
-    Spo,
-}
-
 #[derive(Debug, clap::Args)]
 pub struct AgentArgs {
-    /// The unix socket to listen on (the profile's listenerPath).
-    #[arg(long, value_name = "PATH")]
-    pub socket: PathBuf,
+    /// `notify`: serve containers whose profile notifies their calls to --socket (the runtime's listenerPath).
+    /// `ebpf`: record every cgroup created from now on (each container a runtime starts) in the kernel, with
+    /// no runtime configuration; needs root (or CAP_BPF, CAP_PERFMON) and a kernel with BTF.
+    #[arg(long, value_enum, default_value_t = AgentBackendArg::Notify)]
+    pub backend: AgentBackendArg,
+
+    /// With --backend notify: the unix socket to listen on (the profile's listenerPath).
+    #[arg(long, value_name = "PATH", required_if_eq("backend", "notify"))]
+    pub socket: Option<PathBuf>,
+
+    /// With --backend ebpf: write traces only for cgroups below this cgroup v2 directory (e.g. the kubepods
+    /// slice).
+    #[arg(long, value_name = "DIR")]
+    pub under: Option<PathBuf>,
 
     /// The directory to write one Trace per container into (`ID.json`, or `POD-CONTAINER-ID.json` for
     /// Kubernetes pods).
@@ -391,33 +338,6 @@ pub struct SnippetArgs {
     /// The profile's name on the nodes: it is installed as /var/lib/kubelet/seccomp/profiles/NAME.json.
     #[arg(value_name = "NAME", value_parser = deploy::profile_file_name)]
     pub name: String,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum DefaultActionArg {
-    /// Fail with EPERM (SCMP_ACT_ERRNO).
-    Errno,
-    /// Kill the whole process (SCMP_ACT_KILL_PROCESS).
-    KillProcess,
-    /// Allow and log to the audit log (SCMP_ACT_LOG): an audit profile.
-    Log,
-    /// Send SIGSYS (SCMP_ACT_TRAP).
-    Trap,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum IoctlArg {
-    Exact,
-    Type,
-    Any,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum RuntimeArg {
-    Runc,
-    Crun,
-    /// The workload runs without a container runtime, or the traces already hold the runtime's calls.
-    None,
 }
 
 #[derive(Debug, clap::Args)]
@@ -483,56 +403,6 @@ pub struct RecordArgs {
     pub command: Vec<OsString>,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum BackendArg {
-    /// ptrace with a SECCOMP_RET_TRACE filter: sees every call, with results.
-    Ptrace,
-    /// seccomp user notification: sees every call, without results; needs no ptrace permission beyond
-    /// pidfd_getfd on its own child.
-    Notify,
-    /// eBPF on the raw_syscalls tracepoints, counted in the kernel: near-native cost; needs root (or CAP_BPF
-    /// and CAP_PERFMON) and a kernel with BTF. Not seen: calls a seccomp filter denies, 32-bit calls'
-    /// arguments, the NVIDIA RM command behind an ioctl.
-    Ebpf,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ResultsArg {
-    Auto,
-    All,
-}
-
-impl From<DefaultActionArg> for DefaultAction {
-    fn from(arg: DefaultActionArg) -> DefaultAction {
-        match arg {
-            DefaultActionArg::Errno => DefaultAction::Errno,
-            DefaultActionArg::KillProcess => DefaultAction::KillProcess,
-            DefaultActionArg::Log => DefaultAction::Log,
-            DefaultActionArg::Trap => DefaultAction::Trap,
-        }
-    }
-}
-
-impl From<IoctlArg> for IoctlMode {
-    fn from(arg: IoctlArg) -> IoctlMode {
-        match arg {
-            IoctlArg::Exact => IoctlMode::Exact,
-            IoctlArg::Type => IoctlMode::Type,
-            IoctlArg::Any => IoctlMode::Any,
-        }
-    }
-}
-
-impl RuntimeArg {
-    pub fn runtime(self) -> Option<Runtime> {
-        match self {
-            RuntimeArg::Runc => Some(Runtime::Runc),
-            RuntimeArg::Crun => Some(Runtime::Crun),
-            RuntimeArg::None => None,
-        }
-    }
-}
-
 impl ProfileArgs {
     pub fn plan(&self) -> ProfilePlan {
         ProfilePlan {
@@ -577,46 +447,6 @@ impl RecordArgs {
             verbose: self.verbose,
             checkpoint: (to_file && self.checkpoint > 0)
                 .then(|| (self.output.clone(), Duration::from_secs(self.checkpoint))),
-        }
-    }
-}
-
-impl From<BackendArg> for BackendKind {
-    fn from(arg: BackendArg) -> BackendKind {
-        match arg {
-            BackendArg::Ptrace => BackendKind::Ptrace,
-            BackendArg::Notify => BackendKind::Notify,
-            BackendArg::Ebpf => BackendKind::Ebpf,
-        }
-    }
-}
-
-impl From<ResultsArg> for Results {
-    fn from(arg: ResultsArg) -> Results {
-        match arg {
-            ResultsArg::Auto => Results::Auto,
-            ResultsArg::All => Results::All,
-        }
-    }
-}
-
-impl From<DiffFormatArg> for DiffFormat {
-    fn from(arg: DiffFormatArg) -> DiffFormat {
-        match arg {
-            DiffFormatArg::Text => DiffFormat::Text,
-            DiffFormatArg::Markdown => DiffFormat::Markdown,
-            DiffFormatArg::Json => DiffFormat::Json,
-        }
-    }
-}
-
-impl From<CheckFormatArg> for CheckFormat {
-    fn from(arg: CheckFormatArg) -> CheckFormat {
-        match arg {
-            CheckFormatArg::Text => CheckFormat::Text,
-            CheckFormatArg::Sarif => CheckFormat::Sarif,
-            CheckFormatArg::Json => CheckFormat::Json,
-            CheckFormatArg::Github => CheckFormat::Github,
         }
     }
 }

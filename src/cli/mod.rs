@@ -3,6 +3,7 @@
 
 mod args;
 mod pages;
+mod values;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -12,8 +13,8 @@ use clap::Parser;
 
 pub use args::Args;
 use args::{
-    CheckArgs, Command, DiffArgs, ImportArgs, ImportFormat, LintArgs, LintFormatArg, MergeArgs, ProfileArgs,
-    RecordArgs, RunArgs,
+    AgentBackendArg, CheckArgs, Command, DiffArgs, ImportArgs, ImportFormat, LintArgs, LintFormatArg, MergeArgs,
+    ProfileArgs, RecordArgs, RunArgs,
 };
 
 use crate::decode::arch::Arch;
@@ -25,6 +26,7 @@ use crate::profile::generate::{extend, recording_profile};
 use crate::profile::lint;
 use crate::profile::read::read_profile;
 use crate::record::agent::{AgentPlan, run_agent};
+use crate::record::ebpf::node::{NodePlan, run_node_agent};
 use crate::record::enforce::Enforcement;
 use crate::record::{self, BackendKind, RecordError, RecordPlan, signals};
 use crate::review::describe::{audit_report, denial_line, denials_summary};
@@ -107,7 +109,16 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         Command::Check(args) => run_check(args),
         Command::Run(args) => run_run(args),
         Command::Agent(args) => {
-            run_agent(&AgentPlan { socket: args.socket, out: args.out, call_sites: !args.no_call_sites })?;
+            match (args.backend, args.socket) {
+                (AgentBackendArg::Ebpf, _) => {
+                    let written = run_node_agent(&NodePlan { out: args.out, under: args.under })?;
+                    say(format_args!("agent stopped; {written} trace(s) written"));
+                }
+                (AgentBackendArg::Notify, Some(socket)) => {
+                    run_agent(&AgentPlan { socket, out: args.out, call_sites: !args.no_call_sites })?
+                }
+                (AgentBackendArg::Notify, None) => anyhow::bail!("--backend notify needs --socket PATH"),
+            }
             Ok(Verdict::Clean)
         }
         Command::Completions { shell } => pages::completions(shell),

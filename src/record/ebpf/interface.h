@@ -30,6 +30,8 @@ struct row {
 struct class_key {
 	u32 nr;
 	u32 tgid;
+	/* The cgroup (v2 id) of the caller, when trapline follows every new cgroup (the node agent); else 0. */
+	u64 cgroup;
 	u64 value[2];
 	/* What the fd refers to: the inode's file type and device number (the kernel's dev_t encoding), and the
 	 * last two components of its name (`nvidiactl` in `dev`, `card0` in `dri`, `[eventfd]`). */
@@ -52,7 +54,20 @@ struct result_key {
 struct exec_event {
 	u32 tgid;
 	u32 depth;
+	/* The process's cgroup (v2 id), for the node agent. */
+	u64 cgroup;
 	name_t component[MAX_DEPTH];
+};
+
+/* The `cgroup` map's value that makes the kernel side follow every cgroup created since (the node agent). */
+#define NEW_CGROUPS 0xffffffffffffffffULL
+
+/* A cgroup created or removed, for the node agent. */
+struct cgroup_event {
+	u32 removed;
+	u32 pad;
+	u64 id;
+	char path[256];
 };
 
 /* A followed process's state in the targets map: still trapline's launcher, or the workload. */

@@ -80,6 +80,14 @@ struct task_struct {
 	struct files_struct *files;
 };
 
+struct kernfs_node {
+	u64 id;
+};
+
+struct cgroup {
+	struct kernfs_node *kn;
+};
+
 struct linux_binprm {
 	struct file *file;
 };

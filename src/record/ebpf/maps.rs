@@ -95,6 +95,14 @@ pub struct Drained {
     pub processes: u64,
 }
 
+/// The kernel side follows every cgroup created from now on (the node agent).
+pub const NEW_CGROUPS: u64 = u64::MAX;
+
+/// The node agent is done with a cgroup.
+pub fn forget_cgroup(map: &dyn MapCore, id: u64) {
+    let _ = map.delete(&id.to_ne_bytes());
+}
+
 /// Whether the kernel side still follows a process.
 pub fn following(map: &dyn MapCore) -> bool {
     map.keys().next().is_some()
@@ -117,12 +125,14 @@ pub fn counter(map: &dyn MapCore, index: u32) -> u64 {
 
 /// Folds the kernel's counters into the sink, class by class, as the ptrace backend would have pushed them
 /// call by call. `exes` names each process by what it last exec'd; `exe_of` names the others.
+/// With `only`, just the classes of that cgroup, which are then removed from the maps (the node agent).
 pub fn drain(
     classes: &dyn MapCore,
     results: &dyn MapCore,
     tables: &SyscallTables,
     exes: &mut HashMap<u32, ExeId>,
     exe_of: &dyn Fn(u32) -> Text,
+    only: Option<u64>,
     sink: &mut dyn EventSink,
 ) -> Drained {
     const PR_SET_SECCOMP: u64 = 22;
@@ -132,6 +142,9 @@ pub fn drain(
         let (Some(key), Some(count)) = (class_key::from_bytes(&key_bytes), lookup_u64(classes, &key_bytes)) else {
             continue;
         };
+        if only.is_some_and(|cgroup| cgroup != key.cgroup) {
+            continue;
+        }
         let arch = if key.compat == 1 { Arch::I386 } else { Arch::native() };
         let mut args = [0u64; 6];
         if let (0, Some(spec)) = (key.compat, tables.get(arch, u64::from(key.nr)).row) {
@@ -162,6 +175,17 @@ pub fn drain(
         };
         let Some(&class) = ids.get(key.class.as_bytes()) else { continue };
         sink.results(class, -key.errno, key.errno != 0, count);
+    }
+    if only.is_some() {
+        // Deleted once read: deleting while a map's keys are walked may make the walk skip some.
+        let done: Vec<Vec<u8>> = results
+            .keys()
+            .filter(|k| result_key::from_bytes(k).is_some_and(|key| ids.contains_key(key.class.as_bytes())))
+            .collect();
+        for key_bytes in done.iter().chain(ids.keys()) {
+            let _ = results.delete(key_bytes);
+            let _ = classes.delete(key_bytes);
+        }
     }
     Drained { filter_loads, processes: exes.len() as u64 }
 }

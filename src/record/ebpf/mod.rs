@@ -8,6 +8,7 @@
 //! pointers but clone3's flags (the NVIDIA RM command, for one).
 
 mod maps;
+pub mod node;
 mod skel;
 
 use std::collections::HashMap;
@@ -42,6 +43,8 @@ pub enum EbpfError {
     Load { step: &'static str, error: libbpf_rs::Error },
     #[error("--cgroup {path}: {why}")]
     NotCgroup { path: std::path::PathBuf, why: String },
+    #[error("cannot write traces into {path}: {error}; choose another --out")]
+    Out { path: std::path::PathBuf, error: std::io::Error },
 }
 
 pub struct EbpfBackend {
@@ -158,7 +161,7 @@ impl Session<'_> {
             exes.insert(tgid, sink.intern_exe(Text::from_bytes(name)));
         }
         let exe_of = |tgid| exe_of(tgid, maps::comm(&skel.maps.comms, tgid));
-        let drained = maps::drain(&skel.maps.classes, &skel.maps.results, self.tables, &mut exes, &exe_of, sink);
+        let drained = maps::drain(&skel.maps.classes, &skel.maps.results, self.tables, &mut exes, &exe_of, None, sink);
         let lost: Vec<String> = LOST
             .iter()
             .enumerate()
@@ -191,7 +194,7 @@ impl Session<'_> {
 
 /// What a process of a followed cgroup runs: its executable while it lives, else its command name in brackets
 /// (`[sleep]`), as the ptrace backend names a process it cannot resolve.
-fn alive_exe(tgid: u32, comm: Option<Vec<u8>>) -> Text {
+pub(super) fn alive_exe(tgid: u32, comm: Option<Vec<u8>>) -> Text {
     match std::fs::read_link(format!("/proc/{tgid}/exe")) {
         Ok(path) => Text::from_os(path.as_os_str()),
         Err(_) => Text::Utf8(format!("[{}]", String::from_utf8_lossy(&comm.unwrap_or_default()))),
@@ -199,7 +202,7 @@ fn alive_exe(tgid: u32, comm: Option<Vec<u8>>) -> Text {
 }
 
 /// The cgroup v2 id of a cgroup directory: its inode number, on a cgroup2 file system.
-fn cgroup_id(path: &Path) -> Result<u64, RecordError> {
+pub(super) fn cgroup_id(path: &Path) -> Result<u64, RecordError> {
     const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
     let not = |why: String| RecordError::from(EbpfError::NotCgroup { path: path.to_path_buf(), why });
     let meta = std::fs::metadata(path).map_err(|e| not(e.to_string()))?;
@@ -213,15 +216,21 @@ fn cgroup_id(path: &Path) -> Result<u64, RecordError> {
 /// An `exec_event` (interface.h): the process, and the path of the file it exec'd as its components from the
 /// last one up.
 fn exec_event(data: &[u8]) -> Option<(u32, Vec<u8>)> {
+    exec_event_in(data).map(|(tgid, _, path)| (tgid, path))
+}
+
+/// An `exec_event`, with the cgroup of the process.
+pub(super) fn exec_event_in(data: &[u8]) -> Option<(u32, u64, Vec<u8>)> {
     const NAME_LEN: usize = 64;
     let word = |at: usize| data.get(at..at + 4).and_then(|b| b.try_into().ok()).map(u32::from_ne_bytes);
     let (tgid, depth) = (word(0)?, word(4)? as usize);
+    let cgroup = u64::from_ne_bytes(data.get(8..16)?.try_into().ok()?);
     let mut path = Vec::new();
-    for component in data.get(8..)?.chunks_exact(NAME_LEN).take(depth).rev() {
+    for component in data.get(16..)?.chunks_exact(NAME_LEN).take(depth).rev() {
         path.push(b'/');
         path.extend(component.iter().take_while(|b| **b != 0));
     }
-    Some((tgid, path))
+    Some((tgid, cgroup, path))
 }
 
 /// Waits for the workload's first process, then for every process the kernel side still follows (as

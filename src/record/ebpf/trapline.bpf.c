@@ -24,6 +24,19 @@ struct {
 	__type(value, u64);
 } cgroup SEC(".maps");
 
+/* With NEW_CGROUPS: the cgroups created since the agent started, which it follows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, u64);
+	__type(value, u8);
+} cgroups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} cgroup_events SEC(".maps");
+
 /* Thread group ids followed: the workload's first process, and every process it forks. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -99,12 +112,21 @@ static __always_inline u64 followed_cgroup(void)
 	return id ? *id : 0;
 }
 
-/* Whether the current task is one trapline follows (in its cgroup, or among its targets). */
+/* Whether the current task's cgroup is followed (the one cgroup, or one of the new ones). */
+static __always_inline int in_followed_cgroup(u64 followed)
+{
+	u64 current = bpf_get_current_cgroup_id();
+	if (followed == NEW_CGROUPS)
+		return bpf_map_lookup_elem(&cgroups, &current) != NULL;
+	return current == followed;
+}
+
+/* Whether the current task is one trapline follows (by cgroup, or among its targets). */
 static __always_inline int followed(u32 tgid)
 {
 	u64 id = followed_cgroup();
 	if (id)
-		return bpf_get_current_cgroup_id() == id;
+		return in_followed_cgroup(id);
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
 }
 
@@ -247,8 +269,9 @@ int BPF_PROG(trapline_enter, struct pt_regs___trapline *regs, long id)
 	u32 tgid = pid_tgid >> 32, tid = (u32)pid_tgid;
 	u8 recording = RECORDING;
 	u8 *state = &recording;
-	if (followed_cgroup()) {
-		if (bpf_get_current_cgroup_id() != followed_cgroup())
+	u64 followed = followed_cgroup();
+	if (followed) {
+		if (!in_followed_cgroup(followed))
 			return 0;
 	} else {
 		state = bpf_map_lookup_elem(&targets, &tgid);
@@ -258,6 +281,8 @@ int BPF_PROG(trapline_enter, struct pt_regs___trapline *regs, long id)
 	struct class_key key = {};
 	key.nr = (u32)id;
 	key.tgid = tgid;
+	if (followed == NEW_CGROUPS)
+		key.cgroup = bpf_get_current_cgroup_id();
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
 	key.compat = (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) ? 1 : 0;
 	u32 nr = key.nr;
@@ -346,6 +371,7 @@ int BPF_PROG(trapline_exec, struct task_struct *task, int old_pid, struct linux_
 		return 0;
 	}
 	event->tgid = tgid;
+	event->cgroup = bpf_get_current_cgroup_id();
 	struct path path = BPF_CORE_READ(bprm, file, f_path);
 	u32 depth = 0;
 	struct names *names = components(&path, MAX_DEPTH, &depth);
@@ -353,6 +379,40 @@ int BPF_PROG(trapline_exec, struct task_struct *task, int old_pid, struct linux_
 	if (names)
 		__builtin_memcpy(event->component, names->component, sizeof(event->component));
 	bpf_ringbuf_submit(event, 0);
+	return 0;
+}
+
+static __always_inline void cgroup_event(struct cgroup *cgrp, const char *path, u32 removed)
+{
+	if (followed_cgroup() != NEW_CGROUPS)
+		return;
+	u64 id = BPF_CORE_READ(cgrp, kn, id);
+	u8 yes = 1;
+	if (!removed && bpf_map_update_elem(&cgroups, &id, &yes, BPF_ANY))
+		count(&lost, LOST_TARGET);
+	struct cgroup_event *event = bpf_ringbuf_reserve(&cgroup_events, sizeof(*event), 0);
+	if (!event) {
+		count(&lost, LOST_EXEC);
+		return;
+	}
+	event->removed = removed;
+	event->pad = 0;
+	event->id = id;
+	bpf_probe_read_kernel_str(event->path, sizeof(event->path), path);
+	bpf_ringbuf_submit(event, 0);
+}
+
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(trapline_mkdir, struct cgroup *cgrp, const char *path)
+{
+	cgroup_event(cgrp, path, 0);
+	return 0;
+}
+
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(trapline_rmdir, struct cgroup *cgrp, const char *path)
+{
+	cgroup_event(cgrp, path, 1);
 	return 0;
 }
 
