@@ -299,7 +299,7 @@ fn class_json(core: &Core, t: &Tally) -> Value {
     }
     match t.denied {
         1 => c["denied"] = json!({"SCMP_ACT_ERRNO(EPERM)": t.count}),
-        2 => c["denied"] = json!({"SCMP_ACT_ERRNO(EPERM)": t.count / 2}),
+        2 if t.count > 1 => c["denied"] = json!({"SCMP_ACT_ERRNO(EPERM)": t.count / 2}),
         _ => {}
     }
     if t.ok.is_some() || !t.errors.is_empty() {
