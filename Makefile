@@ -16,7 +16,7 @@ DEB_PACKAGES := build-essential strace libseccomp-dev pkg-config runc busybox-st
 
 PREFIX ?= /usr/local
 
-.PHONY: help deps build static install test demo bench
+.PHONY: help deps build static install test demo bench bench-profile
 
 help:
 	@echo "make deps   install the Debian packages trapline's targets use (only those missing; needs root)"
@@ -26,6 +26,7 @@ help:
 	@echo "make test   deps, then the test suite, cargo fmt --check and clippy with warnings denied"
 	@echo "make demo   deps and build, then record, profile, lint and run real workloads (scripts/demo.sh)"
 	@echo "make bench  time trapline against native runs and strace (scripts/bench.sh)"
+	@echo "make bench-profile  time profile and coverage on 100 traces of 3000 classes (scripts/bench-profile.sh)"
 
 deps:
 	@if ! command -v dpkg >/dev/null || ! command -v apt-get >/dev/null; then \
@@ -79,4 +80,7 @@ demo: deps build
 
 bench:
 	bash scripts/bench.sh
+
+bench-profile:
+	bash scripts/bench-profile.sh
 

@@ -71,6 +71,14 @@ pub enum Command {
     /// Merge traces of several runs into one, keeping per-run provenance: each class says in how many runs
     /// it was seen. Order does not matter: any grouping of the same runs gives the same bytes.
     Merge(MergeArgs),
+    /// Say how complete a set of recordings is: what each run added, the chance the next run needs something
+    /// new, and which kinds of behaviour (processes, threads, IPC, networking, signals, files, GPUs) no run
+    /// exercised.
+    ///
+    /// Runs count in the order given. A merged trace is one step (a merge keeps in how many runs a class was
+    /// seen, not in which); a trace recorded with --known holds only what its profile lacked and counts
+    /// towards what was added, not towards the estimate.
+    Coverage(CoverageArgs),
     /// Show what changed between two traces, two profiles, or a profile and a trace, with decoded names.
     ///
     /// Each input is a trace or a profile in any form `run` reads, told apart by content. With a
@@ -225,6 +233,33 @@ pub enum CheckFormatArg {
     Json,
     /// GitHub Actions annotations on the profile's lines, and a job summary where $GITHUB_STEP_SUMMARY is set.
     Github,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CoverageArgs {
+    #[command(flatten)]
+    pub report: ReportOutput,
+
+    /// Traces of the runs, in the order they were recorded (recordings, merges, --known recordings).
+    #[arg(required = true, value_name = "TRACE")]
+    pub traces: Vec<PathBuf>,
+
+    /// How to write the report: text, markdown (a pull-request comment), json.
+    #[arg(long, value_enum, default_value_t = DiffFormatArg::Text)]
+    pub format: DiffFormatArg,
+
+    /// The chance that the next run needs something new that counts as small: the report says how many
+    /// further runs would bring the estimate there.
+    #[arg(long, value_name = "P", default_value_t = 0.05, value_parser = probability)]
+    pub target: f64,
+}
+
+/// A probability strictly between 0 and 1.
+fn probability(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if p > 0.0 && p < 1.0 => Ok(p),
+        _ => Err(format!("{text:?} is no probability between 0 and 1 (exclusive); try 0.05")),
+    }
 }
 
 #[derive(Debug, clap::Args)]

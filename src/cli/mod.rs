@@ -12,13 +12,14 @@ use clap::Parser;
 
 pub use args::Args;
 use args::{
-    CheckArgs, Command, DiffArgs, ImportArgs, ImportFormat, LintArgs, LintFormatArg, MergeArgs, ProfileArgs,
-    RecordArgs, RunArgs,
+    CheckArgs, Command, CoverageArgs, DiffArgs, DiffFormatArg, ImportArgs, ImportFormat, LintArgs, LintFormatArg,
+    MergeArgs, ProfileArgs, RecordArgs, RunArgs,
 };
 
 use crate::decode::arch::Arch;
 use crate::files::json::to_json;
 use crate::files::output::Output;
+use crate::profile::coverage::{self, coverage};
 use crate::profile::deploy::{k8s_snippet, render};
 use crate::profile::explain::explain;
 use crate::profile::generate::{extend, recording_profile};
@@ -103,6 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         Command::Profile(args) => run_profile(args),
         Command::Lint(args) => run_lint(args),
         Command::Merge(args) => run_merge(args),
+        Command::Coverage(args) => run_coverage(args),
         Command::Diff(args) => run_diff(args),
         Command::Check(args) => run_check(args),
         Command::Run(args) => run_run(args),
@@ -213,6 +215,20 @@ fn run_merge(args: MergeArgs) -> anyhow::Result<Verdict> {
     let merged = merge(read_traces(&args.traces)?)?;
     output.commit(&to_json(&merged))?;
     say(merge::summary(&merged, &output.name()));
+    Ok(Verdict::Clean)
+}
+
+fn run_coverage(args: CoverageArgs) -> anyhow::Result<Verdict> {
+    let output = Output::prepare_or_stdout(args.report.output.as_deref())?;
+    let traces = read_traces(&args.traces)?;
+    let report = coverage(&traces, args.target)?;
+    let text = match args.format {
+        DiffFormatArg::Text => coverage::render::text(&report),
+        DiffFormatArg::Markdown => coverage::render::markdown(&report, 1),
+        DiffFormatArg::Json => coverage::render::json(&report),
+    };
+    write_report(&output, &text)?;
+    say(coverage::render::summary(&report));
     Ok(Verdict::Clean)
 }
 

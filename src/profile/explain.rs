@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::PathBuf;
 
+use super::coverage::render::markdown;
+use super::coverage::{DEFAULT_TARGET, coverage};
 use super::generate::{Generated, Reason, Source, describe_condition};
 use super::oci::Action;
 use super::risk::{Risk, risk_of};
@@ -20,7 +22,17 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
     weakened(&mut out, generated);
     ioctls_by_device(&mut out, generated);
     notes(&mut out, generated, &runs);
+    coverage_section(&mut out, traces);
     out
+}
+
+/// How complete the runs behind the profile are: a rule missing because no run needed it reads here.
+fn coverage_section(out: &mut String, traces: &[(PathBuf, Trace)]) {
+    // Only a profile extended without new traces has none; duplicate runs were refused by generate already.
+    if let Ok(report) = coverage(traces, DEFAULT_TARGET) {
+        let _ = writeln!(out);
+        out.push_str(&markdown(&report, 2));
+    }
 }
 
 /// The title and the runs the profile was made from, so a reader knows what it is evidence of.

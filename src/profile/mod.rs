@@ -1,6 +1,8 @@
-//! Profiles: the OCI seccomp model, generation from traces, the runtime baselines and the explain report.
+//! Profiles: the OCI seccomp model, generation from traces, the runtime baselines, the explain report and how
+//! complete the runs behind a profile are (coverage).
 
 pub mod compile;
+pub mod coverage;
 pub mod deploy;
 pub mod explain;
 pub mod generate;
