@@ -276,3 +276,69 @@ fn bad_input_is_one_line_and_no_report() {
     assert_eq!(bad.code(), 2);
     assert!(bad.stderr_str().starts_with("trapline: ") && bad.stderr_str().contains("garbage.json:1:"));
 }
+
+/// A job that starts a worker: healthy, the worker finishes on its own; on a timeout (`timeout` argument) the
+/// job stops it with SIGTERM, the error path no healthy run takes. Exit 3 when the kill is refused.
+const JOB: &str = r#"
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    int timeout = argc > 1 && strcmp(argv[1], "timeout") == 0;
+    pid_t worker = fork();
+    if (worker == 0) {
+        alarm(2); /* never outlive a refused kill by long */
+        if (!timeout) { usleep(1000); _exit(0); }
+        for (;;) usleep(100000);
+    }
+    if (worker < 0) return 1;
+    usleep(1000);
+    if (timeout && kill(worker, SIGTERM) != 0) return 3;
+    int status;
+    waitpid(worker, &status, 0);
+    return 0;
+}
+"#;
+
+#[test]
+fn allow_group_signals_widens_for_the_timeout_path_and_says_so() {
+    let exe = program("coverage_job", JOB);
+    let exe = exe.to_str().unwrap();
+    let dir = TempDir::new("coverage-group");
+    let healthy = record_into(&dir, "healthy.json", &[], &[exe]);
+    let report = coverage_json(&[&healthy]);
+    assert_eq!(behaviour(&report, "signals")["status"], "not-exercised");
+
+    let narrow = dir.join("narrow.json");
+    let out = trapline(&["profile", "--runtime", "none", "-o", narrow.to_str().unwrap()], &[&healthy]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+    assert!(!out.stderr_str().contains("widened"), "{}", out.stderr_str());
+    let wide = dir.join("wide.json");
+    let explain = dir.join("wide.md");
+    let args = ["profile", "--runtime", "none", "--allow-group", "signals", "-o", wide.to_str().unwrap()];
+    let out = trapline(&[&args[..], &["--explain", explain.to_str().unwrap()]].concat(), &[&healthy]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+    let said = out.stderr_str();
+    assert!(said.contains("trapline: widened by --allow-group signals: kill,"), "{said}");
+    assert!(!said.contains("wait4"), "the healthy run reaped its worker already: {said}");
+
+    let md = fs::read_to_string(&explain).unwrap();
+    assert!(md.contains("| `kill` | always | 0 | – | – | | **widened** by `--allow-group signals`"), "{md}");
+    assert!(md.contains("\n## Widened deliberately\n"), "{md}");
+
+    // The timeout path under each profile: only the widened one lets the job stop its worker.
+    let under = |profile: &Path| trapline(&["run", "--profile", profile.to_str().unwrap(), "--", exe, "timeout"], &[]);
+    assert_eq!(under(&narrow).code(), 3, "kill is denied by the profile of healthy runs");
+    let widened = under(&wide);
+    assert_eq!(widened.code(), 0, "{}", widened.stderr_str());
+}
+
+#[test]
+fn allow_group_names_only_known_groups() {
+    let out = trapline(&["profile", "--allow-group", "everything", "t.json"], &[]);
+    assert_eq!(out.code(), 2);
+    let err = out.stderr_str();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("signals") && err.contains("cleanup"), "{err}");
+}

@@ -12,6 +12,7 @@ use crate::decode::table::Results;
 use crate::files::output::STDIO;
 use crate::profile::deploy::{self, Format};
 use crate::profile::generate::{DefaultAction, IoctlMode, ProfilePlan};
+use crate::profile::groups::{self, Group};
 use crate::profile::runtime::Runtime;
 use crate::record::BackendKind;
 use crate::record::progress::Progress;
@@ -348,6 +349,13 @@ pub struct ProfileArgs {
     #[arg(long)]
     pub allow_io_uring: bool,
 
+    /// Allow a group of calls no run made, for an error or shutdown path healthy runs do not take: `signals`
+    /// (kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_open, pidfd_send_signal, wait4, waitid:
+    /// stopping and reaping workers after Ctrl-C or a timeout), `cleanup` (unlink, unlinkat, rmdir: removing
+    /// temporary files). Each added rule is named on standard error and in the explain report as widened.
+    #[arg(long, value_enum, value_name = "GROUP")]
+    pub allow_group: Vec<GroupArg>,
+
     /// Also write a Markdown report that says why each rule is there.
     #[arg(long, value_name = "FILE.md")]
     pub explain: Option<PathBuf>,
@@ -364,6 +372,22 @@ pub struct ProfileArgs {
     /// With `--format spo`: the object's namespace.
     #[arg(long, requires = "name", value_parser = deploy::namespace)]
     pub namespace: Option<String>,
+}
+
+/// The groups of `profile --allow-group` (`profile::groups::GROUPS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GroupArg {
+    Signals,
+    Cleanup,
+}
+
+impl GroupArg {
+    fn group(self) -> &'static Group {
+        match self {
+            GroupArg::Signals => &groups::SIGNALS,
+            GroupArg::Cleanup => &groups::CLEANUP,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -530,6 +554,7 @@ impl ProfileArgs {
             allow_mixed_arch: self.allow_mixed_arch,
             gpu_portable: self.gpu_portable,
             allow_io_uring: self.allow_io_uring,
+            groups: self.allow_group.iter().map(|g| g.group()).collect(),
         }
     }
 

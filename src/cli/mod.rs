@@ -22,7 +22,7 @@ use crate::files::output::Output;
 use crate::profile::coverage::{self, coverage};
 use crate::profile::deploy::{k8s_snippet, render};
 use crate::profile::explain::explain;
-use crate::profile::generate::{extend, recording_profile};
+use crate::profile::generate::{extend, recording_profile, widened};
 use crate::profile::lint;
 use crate::profile::read::read_profile;
 use crate::record::agent::{AgentPlan, run_agent};
@@ -185,6 +185,9 @@ fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
     let generated = extend(&bases, &traces, &args.plan())?;
     for warning in &generated.warnings {
         say(format_args!("warning: {warning}"));
+    }
+    for line in widened(&generated) {
+        say(line);
     }
     output.commit(&render(&generated.profile, &args.format()))?;
     if let Some(explain_output) = explain_output {

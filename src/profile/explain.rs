@@ -20,6 +20,7 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
     defaults(&mut out, generated);
     rules(&mut out, generated, &runs);
     weakened(&mut out, generated);
+    widened(&mut out, generated);
     ioctls_by_device(&mut out, generated);
     notes(&mut out, generated, &runs);
     coverage_section(&mut out, traces);
@@ -160,6 +161,13 @@ fn rules(out: &mut String, generated: &Generated, runs: &Runs) {
                     cell(&path.display().to_string())
                 );
             }
+            Source::Group(group) => {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {when} | 0 | – | – | | **widened** by `--allow-group {}`: no run made it | |",
+                    reason.name, group.name
+                );
+            }
             Source::Fallback => {
                 let _ = writeln!(
                     out,
@@ -212,6 +220,29 @@ fn notes(out: &mut String, generated: &Generated, runs: &Runs) {
         for w in &generated.warnings {
             let _ = writeln!(out, "- {w}");
         }
+    }
+}
+
+/// The rules no run backs, allowed because the user named their group: each listed, never silently.
+fn widened(out: &mut String, generated: &Generated) {
+    let mut by_group: BTreeMap<&str, (&str, Vec<&str>)> = BTreeMap::new();
+    for reason in &generated.reasons {
+        if let Source::Group(group) = &reason.source {
+            by_group.entry(group.name).or_insert((group.why, Vec::new())).1.push(&reason.name);
+        }
+    }
+    if by_group.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Widened deliberately\n");
+    let _ = writeln!(
+        out,
+        "No run made these calls; they are allowed because the profile was made with `--allow-group`, a risk \
+         accepted in review. The coverage section still counts them as not exercised.\n"
+    );
+    for (name, (why, names)) in by_group {
+        let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        let _ = writeln!(out, "- `--allow-group {name}`, for {why}: {}", names.join(", "));
     }
 }
 

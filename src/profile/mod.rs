@@ -6,6 +6,7 @@ pub mod coverage;
 pub mod deploy;
 pub mod explain;
 pub mod generate;
+pub mod groups;
 pub mod lint;
 pub mod oci;
 pub mod read;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::convergence::describe;
+use crate::profile::groups::{REMOVERS, SIGNAL_SENDERS};
 use crate::trace::model::{Class, FdDesc, Trace};
 
 const CLONE_THREAD: u64 = 0x10000;
@@ -16,8 +17,6 @@ const MAP_SHARED: u64 = 0x1;
 /// Classes listed as evidence per behaviour (the rest are counted).
 const EVIDENCE: usize = 4;
 
-pub const SIGNAL_SENDERS: &[&str] =
-    &["kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal"];
 const MESSAGES: &[&str] = &["sendmsg", "recvmsg", "sendmmsg", "recvmmsg"];
 const CREATES: &[&str] = &[
     "mkdir",
@@ -33,7 +32,6 @@ const CREATES: &[&str] = &[
     "renameat",
     "renameat2",
 ];
-pub const REMOVES: &[&str] = &["unlink", "unlinkat", "rmdir"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -135,7 +133,8 @@ pub fn behaviours(traces: &[(PathBuf, Trace)]) -> Behaviours {
         "signals",
         named(SIGNAL_SENDERS),
         "sent signals",
-        "never sent a signal: cleanup after Ctrl-C or a timeout will be denied",
+        "never sent a signal: cleanup after Ctrl-C or a timeout will be denied (`profile --allow-group signals` \
+         allows it as a risk accepted in review)",
     ));
     items.push(item(
         "file-creation",
@@ -146,9 +145,10 @@ pub fn behaviours(traces: &[(PathBuf, Trace)]) -> Behaviours {
     ));
     items.push(item(
         "file-removal",
-        named(REMOVES),
+        named(REMOVERS),
         "removed files or directories",
-        "removed no file: cleanup of temporary files, also on an error path, will be denied unlink and rmdir",
+        "removed no file: cleanup of temporary files, also on an error path, will be denied unlink and rmdir \
+         (`profile --allow-group cleanup` allows it as a risk accepted in review)",
     ));
     items.push(gpu(&all, traces));
     Behaviours {
