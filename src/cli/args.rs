@@ -554,7 +554,7 @@ impl ProfileArgs {
             allow_mixed_arch: self.allow_mixed_arch,
             gpu_portable: self.gpu_portable,
             allow_io_uring: self.allow_io_uring,
-            groups: self.allow_group.iter().map(|g| g.group()).collect(),
+            widen: self.allow_group.iter().map(|g| g.group().widening()).collect(),
         }
     }
 

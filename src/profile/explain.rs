@@ -161,11 +161,11 @@ fn rules(out: &mut String, generated: &Generated, runs: &Runs) {
                     cell(&path.display().to_string())
                 );
             }
-            Source::Group(group) => {
+            Source::Widened { by, .. } => {
                 let _ = writeln!(
                     out,
-                    "| `{}` | {when} | 0 | – | – | | **widened** by `--allow-group {}`: no run made it | |",
-                    reason.name, group.name
+                    "| `{}` | {when} | 0 | – | – | | **widened** by `{by}`: no run made it | |",
+                    reason.name
                 );
             }
             Source::Fallback => {
@@ -223,26 +223,26 @@ fn notes(out: &mut String, generated: &Generated, runs: &Runs) {
     }
 }
 
-/// The rules no run backs, allowed because the user named their group: each listed, never silently.
+/// The rules no run backs, allowed because the user asked for them: each listed, never silently.
 fn widened(out: &mut String, generated: &Generated) {
-    let mut by_group: BTreeMap<&str, (&str, Vec<&str>)> = BTreeMap::new();
+    let mut by_option: BTreeMap<&str, (&str, Vec<&str>)> = BTreeMap::new();
     for reason in &generated.reasons {
-        if let Source::Group(group) = &reason.source {
-            by_group.entry(group.name).or_insert((group.why, Vec::new())).1.push(&reason.name);
+        if let Source::Widened { by, why } = &reason.source {
+            by_option.entry(by).or_insert((why, Vec::new())).1.push(&reason.name);
         }
     }
-    if by_group.is_empty() {
+    if by_option.is_empty() {
         return;
     }
     let _ = writeln!(out, "\n## Widened deliberately\n");
     let _ = writeln!(
         out,
-        "No run made these calls; they are allowed because the profile was made with `--allow-group`, a risk \
+        "No run made these calls; they are allowed because the profile was made with the option named, a risk \
          accepted in review. The coverage section still counts them as not exercised.\n"
     );
-    for (name, (why, names)) in by_group {
+    for (option, (why, names)) in by_option {
         let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-        let _ = writeln!(out, "- `--allow-group {name}`, for {why}: {}", names.join(", "));
+        let _ = writeln!(out, "- `{option}`, for {why}: {}", names.join(", "));
     }
 }
 

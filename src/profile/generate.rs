@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::groups::Group;
+use super::groups::Widening;
 use super::oci::{Action, ArgRule, Seccomp, SyscallRule, architectures_for};
 use super::runtime::Runtime;
 use crate::decode::arch::Arch;
@@ -81,9 +81,9 @@ pub struct ProfilePlan {
     pub gpu_portable: bool,
     /// Keep io_uring where the runs used it, although what is submitted through a ring bypasses seccomp.
     pub allow_io_uring: bool,
-    /// Groups of calls allowed although no run made them (error and shutdown paths), each rule reported as
-    /// widened.
-    pub groups: Vec<&'static Group>,
+    /// Calls allowed although no run made them (error and shutdown paths, what a library can reach), each
+    /// rule reported as widened.
+    pub widen: Vec<Widening>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,8 +132,9 @@ pub enum Source<'a> {
     FallsBack(Vec<(usize, &'a Class)>),
     /// An entry of a profile being extended (`trapline profile OLD.json NEW.json`), kept as it was.
     Kept(&'a Path),
-    /// No run made it: allowed because the user named its group (`--allow-group`), a risk accepted in review.
-    Group(&'static Group),
+    /// No run made it: allowed because the user asked for it (`by`: `--allow-group signals`), a risk accepted
+    /// in review; `why` reads after "for".
+    Widened { by: String, why: String },
 }
 
 pub struct Generated<'a> {
@@ -203,7 +204,7 @@ fn from_traces<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Result
     reasons.extend(falls_back);
     reasons.extend(runtime_timing_reasons(traces, &known));
     reasons.extend(unobserved_reasons(traces, &known));
-    reasons.extend(group_reasons(traces, plan, &known));
+    reasons.extend(widened_reasons(traces, plan, &known));
     if let Some(runtime) = plan.runtime {
         reasons.extend(runtime_reasons(runtime, &by_name));
     }
@@ -467,33 +468,33 @@ fn unobserved_reasons<'a>(traces: &[(PathBuf, Trace)], known: &Known<'_, '_>) ->
     unobserved.into_iter().filter(|name| !known.covers(name)).map(|name| allow(name, Source::Unobserved)).collect()
 }
 
-/// What the named groups add: their calls no run made and the runtime does not need, on the runs' architectures.
-fn group_reasons<'a>(traces: &[(PathBuf, Trace)], plan: &ProfilePlan, known: &Known<'_, '_>) -> Vec<Reason<'a>> {
+/// What the widenings add: their calls no run made and the runtime does not need, on the runs' architectures.
+fn widened_reasons<'a>(traces: &[(PathBuf, Trace)], plan: &ProfilePlan, known: &Known<'_, '_>) -> Vec<Reason<'a>> {
     let arches: BTreeSet<Arch> = traces.iter().flat_map(|(_, t)| &t.runs).map(|r| r.arch).collect();
     let mut reasons: Vec<Reason<'a>> = Vec::new();
-    for group in &plan.groups {
-        for name in group.names {
+    for widening in &plan.widen {
+        for name in &widening.names {
             let exists = arches.iter().any(|a| a.syscall_nr(name).is_some());
             if exists && !known.covers(name) && !reasons.iter().any(|r| r.name == *name) {
-                reasons.push(allow(name, Source::Group(group)));
+                let source = Source::Widened { by: widening.by.clone(), why: widening.why.clone() };
+                reasons.push(allow(name, source));
             }
         }
     }
     reasons
 }
 
-/// One line per group that widened the profile, naming the calls it added ("widened by --allow-group signals:
+/// One line per option that widened the profile, naming the calls it added ("widened by --allow-group signals:
 /// kill, tgkill (no run made them)"), so that no rule without evidence goes by unsaid.
 pub fn widened(generated: &Generated<'_>) -> Vec<String> {
-    let mut by_group: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut by: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for reason in &generated.reasons {
-        if let Source::Group(group) = &reason.source {
-            by_group.entry(group.name).or_default().push(&reason.name);
+        if let Source::Widened { by: option, .. } = &reason.source {
+            by.entry(option).or_default().push(&reason.name);
         }
     }
-    by_group
-        .into_iter()
-        .map(|(group, names)| format!("widened by --allow-group {group}: {} (no run made them)", names.join(", ")))
+    by.into_iter()
+        .map(|(option, names)| format!("widened by {option}: {} (no run made them)", names.join(", ")))
         .collect()
 }
 

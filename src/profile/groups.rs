@@ -1,5 +1,5 @@
-//! Named groups of calls a profile can allow although no run made them: the error and shutdown paths healthy
-//! runs never take (`profile --allow-group signals`). Each rule they add is a known risk accepted in review, so
+//! Calls a profile can allow although no run made them: named groups for the error and shutdown paths healthy
+//! runs never take (`profile --allow-group signals`), and what a library can reach (`--include-reachable`). Each rule they add is a known risk accepted in review, so
 //! the explain report lists it as widened, and the command says so when it writes the profile.
 
 /// A group of syscalls allowed together, and why a workload needs them on a path healthy runs do not take.
@@ -43,6 +43,26 @@ pub const CLEANUP: Group = Group {
 };
 
 pub const GROUPS: &[&Group] = &[&SIGNALS, &CLEANUP];
+
+/// Calls allowed although no run made them, and on whose word: a named group, or what a library can reach.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Widening {
+    /// The option that asked for it: `--allow-group signals`, `--include-reachable libfoo.so`.
+    pub by: String,
+    /// Reads after "for".
+    pub why: String,
+    pub names: Vec<String>,
+}
+
+impl Group {
+    pub fn widening(&self) -> Widening {
+        Widening {
+            by: format!("--allow-group {}", self.name),
+            why: self.why.to_string(),
+            names: self.names.iter().map(|n| n.to_string()).collect(),
+        }
+    }
+}
 
 /// The group called `name`.
 pub fn group(name: &str) -> Option<&'static Group> {
