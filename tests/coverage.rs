@@ -342,3 +342,125 @@ fn allow_group_names_only_known_groups() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("signals") && err.contains("cleanup"), "{err}");
 }
+
+/// A server that a run without arguments never starts: its socket, bind and listen, and a raw sched_yield
+/// `syscall` instruction, are reachable but never observed.
+const BRANCHY: &str = r#"
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    (void)argv;
+    if (argc > 1) {
+        long ret;
+        __asm__ volatile ("syscall" : "=a"(ret) : "a"(24L) : "rcx", "r11", "memory");
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in addr = { .sin_family = AF_INET };
+        if (s < 0 || bind(s, (struct sockaddr *)&addr, sizeof addr) || listen(s, 1)) return 3;
+        close(s);
+    }
+    return 0;
+}
+"#;
+
+fn reachable_rows(report: &Value, binary: &str) -> Vec<String> {
+    report["reachable_unobserved"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no reachable_unobserved: {report:#}"))
+        .iter()
+        .filter(|row| row["binary"] == binary)
+        .map(|row| row["syscall"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn reachable_never_observed_names_the_branch_a_run_did_not_take() {
+    let exe = program("coverage_branchy", BRANCHY);
+    let exe = exe.to_str().unwrap();
+    let dir = TempDir::new("coverage-reach");
+    let trace = record_into(&dir, "plain.json", &[], &[exe]);
+    let cache = dir.join("cache");
+    let args = ["coverage", "--format", "json", "--reachable", "--cache", cache.to_str().unwrap()];
+    let out = trapline(&args, &[&trace]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let gaps = reachable_rows(&report, exe);
+    for syscall in ["socket", "bind", "listen", "sched_yield"] {
+        assert!(gaps.contains(&syscall.to_string()), "{syscall} not reachable from {exe}: {gaps:?}");
+    }
+    assert!(!gaps.contains(&"exit_group".to_string()), "the run exited: observed, so no gap: {gaps:?}");
+    let mine = report["reachable"]["binaries"].as_array().unwrap().iter().find(|b| b["binary"] == exe).unwrap();
+    assert_eq!(mine["broad"], false);
+    // libc reaches nearly everything: counted as broad, ranked after the program.
+    let libc = report["reachable"]["binaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|b| b["binary"].as_str().unwrap().contains("libc.so"));
+    let program_at = report["reachable"]["binaries"].as_array().unwrap().iter().position(|b| b["binary"] == exe);
+    if let Some(libc) = libc {
+        assert!(program_at < Some(libc), "specific before broad: {report:#}");
+    }
+
+    // The result is cached per build id: an entry for the program's build id is what the next report uses.
+    let id = mine["build_id"].as_str().expect("gcc writes a build id").to_string();
+    let entry = cache.join(format!("{id}.json"));
+    let mut cached: Value = serde_json::from_slice(&fs::read(&entry).unwrap()).unwrap();
+    cached["syscalls"] = serde_json::json!(["reboot"]);
+    fs::write(&entry, cached.to_string()).unwrap();
+    let again: Value = serde_json::from_slice(&trapline(&args, &[&trace]).stdout).unwrap();
+    assert_eq!(reachable_rows(&again, exe), ["reboot"]);
+
+    let text = trapline(&["coverage", "--reachable", "--cache", dir.join("other").to_str().unwrap()], &[&trace]);
+    let text = text.stdout_str();
+    assert!(text.contains(&format!("  {exe}: bind, listen, sched_yield, socket")), "{text}");
+}
+
+#[test]
+fn include_reachable_widens_the_profile_for_the_branch_not_taken() {
+    let exe = program("coverage_branchy", BRANCHY);
+    let exe = exe.to_str().unwrap();
+    let dir = TempDir::new("coverage-include");
+    let trace = record_into(&dir, "plain.json", &[], &[exe]);
+    let cache = dir.join("cache");
+    let narrow = dir.join("narrow.json");
+    let out = trapline(&["profile", "--runtime", "none", "-o", narrow.to_str().unwrap()], &[&trace]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+    let wide = dir.join("wide.json");
+    let explain = dir.join("wide.md");
+    let out = trapline(
+        &[
+            "profile",
+            "--runtime",
+            "none",
+            "--include-reachable",
+            "coverage_branchy",
+            "--cache",
+            cache.to_str().unwrap(),
+            "-o",
+            wide.to_str().unwrap(),
+            "--explain",
+            explain.to_str().unwrap(),
+        ],
+        &[&trace],
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+    let said = out.stderr_str();
+    assert!(said.contains("trapline: widened by --include-reachable coverage_branchy: bind, listen,"), "{said}");
+    let md = fs::read_to_string(&explain).unwrap();
+    assert!(md.contains("**widened** by `--include-reachable coverage_branchy`"), "{md}");
+
+    let under = |profile: &Path| trapline(&["run", "--profile", profile.to_str().unwrap(), "--", exe, "serve"], &[]);
+    assert_eq!(under(&narrow).code(), 3, "the profile of the plain run denies the server its socket");
+    let served = under(&wide);
+    assert_eq!(served.code(), 0, "{}", served.stderr_str());
+
+    let unknown = trapline(&["profile", "--include-reachable", "libnothing.so", "-o", "/dev/null"], &[&trace]);
+    assert_eq!(unknown.code(), 2);
+    let err = unknown.stderr_str();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("trapline: --include-reachable libnothing.so:") && err.contains("coverage_branchy"),
+        "{err}"
+    );
+}

@@ -12,11 +12,12 @@ use crate::decode::table::Results;
 use crate::files::output::STDIO;
 use crate::profile::deploy::{self, Format};
 use crate::profile::generate::{DefaultAction, IoctlMode, ProfilePlan};
-use crate::profile::groups::{self, Group};
 use crate::profile::runtime::Runtime;
 use crate::record::BackendKind;
 use crate::record::progress::Progress;
 use crate::review::{CheckFormat, DiffFormat};
+
+use super::options::{CacheArg, GroupArg, probability};
 
 /// Record what a workload asks of the Linux kernel and turn it into the smallest OCI seccomp profile that
 /// still lets it run.
@@ -253,14 +254,15 @@ pub struct CoverageArgs {
     /// further runs would bring the estimate there.
     #[arg(long, value_name = "P", default_value_t = 0.05, value_parser = probability)]
     pub target: f64,
-}
 
-/// A probability strictly between 0 and 1.
-fn probability(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(p) if p > 0.0 && p < 1.0 => Ok(p),
-        _ => Err(format!("{text:?} is no probability between 0 and 1 (exclusive); try 0.05")),
-    }
+    /// Also read every executable and library the traces name (as found on this machine) and list the
+    /// syscalls their code can reach that no run made: imported libc wrappers and `syscall` instructions with
+    /// a constant number (x86_64).
+    #[arg(long)]
+    pub reachable: bool,
+
+    #[command(flatten)]
+    pub cache: CacheArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -356,6 +358,15 @@ pub struct ProfileArgs {
     #[arg(long, value_enum, value_name = "GROUP")]
     pub allow_group: Vec<GroupArg>,
 
+    /// Allow what a library or executable the traces name can reach (its imported libc wrappers and constant
+    /// `syscall` instructions, x86_64), beyond what the runs made: a path, or a file name such as
+    /// `libgloo.so`. Each added rule is named on standard error and in the explain report as widened.
+    #[arg(long, value_name = "LIB")]
+    pub include_reachable: Vec<String>,
+
+    #[command(flatten)]
+    pub cache: CacheArg,
+
     /// Also write a Markdown report that says why each rule is there.
     #[arg(long, value_name = "FILE.md")]
     pub explain: Option<PathBuf>,
@@ -372,22 +383,6 @@ pub struct ProfileArgs {
     /// With `--format spo`: the object's namespace.
     #[arg(long, requires = "name", value_parser = deploy::namespace)]
     pub namespace: Option<String>,
-}
-
-/// The groups of `profile --allow-group` (`profile::groups::GROUPS`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum GroupArg {
-    Signals,
-    Cleanup,
-}
-
-impl GroupArg {
-    fn group(self) -> &'static Group {
-        match self {
-            GroupArg::Signals => &groups::SIGNALS,
-            GroupArg::Cleanup => &groups::CLEANUP,
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -2,6 +2,7 @@
 //! does the work, writes what comes back, and is the one place that maps outcomes and errors to exit codes.
 
 mod args;
+mod options;
 mod pages;
 
 use std::ffi::OsString;
@@ -23,7 +24,9 @@ use crate::profile::coverage::{self, coverage};
 use crate::profile::deploy::{k8s_snippet, render};
 use crate::profile::explain::explain;
 use crate::profile::generate::{extend, recording_profile, widened};
+use crate::profile::groups::Widening;
 use crate::profile::lint;
+use crate::profile::reachable;
 use crate::profile::read::read_profile;
 use crate::record::agent::{AgentPlan, run_agent};
 use crate::record::enforce::Enforcement;
@@ -182,7 +185,11 @@ fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
             },
         }
     }
-    let generated = extend(&bases, &traces, &args.plan())?;
+    let mut plan = args.plan();
+    for name in &args.include_reachable {
+        plan.widen.push(reachable_widening(&traces, name, args.cache.dir().as_deref())?);
+    }
+    let generated = extend(&bases, &traces, &plan)?;
     for warning in &generated.warnings {
         say(format_args!("warning: {warning}"));
     }
@@ -198,6 +205,22 @@ fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
     std::mem::forget(generated);
     std::mem::forget(traces);
     Ok(Verdict::Clean)
+}
+
+/// `--include-reachable NAME`: what that binary's code can reach, as calls to allow without evidence.
+fn reachable_widening(
+    traces: &[(std::path::PathBuf, crate::trace::model::Trace)],
+    name: &str,
+    cache: Option<&std::path::Path>,
+) -> anyhow::Result<Widening> {
+    let (path, build_id) = reachable::resolve(traces, name)?;
+    let arch = traces.iter().find_map(|(_, t)| t.arch()).unwrap_or(Arch::native());
+    let (_, names, _) = reachable::reachable_of(&path, build_id.as_deref(), arch, cache)?;
+    Ok(Widening {
+        by: format!("--include-reachable {name}"),
+        why: format!("what {} can reach (static analysis of its code)", path.display()),
+        names: names.into_iter().collect(),
+    })
 }
 
 fn run_lint(args: LintArgs) -> anyhow::Result<Verdict> {
@@ -224,7 +247,10 @@ fn run_merge(args: MergeArgs) -> anyhow::Result<Verdict> {
 fn run_coverage(args: CoverageArgs) -> anyhow::Result<Verdict> {
     let output = Output::prepare_or_stdout(args.report.output.as_deref())?;
     let traces = read_traces(&args.traces)?;
-    let report = coverage(&traces, args.target)?;
+    let mut report = coverage(&traces, args.target)?;
+    if args.reachable {
+        report.reachability = Some(reachable::reachability(&traces, args.cache.dir().as_deref()));
+    }
     let text = match args.format {
         DiffFormatArg::Text => coverage::render::text(&report),
         DiffFormatArg::Markdown => coverage::render::markdown(&report, 1),

@@ -9,6 +9,7 @@ pub mod generate;
 pub mod groups;
 pub mod lint;
 pub mod oci;
+pub mod reachable;
 pub mod read;
 pub mod risk;
 pub mod runtime;

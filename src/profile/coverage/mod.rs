@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use behaviour::{Behaviours, behaviours};
 use convergence::{Convergence, convergence};
 
+use crate::profile::reachable::Reachability;
 use crate::trace::merge::{MergeError, distinct_runs};
 use crate::trace::model::Trace;
 
@@ -30,6 +31,8 @@ pub struct Coverage {
     pub behaviours: Behaviours,
     /// What the inputs make uncertain: `--known` runs, merged runs, runs cut short.
     pub notes: Vec<String>,
+    /// Reachable, never observed: present when asked for (it reads every binary the traces name).
+    pub reachability: Option<Reachability>,
 }
 
 pub fn coverage(traces: &[(PathBuf, Trace)], target: f64) -> Result<Coverage, CoverageError> {
@@ -41,7 +44,7 @@ pub fn coverage(traces: &[(PathBuf, Trace)], target: f64) -> Result<Coverage, Co
     let convergence = convergence(traces, target);
     let behaviours = behaviours(traces);
     let notes = notes(&convergence);
-    Ok(Coverage { convergence, behaviours, notes })
+    Ok(Coverage { convergence, behaviours, notes, reachability: None })
 }
 
 fn notes(c: &Convergence) -> Vec<String> {

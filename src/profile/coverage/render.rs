@@ -8,6 +8,7 @@ use super::Coverage;
 use super::behaviour::{Behaviour, Status};
 use super::convergence::{Convergence, Step};
 use crate::files::markdown::cell;
+use crate::profile::reachable::{Binary, Reachability};
 
 pub fn text(c: &Coverage) -> String {
     let mut out = String::new();
@@ -29,6 +30,15 @@ pub fn text(c: &Coverage) -> String {
         let _ = writeln!(out, "  {} {}{}", mark(item.status), item.summary, in_runs(item, b.total_runs));
         if !item.evidence.is_empty() {
             let _ = writeln!(out, "      {}{}", item.evidence.join(", "), by(item));
+        }
+    }
+    if let Some(reach) = &c.reachability {
+        let _ = writeln!(out, "\nReachable, never observed (the binaries as found on this machine):");
+        for b in &reach.binaries {
+            let _ = writeln!(out, "  {}: {}", b.binary, gaps(b));
+        }
+        for s in &reach.skipped {
+            let _ = writeln!(out, "  {}: skipped: {}", s.binary, s.why);
         }
     }
     if !c.notes.is_empty() {
@@ -86,6 +96,17 @@ pub fn markdown(c: &Coverage, level: usize) -> String {
             cell(&format!("{}{}", item.evidence.join(", "), by(item)))
         );
     }
+    if let Some(reach) = &c.reachability {
+        let _ = writeln!(out, "\n{h}# Reachable, never observed\n");
+        let _ = writeln!(out, "| binary | reachable | never observed |");
+        let _ = writeln!(out, "|---|---:|---|");
+        for b in &reach.binaries {
+            let _ = writeln!(out, "| `{}` | {} | {} |", cell(&b.binary), b.reachable, cell(&gaps(b)));
+        }
+        for s in &reach.skipped {
+            let _ = writeln!(out, "| `{}` | – | skipped: {} |", cell(&s.binary), cell(&s.why));
+        }
+    }
     if !c.notes.is_empty() {
         let _ = writeln!(out);
         for note in &c.notes {
@@ -97,6 +118,11 @@ pub fn markdown(c: &Coverage, level: usize) -> String {
 
 pub fn json(c: &Coverage) -> String {
     #[derive(Serialize)]
+    struct Gap<'a> {
+        binary: &'a str,
+        syscall: &'a str,
+    }
+    #[derive(Serialize)]
     struct Report<'a> {
         #[serde(flatten)]
         convergence: &'a Convergence,
@@ -104,13 +130,22 @@ pub fn json(c: &Coverage) -> String {
         executables: &'a [String],
         known_runs: u64,
         notes: &'a [String],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reachable_unobserved: Option<Vec<Gap<'a>>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reachable: Option<&'a Reachability>,
     }
+    let gaps = c.reachability.as_ref().map(|r| {
+        r.binaries.iter().flat_map(|b| b.unobserved.iter().map(|s| Gap { binary: &b.binary, syscall: s })).collect()
+    });
     let report = Report {
         convergence: &c.convergence,
         behaviours: &c.behaviours.items,
         executables: &c.behaviours.executables,
         known_runs: c.behaviours.known_runs,
         notes: &c.notes,
+        reachable_unobserved: gaps,
+        reachable: c.reachability.as_ref(),
     };
     let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
     text.push('\n');
@@ -219,4 +254,24 @@ fn in_runs(item: &Behaviour, total: u64) -> String {
 
 fn by(item: &Behaviour) -> String {
     if item.by.is_empty() { String::new() } else { format!(" by {}", item.by.join(", ")) }
+}
+
+/// One binary's gaps: listed for a specific one, counted for a broad one.
+fn gaps(b: &Binary) -> String {
+    let unresolved = match b.unresolved {
+        0 => String::new(),
+        n => format!(" ({n} syscall instruction(s) with a computed number not counted)"),
+    };
+    if b.broad {
+        return format!(
+            "reaches {} syscalls, {} never observed: broad (an interpreter, C library or runtime reaches almost \
+             everything), so not listed{unresolved}",
+            b.reachable,
+            b.unobserved.len()
+        );
+    }
+    if b.unobserved.is_empty() {
+        return format!("nothing: all {} reachable syscalls were observed{unresolved}", b.reachable);
+    }
+    format!("{}{unresolved}", b.unobserved.join(", "))
 }
