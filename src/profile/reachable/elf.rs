@@ -16,7 +16,6 @@ use super::ReachError;
 /// What the file holds, before imports are turned into syscalls.
 #[derive(Debug, Default)]
 pub struct Scanned {
-    pub build_id: Option<String>,
     /// Undefined function symbols of `.dynsym`: what the file calls in other libraries.
     pub imports: BTreeSet<String>,
     /// Syscall numbers of `syscall` instructions with a constant number.
@@ -25,28 +24,49 @@ pub struct Scanned {
     pub unresolved: u64,
 }
 
-/// Reads and scans `path`. Only x86_64 code is decoded; other files are refused with a reason.
-pub fn scan(path: &Path) -> Result<Scanned, ReachError> {
+/// An x86_64 ELF file read into memory, its build id found; its code is decoded only when [`Loaded::scan`] is
+/// called, so a cached build id costs the read alone.
+pub struct Loaded {
+    bytes: Vec<u8>,
+    pub build_id: Option<String>,
+}
+
+/// Reads `path`. Only x86_64 code is decoded; other files are refused with a reason.
+pub fn load(path: &Path) -> Result<Loaded, ReachError> {
     let io = |error| ReachError::Read { path: path.to_path_buf(), error };
     let bytes = std::fs::read(path).map_err(io)?;
+    let elf = parse(path, &bytes)?;
+    let build_id = build_id(&elf, &bytes);
+    Ok(Loaded { build_id, bytes })
+}
+
+fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<Elf<'a>, ReachError> {
     let not_elf = |why: String| ReachError::NotElf { path: path.to_path_buf(), why };
-    let elf = Elf::parse(&bytes).map_err(|e| not_elf(e.to_string()))?;
+    let elf = Elf::parse(bytes).map_err(|e| not_elf(e.to_string()))?;
     if elf.header.e_machine != EM_X86_64 || !elf.is_64 {
         return Err(not_elf("not x86_64 code; only x86_64 is decoded".to_string()));
     }
-    let mut scanned = Scanned { build_id: build_id(&elf, &bytes), ..Scanned::default() };
-    for sym in elf.dynsyms.iter().filter(|s| s.is_import() && s.is_function()) {
-        if let Some(name) = elf.dynstrtab.get_at(sym.st_name) {
-            // `read@GLIBC_2.2.5` is read: the version is in another table, but some linkers leave it in the name.
-            scanned.imports.insert(name.split('@').next().unwrap_or(name).to_string());
+    Ok(elf)
+}
+
+impl Loaded {
+    /// Its imports and the numbers of its `syscall` instructions.
+    pub fn scan(&self, path: &Path) -> Result<Scanned, ReachError> {
+        let elf = parse(path, &self.bytes)?;
+        let mut scanned = Scanned::default();
+        for sym in elf.dynsyms.iter().filter(|s| s.is_import() && s.is_function()) {
+            if let Some(name) = elf.dynstrtab.get_at(sym.st_name) {
+                // `read@GLIBC_2.2.5` is read: versions live in another table, but some linkers leave them here.
+                scanned.imports.insert(name.split('@').next().unwrap_or(name).to_string());
+            }
         }
+        for section in elf.section_headers.iter().filter(|s| s.sh_flags & u64::from(SHF_EXECINSTR) != 0) {
+            let Some(range) = section.file_range() else { continue };
+            let Some(code) = self.bytes.get(range) else { continue };
+            syscalls_in(code, section.sh_addr, &mut scanned);
+        }
+        Ok(scanned)
     }
-    for section in elf.section_headers.iter().filter(|s| s.sh_flags & u64::from(SHF_EXECINSTR) != 0) {
-        let Some(range) = section.file_range() else { continue };
-        let Some(code) = bytes.get(range) else { continue };
-        syscalls_in(code, section.sh_addr, &mut scanned);
-    }
-    Ok(scanned)
 }
 
 fn build_id(elf: &Elf, bytes: &[u8]) -> Option<String> {

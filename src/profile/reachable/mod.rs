@@ -74,8 +74,8 @@ pub fn reachable_of(
     {
         return Ok((Some(id.to_string()), names, unresolved));
     }
-    let scanned = elf::scan(path)?;
-    if let (Some(recorded), Some(found)) = (expected_build_id, scanned.build_id.as_deref())
+    let loaded = elf::load(path)?;
+    if let (Some(recorded), Some(found)) = (expected_build_id, loaded.build_id.as_deref())
         && recorded != found
     {
         return Err(ReachError::OtherBuild {
@@ -84,21 +84,22 @@ pub fn reachable_of(
             found: found.to_string(),
         });
     }
-    if let (Some(dir), Some(id)) = (cache, scanned.build_id.as_deref())
+    if let (Some(dir), Some(id)) = (cache, loaded.build_id.as_deref())
         && let Some((names, unresolved)) = cache::load(dir, id)
     {
         return Ok((Some(id.to_string()), names, unresolved));
     }
+    let scanned = loaded.scan(path)?;
     let mut names: BTreeSet<String> = BTreeSet::new();
     for import in &scanned.imports {
         names.extend(wrappers::syscalls_of(import, arch).into_iter().map(str::to_string));
     }
     names.extend(scanned.numbers.iter().filter_map(|&nr| arch.syscall_name(nr)).map(str::to_string));
-    if let (Some(dir), Some(id)) = (cache, scanned.build_id.as_deref()) {
+    if let (Some(dir), Some(id)) = (cache, loaded.build_id.as_deref()) {
         // A cache that cannot be written costs the next run time, nothing else.
         let _ = cache::store(dir, id, &names, scanned.unresolved);
     }
-    Ok((scanned.build_id, names, scanned.unresolved))
+    Ok((loaded.build_id, names, scanned.unresolved))
 }
 
 /// Every executable and call-site library the traces name, with the build id recorded for it.
