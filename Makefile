@@ -18,7 +18,7 @@ DEB_PACKAGES := build-essential strace libseccomp-dev pkg-config runc busybox-st
 
 PREFIX ?= /usr/local
 
-.PHONY: help deps build static install test demo bench
+.PHONY: help deps build static install test demo bench bench-profile bench-reachable
 
 help:
 	@echo "make deps   install the Debian packages trapline's targets use (only those missing; needs root)"
@@ -28,6 +28,8 @@ help:
 	@echo "make test   deps, then the test suite, cargo fmt --check and clippy with warnings denied"
 	@echo "make demo   deps and build, then record, profile, lint and run real workloads (scripts/demo.sh)"
 	@echo "make bench  time trapline against native runs and strace (scripts/bench.sh)"
+	@echo "make bench-profile  time profile and coverage on 100 traces of 3000 classes (scripts/bench-profile.sh)"
+	@echo "make bench-reachable  time static reachability of one large library, cold and cached (scripts/bench-reachable.sh)"
 
 deps:
 	@if ! command -v dpkg >/dev/null || ! command -v apt-get >/dev/null; then \
@@ -82,4 +84,10 @@ demo: deps build
 
 bench:
 	bash scripts/bench.sh
+
+bench-profile:
+	bash scripts/bench-profile.sh
+
+bench-reachable:
+	bash scripts/bench-reachable.sh
 

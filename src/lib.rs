@@ -7,7 +7,6 @@ pub mod files;
 pub mod import;
 pub mod observe;
 pub mod profile;
-pub mod reach;
 pub mod record;
 pub mod review;
 pub mod trace;

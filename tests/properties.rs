@@ -451,6 +451,7 @@ fn plan() -> impl Strategy<Value = ProfilePlan> {
             gpu_portable,
             allow_io_uring,
             allow_denied,
+            widen: Vec::new(),
         })
 }
 
@@ -805,6 +806,7 @@ fn regression_more_than_128_values_of_one_argument_still_make_a_loadable_profile
         gpu_portable: false,
         allow_io_uring: false,
         allow_denied: false,
+        widen: Vec::new(),
     };
     for (syscall, index, name, values) in [
         ("personality", 0u8, "persona", (0..200u64).map(|v| v * 8).collect::<Vec<_>>()),
@@ -1111,7 +1113,7 @@ proptest! {
             // What parses is a trace: it writes back to itself, and profile and merge take it.
             let written = to_json(&trace);
             prop_assert!(parse_trace(Path::new("again.json"), &written).is_ok_and(|t| t == trace));
-            let plan = ProfilePlan { default_action: DefaultAction::Errno, ioctl: IoctlMode::Exact, runtime: Some(Runtime::Runc), allow_mixed_arch: true, gpu_portable: false, allow_io_uring: false, allow_denied: false };
+            let plan = ProfilePlan { default_action: DefaultAction::Errno, ioctl: IoctlMode::Exact, runtime: Some(Runtime::Runc), allow_mixed_arch: true, gpu_portable: false, allow_io_uring: false, allow_denied: false, widen: Vec::new() };
             let _ = generate(&[(PathBuf::from("bad.json"), trace.clone())], &plan);
             let _ = merge(vec![(PathBuf::from("bad.json"), trace)]);
         }

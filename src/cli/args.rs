@@ -15,6 +15,8 @@ use crate::profile::deploy::{self, Format};
 use crate::profile::generate::ProfilePlan;
 use crate::record::progress::Progress;
 
+use super::options::{CacheArg, GroupArg, probability};
+
 /// Record what a workload asks of the Linux kernel and turn it into the smallest OCI seccomp profile that
 /// still lets it run.
 #[derive(Debug, Parser)]
@@ -52,6 +54,14 @@ pub enum Command {
     /// Merge traces of several runs into one, keeping per-run provenance: each class says in how many runs
     /// it was seen. Order does not matter: any grouping of the same runs gives the same bytes.
     Merge(MergeArgs),
+    /// Say how complete a set of recordings is: what each run added, the chance the next run needs something
+    /// new, and which kinds of behaviour (processes, threads, IPC, networking, signals, files, GPUs) no run
+    /// exercised.
+    ///
+    /// Runs count in the order given. A merged trace is one step (a merge keeps in how many runs a class was
+    /// seen, not in which); a trace recorded with --known holds only what its profile lacked and counts
+    /// towards what was added, not towards the estimate.
+    Coverage(CoverageArgs),
     /// Show what changed between two traces, two profiles, or a profile and a trace, with decoded names.
     ///
     /// Each input is a trace or a profile in any form `run` reads, told apart by content. With a
@@ -199,6 +209,34 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct CoverageArgs {
+    #[command(flatten)]
+    pub report: ReportOutput,
+
+    /// Traces of the runs, in the order they were recorded (recordings, merges, --known recordings).
+    #[arg(required = true, value_name = "TRACE")]
+    pub traces: Vec<PathBuf>,
+
+    /// How to write the report: text, markdown (a pull-request comment), json.
+    #[arg(long, value_enum, default_value_t = DiffFormatArg::Text)]
+    pub format: DiffFormatArg,
+
+    /// The chance that the next run needs something new that counts as small: the report says how many
+    /// further runs would bring the estimate there.
+    #[arg(long, value_name = "P", default_value_t = 0.05, value_parser = probability)]
+    pub target: f64,
+
+    /// Also read every executable and library the traces name (as found on this machine) and list the
+    /// syscalls their code can reach that no run made: imported libc wrappers and `syscall` instructions with
+    /// a constant number (x86_64).
+    #[arg(long)]
+    pub reachable: bool,
+
+    #[command(flatten)]
+    pub cache: CacheArg,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct MergeArgs {
     /// Traces to merge (recordings or earlier merges; each run may appear once).
     #[arg(required = true, value_name = "TRACE")]
@@ -281,6 +319,21 @@ pub struct ProfileArgs {
     /// without them.
     #[arg(long)]
     pub allow_denied: bool,
+    /// Allow a group of calls no run made, for an error or shutdown path healthy runs do not take: `signals`
+    /// (kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_open, pidfd_send_signal, wait4, waitid:
+    /// stopping and reaping workers after Ctrl-C or a timeout), `cleanup` (unlink, unlinkat, rmdir: removing
+    /// temporary files). Each added rule is named on standard error and in the explain report as widened.
+    #[arg(long, value_enum, value_name = "GROUP")]
+    pub allow_group: Vec<GroupArg>,
+
+    /// Allow what a library or executable the traces name can reach (its imported libc wrappers and constant
+    /// `syscall` instructions, x86_64), beyond what the runs made: a path, or a file name such as
+    /// `libgloo.so`. Each added rule is named on standard error and in the explain report as widened.
+    #[arg(long, value_name = "LIB")]
+    pub include_reachable: Vec<String>,
+
+    #[command(flatten)]
+    pub cache: CacheArg,
 
     /// Also write a Markdown report that says why each rule is there.
     #[arg(long, value_name = "FILE.md")]
@@ -413,6 +466,7 @@ impl ProfileArgs {
             gpu_portable: self.gpu_portable,
             allow_io_uring: self.allow_io_uring,
             allow_denied: self.allow_denied,
+            widen: self.allow_group.iter().map(|g| g.group().widening()).collect(),
         }
     }
 

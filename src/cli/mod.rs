@@ -2,6 +2,7 @@
 //! does the work, writes what comes back, and is the one place that maps outcomes and errors to exit codes.
 
 mod args;
+mod options;
 mod pages;
 mod values;
 
@@ -13,17 +14,20 @@ use clap::Parser;
 
 pub use args::Args;
 use args::{
-    AgentBackendArg, CheckArgs, Command, DiffArgs, ImportArgs, ImportFormat, LintArgs, LintFormatArg, MergeArgs,
-    ProfileArgs, RecordArgs, RunArgs,
+    AgentBackendArg, CheckArgs, Command, CoverageArgs, DiffArgs, DiffFormatArg, ImportArgs, ImportFormat, LintArgs,
+    LintFormatArg, MergeArgs, ProfileArgs, RecordArgs, RunArgs,
 };
 
 use crate::decode::arch::Arch;
 use crate::files::json::to_json;
 use crate::files::output::Output;
+use crate::profile::coverage::{self, coverage};
 use crate::profile::deploy::{k8s_snippet, render};
 use crate::profile::explain::explain;
-use crate::profile::generate::{extend, recording_profile};
+use crate::profile::generate::{extend, recording_profile, widened};
+use crate::profile::groups::Widening;
 use crate::profile::lint;
+use crate::profile::reachable;
 use crate::profile::read::read_profile;
 use crate::record::agent::{AgentPlan, run_agent};
 use crate::record::ebpf::node::{NodePlan, run_node_agent};
@@ -105,6 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         Command::Profile(args) => run_profile(args),
         Command::Lint(args) => run_lint(args),
         Command::Merge(args) => run_merge(args),
+        Command::Coverage(args) => run_coverage(args),
         Command::Diff(args) => run_diff(args),
         Command::Check(args) => run_check(args),
         Command::Run(args) => run_run(args),
@@ -196,9 +201,16 @@ fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
             },
         }
     }
-    let generated = extend(&bases, &traces, &args.plan())?;
+    let mut plan = args.plan();
+    for name in &args.include_reachable {
+        plan.widen.push(reachable_widening(&traces, name, args.cache.dir().as_deref())?);
+    }
+    let generated = extend(&bases, &traces, &plan)?;
     for warning in &generated.warnings {
         say(format_args!("warning: {warning}"));
+    }
+    for line in widened(&generated) {
+        say(line);
     }
     output.commit(&render(&generated.profile, &format))?;
     if let Some(explain_output) = explain_output {
@@ -209,6 +221,22 @@ fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
     std::mem::forget(generated);
     std::mem::forget(traces);
     Ok(Verdict::Clean)
+}
+
+/// `--include-reachable NAME`: what that binary's code can reach, as calls to allow without evidence.
+fn reachable_widening(
+    traces: &[(std::path::PathBuf, crate::trace::model::Trace)],
+    name: &str,
+    cache: Option<&std::path::Path>,
+) -> anyhow::Result<Widening> {
+    let (path, build_id) = reachable::resolve(traces, name)?;
+    let arch = traces.iter().find_map(|(_, t)| t.arch()).unwrap_or(Arch::native());
+    let (_, names, _) = reachable::reachable_of(&path, build_id.as_deref(), arch, cache)?;
+    Ok(Widening {
+        by: format!("--include-reachable {name}"),
+        why: format!("what {} can reach (static analysis of its code)", path.display()),
+        names: names.into_iter().collect(),
+    })
 }
 
 fn run_lint(args: LintArgs) -> anyhow::Result<Verdict> {
@@ -229,6 +257,23 @@ fn run_merge(args: MergeArgs) -> anyhow::Result<Verdict> {
     let merged = merge(read_traces(&args.traces)?)?;
     output.commit(&to_json(&merged))?;
     say(merge::summary(&merged, &output.name()));
+    Ok(Verdict::Clean)
+}
+
+fn run_coverage(args: CoverageArgs) -> anyhow::Result<Verdict> {
+    let output = Output::prepare_or_stdout(args.report.output.as_deref())?;
+    let traces = read_traces(&args.traces)?;
+    let mut report = coverage(&traces, args.target)?;
+    if args.reachable {
+        report.reachability = Some(reachable::reachability(&traces, args.cache.dir().as_deref()));
+    }
+    let text = match args.format {
+        DiffFormatArg::Text => coverage::render::text(&report),
+        DiffFormatArg::Markdown => coverage::render::markdown(&report, 1),
+        DiffFormatArg::Json => coverage::render::json(&report),
+    };
+    write_report(&output, &text)?;
+    say(coverage::render::summary(&report));
     Ok(Verdict::Clean)
 }
 

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::PathBuf;
 
+use super::coverage::render::markdown;
+use super::coverage::{DEFAULT_TARGET, coverage};
 use super::generate::{Generated, Reason, Source, describe_condition};
 use super::oci::Action;
 use super::risk::{Risk, risk_of};
@@ -19,9 +21,20 @@ pub fn explain(traces: &[(PathBuf, Trace)], generated: &Generated) -> String {
     rules(&mut out, generated, &runs);
     weakened(&mut out, generated);
     denied_when_recorded(&mut out, traces, generated);
+    widened(&mut out, generated);
     ioctls_by_device(&mut out, generated);
     notes(&mut out, generated, &runs);
+    coverage_section(&mut out, traces);
     out
+}
+
+/// How complete the runs behind the profile are: a rule missing because no run needed it reads here.
+fn coverage_section(out: &mut String, traces: &[(PathBuf, Trace)]) {
+    // Only a profile extended without new traces has none; duplicate runs were refused by generate already.
+    if let Ok(report) = coverage(traces, DEFAULT_TARGET) {
+        let _ = writeln!(out);
+        out.push_str(&markdown(&report, 2));
+    }
 }
 
 /// The title and the runs the profile was made from, so a reader knows what it is evidence of.
@@ -149,6 +162,13 @@ fn rules(out: &mut String, generated: &Generated, runs: &Runs) {
                     cell(&path.display().to_string())
                 );
             }
+            Source::Widened { by, .. } => {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {when} | 0 | – | – | | **widened** by `{by}`: no run made it | |",
+                    reason.name
+                );
+            }
             Source::Fallback => {
                 let _ = writeln!(
                     out,
@@ -214,6 +234,29 @@ fn notes(out: &mut String, generated: &Generated, runs: &Runs) {
         for w in &generated.warnings {
             let _ = writeln!(out, "- {w}");
         }
+    }
+}
+
+/// The rules no run backs, allowed because the user asked for them: each listed, never silently.
+fn widened(out: &mut String, generated: &Generated) {
+    let mut by_option: BTreeMap<&str, (&str, Vec<&str>)> = BTreeMap::new();
+    for reason in &generated.reasons {
+        if let Source::Widened { by, why } = &reason.source {
+            by_option.entry(by).or_insert((why, Vec::new())).1.push(&reason.name);
+        }
+    }
+    if by_option.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Widened deliberately\n");
+    let _ = writeln!(
+        out,
+        "No run made these calls; they are allowed because the profile was made with the option named, a risk \
+         accepted in review. The coverage section still counts them as not exercised.\n"
+    );
+    for (option, (why, names)) in by_option {
+        let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        let _ = writeln!(out, "- `{option}`, for {why}: {}", names.join(", "));
     }
 }
 

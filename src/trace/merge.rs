@@ -25,9 +25,9 @@ pub enum MergeError {
 }
 
 /// What makes two classes the same class in different traces: everything but the tallies.
-type Identity = (String, String, u64, Vec<(Option<u8>, String, u64, Option<String>)>, Option<FdDesc>);
+pub type Identity = (String, String, u64, Vec<(Option<u8>, String, u64, Option<String>)>, Option<FdDesc>);
 
-fn identity(c: &Class) -> Identity {
+pub fn identity(c: &Class) -> Identity {
     (
         c.syscall.clone(),
         c.arch.name().to_string(),

@@ -5,7 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+mod fallback;
+
 use super::denied::{ByName, one_errno, take_denied, wholly_denied};
+use super::groups::Widening;
 use super::oci::{Action, ArgRule, Seccomp, SyscallRule, architectures_for};
 use super::runtime::Runtime;
 use crate::decode::arch::Arch;
@@ -15,6 +18,7 @@ use crate::decode::ioctl::Ioc;
 use crate::decode::{self, rows::ArgKind};
 use crate::trace::merge::{MergeError, distinct_runs};
 use crate::trace::model::{Class, FdDesc, Trace};
+use fallback::{denied_reasons, falls_back};
 
 /// libseccomp and the proposed Kubernetes profile validation both cap one syscall at this many entries.
 pub const MAX_ENTRIES_PER_SYSCALL: usize = 128;
@@ -83,6 +87,9 @@ pub struct ProfilePlan {
     pub allow_io_uring: bool,
     /// Allow the calls that a filter in force denied when they were recorded, instead of keeping them denied.
     pub allow_denied: bool,
+    /// Calls allowed although no run made them (error and shutdown paths, what a library can reach), each
+    /// rule reported as widened.
+    pub widen: Vec<Widening>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +141,9 @@ pub enum Source<'a> {
     /// Every call was denied by a filter in force when it was recorded, with this errno: the workload went on
     /// with that answer, so it gets it again.
     DeniedWhenRecorded(Vec<(usize, &'a Class)>),
+    /// No run made it: allowed because the user asked for it (`by`: `--allow-group signals`), a risk accepted
+    /// in review; `why` reads after "for".
+    Widened { by: String, why: String },
 }
 
 pub struct Generated<'a> {
@@ -208,6 +218,7 @@ fn from_traces<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Result
     reasons.extend(falls_back);
     reasons.extend(runtime_timing_reasons(traces, &known));
     reasons.extend(unobserved_reasons(traces, &known));
+    reasons.extend(widened_reasons(traces, plan, &known));
     if let Some(runtime) = plan.runtime {
         reasons.extend(runtime_reasons(runtime, &by_name));
     }
@@ -335,67 +346,6 @@ fn by_name<'a>(traces: &'a [(PathBuf, Trace)], warnings: &mut Vec<String>) -> BT
     by_name
 }
 
-/// The calls the runs made that are denied with ENOSYS all the same, taken out of `by_name`, with a reason
-/// each. clone3's flags sit behind a pointer where seccomp cannot look, so allowing it would let a workload
-/// create the namespaces the clone rule refuses: glibc answers ENOSYS by calling clone, so clone3's calls move
-/// to clone, whose rule then admits their flags. Only a run that used what clone cannot express keeps clone3.
-/// Operations submitted through io_uring never pass the filter: libuv and liburing fall back to plain
-/// syscalls on ENOSYS, unless the plan keeps io_uring.
-fn falls_back<'a>(
-    by_name: &mut BTreeMap<&'a str, Seen<'a>>,
-    plan: &ProfilePlan,
-    warnings: &mut Vec<String>,
-) -> Vec<Reason<'a>> {
-    let mut reasons = Vec::new();
-    let denied = |name: &str, seen| Reason {
-        action: Action::Errno,
-        errno_ret: Some(ENOSYS),
-        ..allow(name, Source::FallsBack(seen))
-    };
-    if let Some(clone3) = by_name.get("clone3") {
-        let exes = |seen: &Seen<'_>| -> String {
-            let exes: BTreeSet<String> = seen.iter().flat_map(|(_, c)| c.exes.iter().map(|e| e.to_string())).collect();
-            exes.into_iter().collect::<Vec<_>>().join(", ")
-        };
-        if clone3.iter().any(|(_, c)| arg_value(c, "flags").is_some_and(|f| f & CLONE3_ONLY_FLAGS != 0)) {
-            warnings.push(format!(
-                "clone3 is allowed: {} used flags that clone cannot express (CLONE_CLEAR_SIGHAND, CLONE_INTO_CGROUP); \
-                 seccomp cannot see clone3's flags, so this profile does not stop the workload from creating \
-                 namespaces",
-                exes(clone3)
-            ));
-        } else if let Some(clone3) = by_name.remove("clone3") {
-            by_name.entry("clone").or_default().extend(clone3.iter().copied());
-            reasons.push(denied("clone3", clone3));
-        }
-    }
-    for name in IO_URING {
-        let Some(seen) = by_name.get(name) else { continue };
-        if plan.allow_io_uring {
-            if *name == "io_uring_setup" {
-                warnings.push(
-                    "io_uring is allowed (--allow-io-uring): what a workload submits through a ring is never seen \
-                     by seccomp, so this profile does not limit it"
-                        .to_string(),
-                );
-            }
-            continue;
-        }
-        let seen = seen.clone();
-        by_name.remove(name);
-        if *name == "io_uring_setup" {
-            warnings.push(
-                "io_uring_setup is denied with ENOSYS although the runs used it: what is submitted through a ring \
-                 bypasses seccomp; libuv and liburing fall back to plain syscalls, which this recording may not \
-                 hold (record again with `--known` on this profile), or keep io_uring with --allow-io-uring"
-                    .to_string(),
-            );
-            reasons.push(denied(name, seen));
-        }
-    }
-    reasons
-}
-
 /// Whether some run asked for memory both writable and executable: then W^X cannot be kept.
 fn wx_seen(by_name: &BTreeMap<&str, Seen<'_>>) -> bool {
     by_name
@@ -417,23 +367,6 @@ impl Known<'_, '_> {
     fn covers(&self, name: &str) -> bool {
         self.by_name.contains_key(name) || self.runtime.contains(&name)
     }
-}
-
-/// Syscalls none of whose calls ran, because a filter in force denied them all with one errno: the profile
-/// answers them with that errno where its default would answer otherwise.
-fn denied_reasons<'a>(denied: &ByName<'a>, plan: &ProfilePlan) -> Vec<Reason<'a>> {
-    let default_errno = (plan.default_action == DefaultAction::Errno).then_some(libc::EPERM as u32);
-    denied
-        .iter()
-        .filter_map(|(name, seen)| {
-            let errno = one_errno(seen).filter(|e| Some(*e) != default_errno)?;
-            Some(Reason {
-                action: Action::Errno,
-                errno_ret: Some(errno),
-                ..allow(name, Source::DeniedWhenRecorded(seen.clone()))
-            })
-        })
-        .collect()
 }
 
 /// An unconditional allow of `name`.
@@ -501,6 +434,36 @@ fn unobserved_reasons<'a>(traces: &[(PathBuf, Trace)], known: &Known<'_, '_>) ->
     let unobserved: BTreeSet<&str> =
         traces.iter().flat_map(|(_, t)| &t.runs).flat_map(|r| &r.unobserved).map(String::as_str).collect();
     unobserved.into_iter().filter(|name| !known.covers(name)).map(|name| allow(name, Source::Unobserved)).collect()
+}
+
+/// What the widenings add: their calls no run made and the runtime does not need, on the runs' architectures.
+fn widened_reasons<'a>(traces: &[(PathBuf, Trace)], plan: &ProfilePlan, known: &Known<'_, '_>) -> Vec<Reason<'a>> {
+    let arches: BTreeSet<Arch> = traces.iter().flat_map(|(_, t)| &t.runs).map(|r| r.arch).collect();
+    let mut reasons: Vec<Reason<'a>> = Vec::new();
+    for widening in &plan.widen {
+        for name in &widening.names {
+            let exists = arches.iter().any(|a| a.syscall_nr(name).is_some());
+            if exists && !known.covers(name) && !reasons.iter().any(|r| r.name == *name) {
+                let source = Source::Widened { by: widening.by.clone(), why: widening.why.clone() };
+                reasons.push(allow(name, source));
+            }
+        }
+    }
+    reasons
+}
+
+/// One line per option that widened the profile, naming the calls it added ("widened by --allow-group signals:
+/// kill, tgkill (no run made them)"), so that no rule without evidence goes by unsaid.
+pub fn widened(generated: &Generated<'_>) -> Vec<String> {
+    let mut by: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for reason in &generated.reasons {
+        if let Source::Widened { by: option, .. } = &reason.source {
+            by.entry(option).or_default().push(&reason.name);
+        }
+    }
+    by.into_iter()
+        .map(|(option, names)| format!("widened by {option}: {} (no run made them)", names.join(", ")))
+        .collect()
 }
 
 /// The runtime's own calls after it loads the filter, unconditionally (with the traces' classes where seen).
