@@ -1,0 +1,164 @@
+//! Real engines enforce trapline's profiles: a static probe recorded on the host (`trapline record`) and in a
+//! runc container (`record --container`), profiled, runs under each profile in Docker
+//! (`docker run --security-opt seccomp=`) and in containerd (`ctr run --seccomp --seccomp-profile`) with the
+//! output it has unconfined, and the one call the recordings never saw fails there with EPERM while the rest
+//! of the probe runs.
+//!
+//! The tests start the daemons themselves (see `common::engines`) from an image built from a static rootfs;
+//! they need root, runc, busybox-static, Debian's docker.io and containerd. Without them they print why and
+//! pass, unless `TRAPLINE_REQUIRE_ENGINES=1`.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use common::container::{Bundle, Container, RuncLock, container_id, describe, find_runc, static_fixture};
+use common::engines::{Containerd, Docker, Engine, engine_or_skip, static_rootfs_layer};
+use common::*;
+
+/// The probe's output with no extra call, and with it allowed or denied.
+const PLAIN: &str = "write=ok\nread=hello from trapline\ndone\n";
+const EXTRA_ALLOWED: &str = "write=ok\nread=hello from trapline\nextra=ok\ndone\n";
+const EXTRA_DENIED: &str = "write=ok\nread=hello from trapline\nextra=Operation not permitted\ndone\n";
+
+/// The probe, its image layer and the two profiles made from its recordings.
+struct Workload {
+    dir: TempDir,
+    layer: PathBuf,
+    /// (how it was recorded, profile path)
+    profiles: Vec<(&'static str, PathBuf)>,
+}
+
+fn profile(trace: &Path, runtime: &str, out: &Path) -> PathBuf {
+    let prof = run(Command::new(TRAPLINE)
+        .arg("profile")
+        .arg(trace)
+        .args(["--runtime", runtime, "-o"])
+        .arg(out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(prof.code(), 0, "trapline profile {}: {}", trace.display(), prof.stderr_str());
+    let parsed: Value = serde_json::from_slice(&fs::read(out).unwrap()).unwrap();
+    let allowed: Vec<&str> = parsed["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "SCMP_ACT_ALLOW")
+        .flat_map(|e| e["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()))
+        .collect();
+    assert!(allowed.contains(&"write"), "{}: {parsed}", out.display());
+    assert!(!allowed.contains(&"getpriority"), "the probe's extra call must stay outside {}", out.display());
+    out.to_path_buf()
+}
+
+fn prepare() -> Workload {
+    let dir = TempDir::new("engines");
+    let probe = static_fixture("engine_probe");
+
+    let host_trace = dir.join("host.json");
+    let rec = run(Command::new(TRAPLINE)
+        .args(["record", "-q", "-o"])
+        .arg(&host_trace)
+        .arg("--")
+        .arg(&probe)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(rec.code(), 0, "recording the probe on the host: {}", describe(&rec));
+    assert_eq!(rec.stdout_str(), PLAIN);
+    let host = profile(&host_trace, "runc", &dir.join("host-profile.json"));
+
+    // The same probe recorded in a runc container from its filter load: no runtime list needed. Docker runs
+    // containers without noNewPrivileges, where runc loads the filter before dropping privileges (capset,
+    // setuid, ...): recorded with the bundle's default (true) the profile stops `runc init` under Docker.
+    // Recorded without it, it holds what runc does in both cases.
+    let runc = find_runc().expect("runc");
+    let mut bundle = Bundle::new(&runc, &["/probe"]);
+    bundle.config["process"]["noNewPrivileges"] = serde_json::json!(false);
+    bundle.add_file(&probe, "/probe");
+    fs::create_dir_all(bundle.dir.join("rootfs/tmp")).unwrap();
+    fs::write(bundle.dir.join("config.json"), serde_json::to_vec_pretty(&bundle.config).unwrap()).unwrap();
+    let container_trace = dir.join("container.json");
+    let rec = {
+        let _lock = RuncLock::take();
+        let container = Container { runc: &runc, id: container_id() };
+        run(Command::new(TRAPLINE)
+            .args(["record", "-q", "--container", "-o"])
+            .arg(&container_trace)
+            .arg("--")
+            .arg(&runc)
+            .args(["run", "--bundle"])
+            .arg(bundle.dir.path())
+            .arg(&container.id)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()))
+    };
+    assert_eq!(rec.code(), 0, "recording the probe in runc: {}", describe(&rec));
+    assert_eq!(rec.stdout_str(), PLAIN);
+    let in_container = profile(&container_trace, "none", &dir.join("container-profile.json"));
+
+    let layer = dir.join("layer.tar");
+    static_rootfs_layer(dir.path(), &[(&probe, "/probe")], &layer);
+    Workload { dir, layer, profiles: vec![("recorded on the host", host), ("recorded in runc", in_container)] }
+}
+
+/// The checks both engines pass: `run(profile, args)` runs the probe image in the engine.
+fn enforces(
+    w: &Workload,
+    engine: &str,
+    run: impl Fn(Option<&Path>, &[&str]) -> Finished,
+    explain: impl Fn(&str, &Finished) -> String,
+) {
+    // Without trapline's profile the extra call succeeds: a denial below is the profile's doing.
+    let plain = run(None, &["/probe", "extra"]);
+    assert!(plain.status.success(), "{}", explain(&format!("{engine} without a profile"), &plain));
+    assert_eq!(plain.stdout_str(), EXTRA_ALLOWED, "{}", explain(engine, &plain));
+
+    for (how, profile) in &w.profiles {
+        let what = format!("{engine}, profile {how} ({})", profile.display());
+        let out = run(Some(profile), &["/probe"]);
+        assert!(out.status.success(), "{}", explain(&what, &out));
+        assert_eq!(out.stdout_str(), PLAIN, "{}", explain(&what, &out));
+
+        let out = run(Some(profile), &["/probe", "extra"]);
+        assert!(out.status.success(), "{}", explain(&what, &out));
+        assert_eq!(out.stdout_str(), EXTRA_DENIED, "{}", explain(&what, &out));
+    }
+    let _ = &w.dir;
+}
+
+#[test]
+fn docker_enforces_profiles_recorded_on_the_host_and_in_a_container() {
+    if !engine_or_skip("docker_enforces_profiles", Engine::Docker) {
+        return;
+    }
+    let w = prepare();
+    let docker = Docker::start();
+    docker.import(&w.layer, "trapline-probe");
+    enforces(
+        &w,
+        "docker",
+        |p, args| docker.run(p, "trapline-probe", args),
+        |what, out| docker.daemon.explain(what, out),
+    );
+}
+
+#[test]
+fn containerd_enforces_profiles_recorded_on_the_host_and_in_a_container() {
+    if !engine_or_skip("containerd_enforces_profiles", Engine::Containerd) {
+        return;
+    }
+    let w = prepare();
+    let containerd = Containerd::start();
+    let image = "docker.io/library/trapline-probe:latest";
+    containerd.import(&w.layer, image);
+    enforces(
+        &w,
+        "containerd",
+        |p, args| containerd.run(p, image, args),
+        |what, out| containerd.daemon.explain(what, out),
+    );
+}
