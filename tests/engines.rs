@@ -162,3 +162,57 @@ fn containerd_enforces_profiles_recorded_on_the_host_and_in_a_container() {
         |what, out| containerd.daemon.explain(what, out),
     );
 }
+
+/// A profile that notifies getpriority (a call neither runc nor the probe's plain run makes) to an agent at
+/// `socket`, where nobody listens, and the probe's image layer.
+fn notifying(dir: &TempDir) -> (PathBuf, PathBuf, String) {
+    let socket = dir.join("nobody-listens.sock").display().to_string();
+    let profile = dir.join("notify.json");
+    let body = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": socket,
+        "syscalls": [{"names": ["getpriority"], "action": "SCMP_ACT_NOTIFY"}],
+    });
+    fs::write(&profile, body.to_string()).unwrap();
+    let layer = dir.join("layer.tar");
+    static_rootfs_layer(dir.path(), &[(&static_fixture("engine_probe"), "/probe")], &layer);
+    (profile, layer, socket)
+}
+
+/// What `lint` says of listenerPath: Docker before 23.0 drops it, and runc refuses the NOTIFY rules left
+/// without it; from 23.0 on runc gets it and tries the agent.
+#[test]
+fn docker_before_23_drops_the_listener_path() {
+    if !engine_or_skip("docker_before_23_drops_the_listener_path", Engine::Docker) {
+        return;
+    }
+    let dir = TempDir::new("engines-listener");
+    let (profile, layer, socket) = notifying(&dir);
+    let docker = Docker::start();
+    docker.import(&layer, "trapline-probe");
+    let version = docker.docker(&["version", "--format", "{{.Server.Version}}"]);
+    let major: u32 = version.stdout_str().split('.').next().and_then(|m| m.trim().parse().ok()).unwrap_or_else(|| {
+        panic!("{}", docker.daemon.explain("docker version", &version));
+    });
+    let out = docker.run(Some(&profile), "trapline-probe", &["/probe", "extra"]);
+    assert!(!out.status.success(), "{}", docker.daemon.explain("docker run, notify without an agent", &out));
+    let want = if major < 23 { "listenerPath is not set".to_string() } else { socket };
+    assert!(out.stderr_str().contains(&want), "Docker {major}: want {want:?}: {}", describe(&out));
+}
+
+/// containerd 1.6 and later pass listenerPath on: runc tries the agent and names its socket.
+#[test]
+fn containerd_passes_the_listener_path_on() {
+    if !engine_or_skip("containerd_passes_the_listener_path_on", Engine::Containerd) {
+        return;
+    }
+    let dir = TempDir::new("engines-listener");
+    let (profile, layer, socket) = notifying(&dir);
+    let containerd = Containerd::start();
+    let image = "docker.io/library/trapline-probe:latest";
+    containerd.import(&layer, image);
+    let out = containerd.run(Some(&profile), image, &["/probe", "extra"]);
+    assert!(!out.status.success(), "{}", containerd.daemon.explain("ctr run, notify without an agent", &out));
+    let stderr = out.stderr_str();
+    assert!(stderr.contains("seccomp agent") && stderr.contains(&socket), "{}", describe(&out));
+}

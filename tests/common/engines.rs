@@ -380,8 +380,12 @@ fn oci_layout_tarball(layer: &Path, name: &str, out: &Path) {
         serde_json::json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer_size}],
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size,
+            },
+            "layers": [{
+                "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer_size,
+            }],
         }),
     );
     let index = serde_json::json!({
