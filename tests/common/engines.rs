@@ -69,6 +69,19 @@ pub fn engine_or_skip(test: &str, engine: Engine) -> bool {
     }
 }
 
+/// The started daemon, or `None` after saying why `test` is skipped (a failure under
+/// `TRAPLINE_REQUIRE_ENGINES=1`): a daemon that cannot start here is an engine that cannot run here.
+fn started_or_skip<T>(test: &str, started: Result<T, String>) -> Option<T> {
+    match started {
+        Ok(daemon) => Some(daemon),
+        Err(why) if required() => panic!("{test}: TRAPLINE_REQUIRE_ENGINES=1 but {why}"),
+        Err(why) => {
+            eprintln!("{test}: skipped: {why}");
+            None
+        }
+    }
+}
+
 /// Serialises engine daemons across threads and processes for as long as it lives.
 struct EngineLock(#[allow(dead_code)] File);
 
@@ -119,25 +132,26 @@ impl Daemon {
         fs::read_to_string(&self.log).unwrap_or_else(|e| format!("(no log at {}: {e})", self.log.display()))
     }
 
-    /// Waits until the socket exists and `probe` succeeds against it; panics with the daemon's log if the daemon
-    /// exits or does not answer within [`DAEMON_START`].
-    fn wait_ready(&mut self, probe: impl Fn() -> Finished) {
+    /// Waits until the socket exists and `probe` succeeds against it; the daemon's log when it exits or does not
+    /// answer within [`DAEMON_START`].
+    fn wait_ready(&mut self, probe: impl Fn() -> Finished) -> Result<(), String> {
         let deadline = Instant::now() + DAEMON_START;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("{} exited while starting ({status}); its log:\n{}", self.name, self.log_text());
+                return Err(format!("{} exited while starting ({status}); its log:\n{}", self.name, self.log_text()));
             }
             let is_socket = fs::metadata(&self.socket).is_ok_and(|m| m.file_type().is_socket());
             if is_socket && probe().status.success() {
-                return;
+                return Ok(());
             }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not answer on {} within {DAEMON_START:?}; its log:\n{}",
-                self.name,
-                self.socket.display(),
-                self.log_text()
-            );
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{} did not answer on {} within {DAEMON_START:?}; its log:\n{}",
+                    self.name,
+                    self.socket.display(),
+                    self.log_text()
+                ));
+            }
             thread::sleep(Duration::from_millis(100));
         }
     }
@@ -187,7 +201,12 @@ pub struct Docker {
 }
 
 impl Docker {
-    pub fn start() -> Docker {
+    /// Starts dockerd, or says why `test` is skipped.
+    pub fn start_or_skip(test: &str) -> Option<Docker> {
+        started_or_skip(test, Docker::start())
+    }
+
+    fn start() -> Result<Docker, String> {
         let lock = EngineLock::take();
         let dir = daemon_dir("dockerd");
         let socket = dir.join("docker.sock");
@@ -209,8 +228,8 @@ impl Docker {
                 Command::new(DOCKER).args(&probe_cmd).arg("version").stdout(Stdio::piped()).stderr(Stdio::piped()),
                 Duration::from_secs(10),
             )
-        });
-        docker
+        })?;
+        Ok(docker)
     }
 
     fn cli_args(&self) -> Vec<String> {
@@ -267,7 +286,12 @@ pub struct Containerd {
 const NAMESPACE: &str = "trapline-test";
 
 impl Containerd {
-    pub fn start() -> Containerd {
+    /// Starts containerd, or says why `test` is skipped.
+    pub fn start_or_skip(test: &str) -> Option<Containerd> {
+        started_or_skip(test, Containerd::start())
+    }
+
+    fn start() -> Result<Containerd, String> {
         let lock = EngineLock::take();
         let dir = daemon_dir("containerd");
         let socket = dir.join("containerd.sock");
@@ -293,8 +317,8 @@ impl Containerd {
                 Command::new(CTR).arg("-a").arg(&socket).arg("version").stdout(Stdio::piped()).stderr(Stdio::piped()),
                 Duration::from_secs(10),
             )
-        });
-        containerd
+        })?;
+        Ok(containerd)
     }
 
     /// Runs `ctr -a SOCK -n trapline-test ARGS...`, bounded by [`ENGINE_COMMAND`].
