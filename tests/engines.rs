@@ -5,23 +5,22 @@
 //! of the probe runs.
 //!
 //! The tests start the daemons themselves (see `common::engines`) from an image built from a static rootfs;
-//! they need root, runc, busybox-static, Debian's docker.io and containerd. Without them, or when a daemon
-//! cannot start here (its log is printed), they print why and pass, unless `TRAPLINE_REQUIRE_ENGINES=1`.
-//!
-//! The CRI pod case is not here: Debian 12 packages no CRI client (cri-tools). containerd's CRI plugin reads a
-//! `Localhost` profile with the same function as `ctr run --seccomp-profile` (containerd 1.6.20,
-//! `pkg/cri/server/container_create_linux.go`), which the containerd tests exercise.
+//! they need root, runc, busybox-static, Debian's docker.io and containerd, and for the CRI pod python3-grpcio
+//! and python3-grpc-tools (Debian 12 packages no CRI client: `tests/fixtures/cri/pod.py` is one, over the part
+//! of the CRI API it uses). Without them, or when a daemon cannot start here (its log is printed), they print
+//! why and pass, unless `TRAPLINE_REQUIRE_ENGINES=1`.
 
 mod common;
 
 use std::fs;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
 use common::container::{Bundle, Container, RuncLock, container_id, describe, find_runc, static_fixture};
-use common::engines::{Containerd, Docker, Engine, engine_or_skip, static_rootfs_layer};
+use common::engines::{Containerd, CriClient, Docker, Engine, engine_or_skip, static_rootfs_layer};
 use common::*;
 
 /// The probe's output with no extra call, and with it allowed or denied.
@@ -219,4 +218,33 @@ fn containerd_passes_the_listener_path_on() {
     assert!(!out.status.success(), "{}", containerd.daemon.explain("ctr run, notify without an agent", &out));
     let stderr = out.stderr_str();
     assert!(stderr.contains("seccomp agent") && stderr.contains(&socket), "{}", describe(&out));
+}
+
+/// A Kubernetes pod through containerd's CRI plugin: the container's `securityContext` names each profile as
+/// `Localhost` (host network; the image imported locally also serves as the sandbox image).
+#[test]
+fn cri_pod_enforces_localhost_profiles_recorded_on_the_host_and_in_a_container() {
+    if !engine_or_skip("cri_pod_enforces_localhost_profiles", Engine::Cri) {
+        return;
+    }
+    let w = prepare();
+    let image = "docker.io/library/trapline-probe:latest";
+    let Some(containerd) = Containerd::start_cri_or_skip("cri_pod_enforces_localhost_profiles", image) else {
+        return;
+    };
+    containerd.import(&w.layer, image);
+    let client = CriClient::new();
+    let run_pod = |profile: Option<&Path>, args: &[&str]| {
+        let out = client.run_pod(&containerd, image, profile, args);
+        if !out.status.success() {
+            return out;
+        }
+        // pod.py's JSON into what the other engines give: the container's stdout and exit status.
+        let result: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("pod.py printed no JSON ({e}): {}", describe(&out)));
+        assert_eq!(result["state"], 2, "the container did not exit: {result}");
+        let status = std::process::ExitStatus::from_raw((result["exit_code"].as_i64().unwrap() as i32) << 8);
+        Finished { status, stdout: result["stdout"].as_str().unwrap().as_bytes().to_vec(), stderr: out.stderr }
+    };
+    enforces(&w, "CRI pod", run_pod, |what, out| containerd.daemon.explain(what, out));
 }

@@ -25,12 +25,29 @@ pub const DOCKERD: &str = "/usr/sbin/dockerd";
 pub const CONTAINERD: &str = "/usr/bin/containerd";
 pub const CTR: &str = "/usr/bin/ctr";
 const BUSYBOX: &str = "/bin/busybox";
+/// Debian's Python, whose python3-grpcio and python3-grpc-tools the CRI client uses.
+pub const PYTHON: &str = "/usr/bin/python3";
+
+/// Why the CRI client cannot run, if it cannot.
+fn grpc_missing() -> Option<String> {
+    let out = run_for(
+        Command::new(PYTHON)
+            .args(["-c", "import grpc, grpc_tools.protoc"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+        ENGINE_COMMAND,
+    );
+    (!out.status.success())
+        .then(|| format!("python3-grpcio or python3-grpc-tools is missing: {}", out.stderr_str().trim()))
+}
 
 /// The engines the tests start.
 #[derive(Clone, Copy, Debug)]
 pub enum Engine {
     Docker,
     Containerd,
+    /// containerd's CRI plugin, driven by `tests/fixtures/cri/pod.py` (Debian packages no CRI client).
+    Cri,
 }
 
 impl Engine {
@@ -39,6 +56,7 @@ impl Engine {
             // dockerd starts containerd and its runc shim itself.
             Engine::Docker => &[DOCKER, DOCKERD, CONTAINERD, "/usr/bin/containerd-shim-runc-v2"],
             Engine::Containerd => &[CONTAINERD, CTR, "/usr/bin/containerd-shim-runc-v2"],
+            Engine::Cri => &[CONTAINERD, CTR, "/usr/bin/containerd-shim-runc-v2", PYTHON],
         }
     }
 }
@@ -57,7 +75,8 @@ pub fn engine_or_skip(test: &str, engine: Engine) -> bool {
             .iter()
             .chain([&BUSYBOX])
             .find(|b| !Path::new(b).is_file())
-            .map(|b| format!("{b} is not installed (make deps installs it)")),
+            .map(|b| format!("{b} is not installed (make deps installs it)"))
+            .or_else(|| matches!(engine, Engine::Cri).then(grpc_missing).flatten()),
     };
     match why {
         None => true,
@@ -277,40 +296,63 @@ impl<F: FnMut()> Drop for Cleanup<F> {
     }
 }
 
-/// A standalone `containerd` with its own root, state, gRPC/ttrpc sockets and no CRI plugin, driven by `ctr`
-/// in a namespace of the tests' own with the native snapshotter (no overlay mounts to leave behind).
+/// A standalone `containerd` with its own root, state, gRPC/ttrpc sockets, driven by `ctr` with the native
+/// snapshotter (no overlay mounts to leave behind): without its CRI plugin, in a namespace of the tests' own, or
+/// with it, in the CRI's `k8s.io`.
 pub struct Containerd {
     pub daemon: Daemon,
+    namespace: &'static str,
 }
 
-const NAMESPACE: &str = "trapline-test";
+/// The CRI plugin's configuration: the tests' image as the pod sandbox's (its entrypoint sleeps), the native
+/// snapshotter, CNI directories of the daemon's own (host-network pods need no CNI), and `oom_score_adj` kept
+/// at containerd's own or above: lowering it to the sandbox's -998 needs CAP_SYS_RESOURCE, which root in a
+/// container or microVM may lack.
+fn cri_config(dir: &Path, sandbox_image: &str) -> String {
+    format!(
+        "[plugins.\"io.containerd.grpc.v1.cri\"]\n  restrict_oom_score_adj = true\n  sandbox_image = \"{sandbox_image}\"\n\
+         [plugins.\"io.containerd.grpc.v1.cri\".containerd]\n  snapshotter = \"native\"\n\
+         [plugins.\"io.containerd.grpc.v1.cri\".cni]\n  bin_dir = \"{bin}\"\n  conf_dir = \"{conf}\"\n",
+        bin = dir.join("cni-bin").display(),
+        conf = dir.join("cni-conf").display(),
+    )
+}
 
 impl Containerd {
-    /// Starts containerd, or says why `test` is skipped.
+    /// Starts containerd without its CRI plugin, or says why `test` is skipped.
     pub fn start_or_skip(test: &str) -> Option<Containerd> {
-        started_or_skip(test, Containerd::start())
+        started_or_skip(test, Containerd::start(None))
     }
 
-    fn start() -> Result<Containerd, String> {
+    /// Starts containerd with its CRI plugin, `sandbox_image` (to be imported) as the pods' sandbox image.
+    pub fn start_cri_or_skip(test: &str, sandbox_image: &str) -> Option<Containerd> {
+        started_or_skip(test, Containerd::start(Some(sandbox_image)))
+    }
+
+    fn start(cri: Option<&str>) -> Result<Containerd, String> {
         let lock = EngineLock::take();
         let dir = daemon_dir("containerd");
         let socket = dir.join("containerd.sock");
+        let plugins = match cri {
+            Some(image) => cri_config(&dir, image),
+            None => "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n".to_string(),
+        };
         let config = format!(
             "version = 2\nroot = \"{root}\"\nstate = \"{state}\"\n\
-             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
              [grpc]\n  address = \"{sock}\"\n[ttrpc]\n  address = \"{sock}.ttrpc\"\n[debug]\n  address = \"\"\n\
              [plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"{opt}\"\n",
             root = dir.join("root").display(),
             state = dir.join("state").display(),
             sock = socket.display(),
             opt = dir.join("opt").display(),
-        );
+        ) + &plugins;
         let config_path = dir.join("config.toml");
         fs::write(&config_path, config).unwrap();
         let mut cmd = Command::new(CONTAINERD);
         cmd.arg("--config").arg(&config_path);
         let daemon = Daemon::spawn("containerd", dir, socket, &mut cmd, lock);
-        let mut containerd = Containerd { daemon };
+        let namespace = if cri.is_some() { "k8s.io" } else { "trapline-test" };
+        let mut containerd = Containerd { daemon, namespace };
         let socket = containerd.daemon.socket.clone();
         containerd.daemon.wait_ready(|| {
             run_for(
@@ -321,13 +363,13 @@ impl Containerd {
         Ok(containerd)
     }
 
-    /// Runs `ctr -a SOCK -n trapline-test ARGS...`, bounded by [`ENGINE_COMMAND`].
+    /// Runs `ctr -a SOCK -n NAMESPACE ARGS...`, bounded by [`ENGINE_COMMAND`].
     pub fn ctr(&self, args: &[&str]) -> Finished {
         run_for(
             Command::new(CTR)
                 .arg("-a")
                 .arg(&self.daemon.socket)
-                .args(["-n", NAMESPACE])
+                .args(["-n", self.namespace])
                 .args(args)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped()),
@@ -365,6 +407,22 @@ impl Containerd {
     }
 }
 
+impl Drop for Containerd {
+    /// Containers left by a failed test (a pod's sandbox sleeps for an hour): containerd leaves their shims
+    /// running when it stops, so they go first.
+    fn drop(&mut self) {
+        let tasks = self.ctr(&["tasks", "ls", "-q"]);
+        for id in tasks.stdout_str().lines().filter(|l| !l.is_empty()) {
+            let _ = self.ctr(&["tasks", "kill", "-s", "SIGKILL", id]);
+            let _ = self.ctr(&["tasks", "delete", "-f", id]);
+        }
+        let containers = self.ctr(&["containers", "ls", "-q"]);
+        for id in containers.stdout_str().lines().filter(|l| !l.is_empty()) {
+            let _ = self.ctr(&["containers", "delete", id]);
+        }
+    }
+}
+
 /// The sha256 of a file, by coreutils' sha256sum.
 fn sha256(path: &Path) -> String {
     let out =
@@ -395,7 +453,9 @@ fn oci_layout_tarball(layer: &Path, name: &str, out: &Path) {
     let (config_digest, config_size) = write_blob(
         "config.json",
         serde_json::json!({
-            "architecture": "amd64", "os": "linux", "config": {},
+            "architecture": "amd64", "os": "linux",
+            // What a CRI pod sandbox runs (the pause container's part); other runs name their command.
+            "config": {"Entrypoint": ["/bin/busybox", "sleep", "3600"]},
             "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
         }),
     );
@@ -452,4 +512,51 @@ pub fn static_rootfs_layer(scratch: &Path, files: &[(&Path, &str)], out: &Path) 
         fs::copy(src, &target).unwrap_or_else(|e| panic!("cannot copy {} into the rootfs: {e}", src.display()));
     }
     tar_dir(&rootfs, out);
+}
+
+/// A CRI client: `tests/fixtures/cri/pod.py` over stubs generated here from `tests/fixtures/cri/runtime.proto`.
+pub struct CriClient {
+    stubs: super::TempDir,
+}
+
+const CRI_FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cri");
+
+impl CriClient {
+    pub fn new() -> CriClient {
+        let stubs = super::TempDir::new("cri-stubs");
+        let out = run_for(
+            Command::new(PYTHON)
+                .args(["-m", "grpc_tools.protoc", "-I", CRI_FIXTURES, "--python_out"])
+                .arg(stubs.path())
+                .arg("--grpc_python_out")
+                .arg(stubs.path())
+                .arg("runtime.proto")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+            ENGINE_COMMAND,
+        );
+        assert!(out.status.success(), "generating the CRI stubs: {}", super::container::describe(&out));
+        CriClient { stubs }
+    }
+
+    /// Runs `command` in a fresh host-network pod under the Localhost profile `seccomp` (unconfined when
+    /// `None`); stdout is pod.py's JSON (`state`, `exit_code`, the container's `stdout`).
+    pub fn run_pod(&self, containerd: &Containerd, image: &str, seccomp: Option<&Path>, command: &[&str]) -> Finished {
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let logs = containerd.daemon.dir.join(format!("pod-logs-{}", SEQ.fetch_add(1, Ordering::Relaxed)));
+        fs::create_dir_all(&logs).unwrap();
+        run_for(
+            Command::new(PYTHON)
+                .arg(Path::new(CRI_FIXTURES).join("pod.py"))
+                .arg(self.stubs.path())
+                .arg(&containerd.daemon.socket)
+                .arg(&logs)
+                .arg(image)
+                .arg(seccomp.map_or("-".into(), |p| p.display().to_string()))
+                .args(command)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+            ENGINE_COMMAND,
+        )
+    }
 }
