@@ -3,6 +3,7 @@
 
 mod args;
 mod pages;
+mod runtime;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -117,6 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
             Ok(Verdict::Clean)
         }
         Command::Import(args) => run_import(args),
+        Command::Runtime(args) => runtime::run_runtime(args),
     }
 }
 

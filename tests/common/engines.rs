@@ -222,14 +222,24 @@ pub struct Docker {
 impl Docker {
     /// Starts dockerd, or says why `test` is skipped.
     pub fn start_or_skip(test: &str) -> Option<Docker> {
-        started_or_skip(test, Docker::start())
+        started_or_skip(test, Docker::start(None))
     }
 
-    fn start() -> Result<Docker, String> {
+    /// Starts dockerd with `config` as its daemon.json, or says why `test` is skipped.
+    pub fn start_configured_or_skip(test: &str, config: &serde_json::Value) -> Option<Docker> {
+        started_or_skip(test, Docker::start(Some(config)))
+    }
+
+    fn start(config: Option<&serde_json::Value>) -> Result<Docker, String> {
         let lock = EngineLock::take();
         let dir = daemon_dir("dockerd");
         let socket = dir.join("docker.sock");
         let mut cmd = Command::new(DOCKERD);
+        if let Some(config) = config {
+            let path = dir.join("daemon.json");
+            fs::write(&path, serde_json::to_vec_pretty(config).unwrap()).unwrap();
+            cmd.arg("--config-file").arg(path);
+        }
         cmd.args(["--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs"])
             .arg("--data-root")
             .arg(dir.join("data"))
@@ -272,9 +282,15 @@ impl Docker {
     /// `docker run --rm --network none [--security-opt seccomp=PROFILE] IMAGE ARGS...`; the container is
     /// removed even when the run fails or times out.
     pub fn run(&self, seccomp: Option<&Path>, image: &str, args: &[&str]) -> Finished {
+        self.run_with(&[], seccomp, image, args)
+    }
+
+    /// [`Docker::run`] with more `docker run` options (`--runtime NAME`).
+    pub fn run_with(&self, options: &[&str], seccomp: Option<&Path>, image: &str, args: &[&str]) -> Finished {
         let name = super::container::container_id();
         let profile = seccomp.map(|p| format!("seccomp={}", p.display()));
         let mut argv = vec!["run", "--rm", "--network", "none", "--name", &name];
+        argv.extend(options);
         if let Some(p) = &profile {
             argv.extend(["--security-opt", p]);
         }
