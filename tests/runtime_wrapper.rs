@@ -7,13 +7,15 @@
 mod common;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use common::container::{find_runc, static_fixture};
-use common::engines::{Docker, Engine, engine_or_skip, static_rootfs_layer};
+use common::engines::{Containerd, Docker, Engine, engine_or_skip, static_rootfs_layer};
 use common::*;
 
 const PLAIN: &str = "write=ok\nread=hello from trapline\ndone\n";
@@ -85,4 +87,68 @@ fn docker_records_through_the_runtime_and_enforces_what_it_recorded() {
         docker.daemon.explain("an unwritable --out", &out)
     );
     assert!(start.elapsed() < Duration::from_secs(30), "refused in {:?}", start.elapsed());
+}
+
+/// The one trace in `traces`, waited for: it is written when the container ends, which the engine may report a
+/// moment earlier.
+fn the_trace(traces: &Path, log: &str) -> PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let written: Vec<_> = fs::read_dir(traces).unwrap().flatten().map(|e| e.path()).collect();
+        if let [one] = &written[..] {
+            return one.clone();
+        }
+        assert!(Instant::now() < deadline, "no single trace in {}: {written:?}\n{log}", traces.display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn profile_of(trace: &Path, profile: &Path) -> PathBuf {
+    let prof = run(Command::new(TRAPLINE)
+        .arg("profile")
+        .arg(trace)
+        .args(["--runtime", "none", "-o"])
+        .arg(profile)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(prof.code(), 0, "trapline profile: {}", prof.stderr_str());
+    profile.to_path_buf()
+}
+
+/// containerd's runc binary (`ctr run --runc-binary`, the runc shim's `BinaryName` for a Kubernetes
+/// RuntimeClass) is a path without arguments: a two-line script gives the wrapper its own.
+#[test]
+fn containerd_records_through_the_runtime_as_its_runc_binary() {
+    const TEST: &str = "containerd_records_through_the_runtime";
+    if !engine_or_skip(TEST, Engine::Containerd) {
+        return;
+    }
+    let dir = TempDir::new("runtime-wrapper-ctr");
+    let traces = dir.join("traces");
+    let runc = find_runc().expect("runc");
+    let script = dir.join("trapline-runc");
+    fs::write(
+        &script,
+        format!("#!/bin/sh\nexec {TRAPLINE} runtime --out {} --runc {} -- \"$@\"\n", traces.display(), runc.display()),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let probe = static_fixture("engine_probe");
+    let layer = dir.join("layer.tar");
+    static_rootfs_layer(dir.path(), &[(&probe, "/probe")], &layer);
+    let Some(containerd) = Containerd::start_or_skip(TEST) else { return };
+    let image = "docker.io/library/trapline-probe:latest";
+    containerd.import(&layer, image);
+
+    let options = ["--runc-binary", script.to_str().unwrap()];
+    let out = containerd.run_with(&options, None, image, &["/probe"]);
+    assert!(out.status.success(), "{}", containerd.daemon.explain("ctr run --runc-binary", &out));
+    assert_eq!(out.stdout_str(), PLAIN, "{}", containerd.daemon.explain("ctr run --runc-binary", &out));
+
+    let trace = the_trace(&traces, &containerd.daemon.log_text());
+    let profile = profile_of(&trace, &dir.join("profile.json"));
+    let out = containerd.run(Some(&profile), image, &["/probe"]);
+    assert_eq!(out.stdout_str(), PLAIN, "{}", containerd.daemon.explain("the recorded profile", &out));
+    let out = containerd.run(Some(&profile), image, &["/probe", "extra"]);
+    assert_eq!(out.stdout_str(), EXTRA_DENIED, "{}", containerd.daemon.explain("the recorded profile, extra", &out));
 }

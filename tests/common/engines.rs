@@ -405,9 +405,15 @@ impl Containerd {
     /// `ctr run --rm [--seccomp --seccomp-profile PROFILE] IMAGE ID ARGS...`; the container is removed even
     /// when the run fails or times out.
     pub fn run(&self, seccomp: Option<&Path>, image: &str, args: &[&str]) -> Finished {
+        self.run_with(&[], seccomp, image, args)
+    }
+
+    /// [`Containerd::run`] with more `ctr run` options (`--runc-binary PATH`).
+    pub fn run_with(&self, options: &[&str], seccomp: Option<&Path>, image: &str, args: &[&str]) -> Finished {
         let id = super::container::container_id();
         let fifo = self.daemon.dir.join("fifo");
         let mut argv = vec!["run", "--rm", "--snapshotter", "native", "--fifo-dir", fifo.to_str().unwrap()];
+        argv.extend(options);
         let profile = seccomp.map(|p| p.display().to_string());
         if let Some(p) = &profile {
             argv.extend(["--seccomp", "--seccomp-profile", p]);
