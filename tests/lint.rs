@@ -260,6 +260,7 @@ fn the_recording_profile_names_the_engines_that_drop_its_listener() {
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(warnings[0].starts_with("trapline: warning: Docker before 23.0"), "{stderr}");
     assert!(warnings[0].contains("CRI-O before 1.25") && warnings[0].contains("record --container"), "{stderr}");
+    assert!(warnings[0].contains("trapline runtime"), "{stderr}");
 
     let out = trapline_lint(&path);
     let stdout = out.stdout_str();

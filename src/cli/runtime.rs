@@ -73,7 +73,7 @@ pub fn run_runtime(args: RuntimeArgs) -> anyhow::Result<Verdict> {
     // SAFETY: nothing else runs in this process yet: no thread holds a lock the child could need.
     match unsafe { libc::fork() } {
         -1 => anyhow::bail!("runtime: cannot fork the recorder: {}", std::io::Error::last_os_error()),
-        0 => recorder(&plan, &output),
+        0 => recorder(&plan, &output, &created),
         child => created_or_failed(child, &created, &args.runc),
     }
 }
@@ -98,7 +98,7 @@ fn log_error(created: &Creation, reason: &str) {
 
 /// The recording process: it traces `runc create`, then the container, and writes the trace when the container
 /// ends. It lets go of the engine's stdio as soon as runc has it, so the engine never waits on the recorder.
-fn recorder(plan: &RecordPlan, output: &Path) -> ! {
+fn recorder(plan: &RecordPlan, output: &Path, created: &Creation) -> ! {
     // SAFETY: setsid only detaches this process from the engine's session.
     unsafe { libc::setsid() };
     std::thread::spawn(|| {
@@ -120,7 +120,10 @@ fn recorder(plan: &RecordPlan, output: &Path) -> ! {
             i32::from(written.is_err())
         }
         Ok(trace) => trace.runs[0].exit.status,
-        Err(_) => 2,
+        Err(e) => {
+            log_error(created, &format!("trapline runtime: cannot record {}: {e}", created.id));
+            2
+        }
     };
     // SAFETY: ends this process without running the parent's exit handlers a second time.
     unsafe { libc::_exit(code) }

@@ -11,4 +11,4 @@ pub const LISTENER_DROPPED: &str = "Docker before 23.0 (20.10 included), contain
     blocks in the first one and the container stays in \"Created\"; Docker 23.0+, containerd 1.6+ \
     (ctr --seccomp-profile and CRI Localhost profiles) and CRI-O 1.25+ pass it on to runc 1.1+ or crun 0.19+. \
     Under the older engines `trapline agent` cannot record: record through the runtime instead \
-    (`trapline record --container`, docs/containers.md)";
+    (`trapline runtime` as the engine's runc, or `trapline record --container`; docs/containers.md)";
