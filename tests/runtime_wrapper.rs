@@ -78,6 +78,13 @@ fn docker_records_through_the_runtime_and_enforces_what_it_recorded() {
     let out = docker.run(Some(&profile), "trapline-probe", &["/probe", "extra"]);
     assert_eq!(out.stdout_str(), EXTRA_DENIED, "{}", docker.daemon.explain("the recorded profile, extra", &out));
 
+    // With a terminal runc reports through its own output, which the engine reads to the end: the recorder
+    // must not hold it open for the container's lifetime.
+    let start = Instant::now();
+    let out = docker.run_with(&["--runtime", "trapline", "-t"], None, "trapline-probe", &["/probe"]);
+    assert!(out.status.success(), "{}", docker.daemon.explain("docker run -t --runtime trapline", &out));
+    assert!(start.elapsed() < Duration::from_secs(30), "a terminal container took {:?}", start.elapsed());
+
     let start = Instant::now();
     let out = docker.run_with(&["--runtime", "trapline-unwritable"], None, "trapline-probe", &["/probe"]);
     assert!(!out.status.success(), "{}", docker.daemon.explain("an unwritable --out", &out));
