@@ -11,10 +11,12 @@ TRAPLINE := target/release/trapline
 # pkg-config, runc and a static busybox (container examples), python3 (summaries, benchmark timing), and
 # python3-yaml and python3-jsonschema (tests read the YAML we write and validate the SARIF against its schema),
 # shellcheck (the CI examples' shell steps), clang, libbpf's headers, libelf and zlib (the eBPF backend's kernel
-# side is compiled at build time, and libbpf built and linked in), bpftool (tests check nothing stays loaded).
+# side is compiled at build time, and libbpf built and linked in), bpftool (tests check nothing stays loaded),
+# docker.io and containerd (tests/engines.rs starts both daemons and runs profiles in them), python3-grpcio and
+# python3-grpc-tools (its CRI client; Debian packages no crictl).
 DEB_PACKAGES := build-essential strace libseccomp-dev pkg-config runc busybox-static python3 python3-yaml \
   clang libbpf-dev libelf-dev zlib1g-dev bpftool \
-  python3-jsonschema shellcheck
+  python3-jsonschema shellcheck docker.io containerd python3-grpcio python3-grpc-tools
 
 PREFIX ?= /usr/local
 

@@ -242,3 +242,29 @@ fn lint_writes_sarif_on_the_lines_of_the_profile() {
     }
     assert_valid_sarif(&dir.join("lint.sarif"));
 }
+
+/// The recording profile notifies an agent through listenerPath: `profile --recording` and `lint` both say
+/// which engines drop it (and hang the container), on one warning line each.
+#[test]
+fn the_recording_profile_names_the_engines_that_drop_its_listener() {
+    let dir = TempDir::new("lint-listener");
+    let path = dir.join("recording.json");
+    let made = run(Command::new(TRAPLINE)
+        .args(["profile", "--recording", "--listener", "/run/trapline/agent.sock", "-o"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(made.code(), 0, "{}", made.stderr_str());
+    let stderr = made.stderr_str();
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("drop listenerPath")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].starts_with("trapline: warning: Docker before 23.0"), "{stderr}");
+    assert!(warnings[0].contains("CRI-O before 1.25") && warnings[0].contains("record --container"), "{stderr}");
+    assert!(warnings[0].contains("trapline runtime"), "{stderr}");
+
+    let out = trapline_lint(&path);
+    let stdout = out.stdout_str();
+    let at_listener: Vec<&str> = stdout.lines().filter(|l| l.contains(": listenerPath: warning: ")).collect();
+    assert_eq!(at_listener.len(), 1, "{stdout}");
+    assert!(at_listener[0].contains("containerd before 1.6") && at_listener[0].contains("Created"), "{stdout}");
+}

@@ -90,6 +90,10 @@ pub enum Command {
     /// Containers must use the recording profile (`trapline profile --recording --listener PATH`). The agent
     /// must run before they start and outlive them: if it dies, their notified syscalls fail with ENOSYS.
     Agent(AgentArgs),
+    /// Stand in for runc: record each container it creates into DIR/ID.json; pass other commands to runc.
+    ///
+    /// As Docker's runtime (daemon.json `runtimes`, `runtimeArgs`) or containerd's runc: docs/containers.md.
+    Runtime(super::runtime::RuntimeArgs),
     /// Print a shell completion script (e.g. `trapline completions bash > /etc/bash_completion.d/trapline`).
     Completions {
         #[arg(value_enum)]

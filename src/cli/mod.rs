@@ -4,6 +4,7 @@
 mod args;
 mod options;
 mod pages;
+mod runtime;
 mod values;
 
 use std::ffi::OsString;
@@ -133,6 +134,7 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
             Ok(Verdict::Clean)
         }
         Command::Import(args) => run_import(args),
+        Command::Runtime(args) => runtime::run_runtime(args),
     }
 }
 
@@ -186,6 +188,7 @@ fn run_profile(args: ProfileArgs) -> anyhow::Result<Verdict> {
     let output = Output::prepare_or_stdout(args.output.as_deref())?;
     if let (true, Some(listener)) = (args.recording, args.listener.as_deref()) {
         output.commit(&render(&recording_profile(listener, Arch::native()), &format))?;
+        say(format_args!("warning: {}", crate::profile::lint::LISTENER_DROPPED));
         return Ok(Verdict::Clean);
     }
     let explain_output = args.explain.as_deref().map(Output::prepare).transpose()?;

@@ -93,7 +93,7 @@ pub fn run_agent(plan: &AgentPlan) -> Result<(), RecordError> {
 /// One connection: the state message and the notify fd, then the container's calls until it ends.
 fn record_container(stream: UnixStream, out: &Path, call_sites: bool) -> Result<(), AgentError> {
     let (state, listener) = receive(&stream)?;
-    let name = trace_name(&state);
+    let name = trace_name(state["state"]["id"].as_str().unwrap_or("container"), &state["state"]["annotations"]);
     let started_at = SystemTime::now();
     let start = Instant::now();
     let tables = Rc::new(SyscallTables::new(Results::None));
@@ -170,12 +170,13 @@ fn notifies_fd_changes(config: &Value) -> bool {
 }
 
 /// A file name for the container's trace: its id, prefixed with the pod and container names Kubernetes
-/// puts in the annotations when they are there. Only characters safe in a file name are kept.
-fn trace_name(state: &Value) -> String {
-    let annotations = &state["state"]["annotations"];
-    let pick = |key: &str| annotations[key].as_str().map(str::to_string);
-    let id = state["state"]["id"].as_str().unwrap_or("container");
-    let name = match (pick("io.kubernetes.pod.name"), pick("io.kubernetes.container.name")) {
+/// puts in the annotations (the kubelet's, or containerd CRI's in a bundle) when they are there. Only
+/// characters safe in a file name are kept.
+pub fn trace_name(id: &str, annotations: &Value) -> String {
+    let pick = |keys: [&str; 2]| keys.iter().find_map(|key| annotations[*key].as_str().map(str::to_string));
+    let pod = pick(["io.kubernetes.pod.name", "io.kubernetes.cri.sandbox-name"]);
+    let container = pick(["io.kubernetes.container.name", "io.kubernetes.cri.container-name"]);
+    let name = match (pod, container) {
         (Some(pod), Some(container)) => format!("{pod}-{container}-{id}"),
         _ => id.to_string(),
     };
@@ -217,10 +218,10 @@ mod tests {
 
     #[test]
     fn names_come_from_kubernetes_annotations_or_the_id() {
-        let plain = json!({"state": {"id": "abc/../x"}});
-        assert_eq!(super::trace_name(&plain), "abc_.._x");
-        let pod = json!({"state": {"id": "c1", "annotations": {
-            "io.kubernetes.pod.name": "train-0", "io.kubernetes.container.name": "pytorch"}}});
-        assert_eq!(super::trace_name(&pod), "train-0-pytorch-c1");
+        assert_eq!(super::trace_name("abc/../x", &json!(null)), "abc_.._x");
+        let pod = json!({"io.kubernetes.pod.name": "train-0", "io.kubernetes.container.name": "pytorch"});
+        assert_eq!(super::trace_name("c1", &pod), "train-0-pytorch-c1");
+        let cri = json!({"io.kubernetes.cri.sandbox-name": "web", "io.kubernetes.cri.container-name": "app"});
+        assert_eq!(super::trace_name("c2", &cri), "web-app-c2");
     }
 }

@@ -11,6 +11,7 @@ pub mod notify;
 pub mod procfs;
 pub mod progress;
 pub mod ptrace;
+pub mod runtime;
 pub mod signals;
 pub mod symbolize;
 

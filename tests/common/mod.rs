@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod container;
+pub mod engines;
 pub mod live;
 
 use std::collections::{BTreeMap, HashSet};
@@ -143,6 +144,11 @@ impl Finished {
 /// Runs `cmd` to completion, capturing stdout and stderr (unless the caller set them), with stdin from /dev/null.
 /// Kills it and panics after [`TIMEOUT`].
 pub fn run(cmd: &mut Command) -> Finished {
+    run_for(cmd, TIMEOUT)
+}
+
+/// [`run`] with a time limit of the caller's own.
+pub fn run_for(cmd: &mut Command, limit: Duration) -> Finished {
     cmd.stdin(Stdio::null());
     let desc = format!("{cmd:?}");
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {desc}: {e}"));
@@ -157,7 +163,7 @@ pub fn run(cmd: &mut Command) -> Finished {
     };
     let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
     let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let deadline = Instant::now() + TIMEOUT;
+    let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
@@ -165,7 +171,7 @@ pub fn run(cmd: &mut Command) -> Finished {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("timed out after {TIMEOUT:?}: {desc}");
+            panic!("timed out after {limit:?}: {desc}");
         }
         thread::sleep(Duration::from_millis(5));
     };

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use super::engines::LISTENER_DROPPED;
 use super::model::{Entry, Profile, field};
 use super::out::{Out, key_loc};
 use super::vocabulary::{ACTIONS, ARCHES, EPERM, FLAGS, OPS};
@@ -113,13 +114,20 @@ pub(super) fn check_notify(p: &Profile, out: &mut Out) {
             );
         }
     }
+    let notifies = p.entries.iter().any(|e| e.action == Some(NOTIFY));
     for key in ["listenerPath", "listenerMetadata"] {
         if field(p.object, key).is_some() {
+            // Where the engine drops the listener, the NOTIFY rules alone hang the container.
+            let engines = match (key, notifies) {
+                ("listenerPath", true) => format!("; {LISTENER_DROPPED}"),
+                _ => String::new(),
+            };
             out.warning(
                 key,
                 format!(
                     "{key} hands the notify fd to a seccomp agent that must be listening before the container \
-                     starts; {KEP}, and Kubernetes has no way to run the agent; drop it from a deployable profile"
+                     starts; {KEP}, and Kubernetes has no way to run the agent; drop it from a deployable \
+                     profile{engines}"
                 ),
             );
         }
@@ -517,6 +525,22 @@ mod tests {
         assert_one(&f, Severity::Error, "syscalls[2].action", "runc refuses it");
         assert_one(&f, Severity::Warning, "syscalls[3].action", "KEP-6061");
         assert_eq!(f.len(), 2, "{f:?}");
+    }
+
+    #[test]
+    fn notify_with_a_listener_names_the_engines_that_drop_it() {
+        let f = lint(&with_entries(r#", {"names": ["openat"], "action": "SCMP_ACT_NOTIFY"}"#).replacen(
+            "{",
+            r#"{"listenerPath": "/run/agent.sock", "#,
+            1,
+        ));
+        for needle in ["Docker before 23.0", "containerd before 1.6", "CRI-O before 1.25", "record --container"] {
+            assert_one(&f, Severity::Warning, "listenerPath", needle);
+        }
+        // A listener without NOTIFY rules is never used: dropping it harms nothing.
+        let f = lint(&with_entries("").replacen("{", r#"{"listenerPath": "/run/agent.sock", "#, 1));
+        assert_one(&f, Severity::Warning, "listenerPath", "KEP-6061");
+        assert!(!f[0].message.contains("Docker"), "{f:?}");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! [`lint_bytes`] runs them in a fixed order; the findings are sorted into profile order at the end.
 
 mod checks;
+mod engines;
 mod finding;
 mod libseccomp;
 mod model;
@@ -24,6 +25,7 @@ mod out;
 mod podspec;
 mod vocabulary;
 
+pub use engines::LISTENER_DROPPED;
 pub use finding::{Finding, Severity, json, text};
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,250 @@
+//! Real engines enforce trapline's profiles: a static probe recorded on the host (`trapline record`) and in a
+//! runc container (`record --container`), profiled, runs under each profile in Docker
+//! (`docker run --security-opt seccomp=`) and in containerd (`ctr run --seccomp --seccomp-profile`) with the
+//! output it has unconfined, and the one call the recordings never saw fails there with EPERM while the rest
+//! of the probe runs.
+//!
+//! The tests start the daemons themselves (see `common::engines`) from an image built from a static rootfs;
+//! they need root, runc, busybox-static, Debian's docker.io and containerd, and for the CRI pod python3-grpcio
+//! and python3-grpc-tools (Debian 12 packages no CRI client: `tests/fixtures/cri/pod.py` is one, over the part
+//! of the CRI API it uses). Without them, or when a daemon cannot start here (its log is printed), they print
+//! why and pass, unless `TRAPLINE_REQUIRE_ENGINES=1`.
+
+mod common;
+
+use std::fs;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use common::container::{Bundle, Container, RuncLock, container_id, describe, find_runc, static_fixture};
+use common::engines::{Containerd, CriClient, Docker, Engine, engine_or_skip, static_rootfs_layer};
+use common::*;
+
+/// The probe's output with no extra call, and with it allowed or denied.
+const PLAIN: &str = "write=ok\nread=hello from trapline\ndone\n";
+const EXTRA_ALLOWED: &str = "write=ok\nread=hello from trapline\nextra=ok\ndone\n";
+const EXTRA_DENIED: &str = "write=ok\nread=hello from trapline\nextra=Operation not permitted\ndone\n";
+
+/// The probe, its image layer and the two profiles made from its recordings.
+struct Workload {
+    dir: TempDir,
+    layer: PathBuf,
+    /// (how it was recorded, profile path)
+    profiles: Vec<(&'static str, PathBuf)>,
+}
+
+fn profile(trace: &Path, runtime: &str, out: &Path) -> PathBuf {
+    let prof = run(Command::new(TRAPLINE)
+        .arg("profile")
+        .arg(trace)
+        .args(["--runtime", runtime, "-o"])
+        .arg(out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(prof.code(), 0, "trapline profile {}: {}", trace.display(), prof.stderr_str());
+    let parsed: Value = serde_json::from_slice(&fs::read(out).unwrap()).unwrap();
+    let allowed: Vec<&str> = parsed["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "SCMP_ACT_ALLOW")
+        .flat_map(|e| e["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()))
+        .collect();
+    assert!(allowed.contains(&"write"), "{}: {parsed}", out.display());
+    assert!(!allowed.contains(&"getpriority"), "the probe's extra call must stay outside {}", out.display());
+    out.to_path_buf()
+}
+
+fn prepare() -> Workload {
+    let dir = TempDir::new("engines");
+    let probe = static_fixture("engine_probe");
+
+    let host_trace = dir.join("host.json");
+    let rec = run(Command::new(TRAPLINE)
+        .args(["record", "-q", "-o"])
+        .arg(&host_trace)
+        .arg("--")
+        .arg(&probe)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(rec.code(), 0, "recording the probe on the host: {}", describe(&rec));
+    assert_eq!(rec.stdout_str(), PLAIN);
+    let host = profile(&host_trace, "runc", &dir.join("host-profile.json"));
+
+    // The same probe recorded in a runc container from its filter load: no runtime list needed. Docker runs
+    // containers without noNewPrivileges, where runc loads the filter before dropping privileges (capset,
+    // setuid, ...): recorded with the bundle's default (true) the profile stops `runc init` under Docker.
+    // Recorded without it, it holds what runc does in both cases.
+    let runc = find_runc().expect("runc");
+    let mut bundle = Bundle::new(&runc, &["/probe"]);
+    bundle.config["process"]["noNewPrivileges"] = serde_json::json!(false);
+    bundle.add_file(&probe, "/probe");
+    fs::create_dir_all(bundle.dir.join("rootfs/tmp")).unwrap();
+    fs::write(bundle.dir.join("config.json"), serde_json::to_vec_pretty(&bundle.config).unwrap()).unwrap();
+    let container_trace = dir.join("container.json");
+    let rec = {
+        let _lock = RuncLock::take();
+        let container = Container { runc: &runc, id: container_id() };
+        run(Command::new(TRAPLINE)
+            .args(["record", "-q", "--container", "-o"])
+            .arg(&container_trace)
+            .arg("--")
+            .arg(&runc)
+            .args(["run", "--bundle"])
+            .arg(bundle.dir.path())
+            .arg(&container.id)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()))
+    };
+    assert_eq!(rec.code(), 0, "recording the probe in runc: {}", describe(&rec));
+    assert_eq!(rec.stdout_str(), PLAIN);
+    let in_container = profile(&container_trace, "none", &dir.join("container-profile.json"));
+
+    let layer = dir.join("layer.tar");
+    static_rootfs_layer(dir.path(), &[(&probe, "/probe")], &layer);
+    Workload { dir, layer, profiles: vec![("recorded on the host", host), ("recorded in runc", in_container)] }
+}
+
+/// The checks both engines pass: `run(profile, args)` runs the probe image in the engine.
+fn enforces(
+    w: &Workload,
+    engine: &str,
+    run: impl Fn(Option<&Path>, &[&str]) -> Finished,
+    explain: impl Fn(&str, &Finished) -> String,
+) {
+    // Without trapline's profile the extra call succeeds: a denial below is the profile's doing.
+    let plain = run(None, &["/probe", "extra"]);
+    assert!(plain.status.success(), "{}", explain(&format!("{engine} without a profile"), &plain));
+    assert_eq!(plain.stdout_str(), EXTRA_ALLOWED, "{}", explain(engine, &plain));
+
+    for (how, profile) in &w.profiles {
+        let what = format!("{engine}, profile {how} ({})", profile.display());
+        let out = run(Some(profile), &["/probe"]);
+        assert!(out.status.success(), "{}", explain(&what, &out));
+        assert_eq!(out.stdout_str(), PLAIN, "{}", explain(&what, &out));
+
+        let out = run(Some(profile), &["/probe", "extra"]);
+        assert!(out.status.success(), "{}", explain(&what, &out));
+        assert_eq!(out.stdout_str(), EXTRA_DENIED, "{}", explain(&what, &out));
+    }
+    let _ = &w.dir;
+}
+
+#[test]
+fn docker_enforces_profiles_recorded_on_the_host_and_in_a_container() {
+    if !engine_or_skip("docker_enforces_profiles", Engine::Docker) {
+        return;
+    }
+    let w = prepare();
+    let Some(docker) = Docker::start_or_skip("docker_enforces_profiles") else { return };
+    docker.import(&w.layer, "trapline-probe");
+    enforces(
+        &w,
+        "docker",
+        |p, args| docker.run(p, "trapline-probe", args),
+        |what, out| docker.daemon.explain(what, out),
+    );
+}
+
+#[test]
+fn containerd_enforces_profiles_recorded_on_the_host_and_in_a_container() {
+    if !engine_or_skip("containerd_enforces_profiles", Engine::Containerd) {
+        return;
+    }
+    let w = prepare();
+    let Some(containerd) = Containerd::start_or_skip("containerd_enforces_profiles") else { return };
+    let image = "docker.io/library/trapline-probe:latest";
+    containerd.import(&w.layer, image);
+    enforces(
+        &w,
+        "containerd",
+        |p, args| containerd.run(p, image, args),
+        |what, out| containerd.daemon.explain(what, out),
+    );
+}
+
+/// A profile that notifies getpriority (a call neither runc nor the probe's plain run makes) to an agent at
+/// `socket`, where nobody listens, and the probe's image layer.
+fn notifying(dir: &TempDir) -> (PathBuf, PathBuf, String) {
+    let socket = dir.join("nobody-listens.sock").display().to_string();
+    let profile = dir.join("notify.json");
+    let body = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": socket,
+        "syscalls": [{"names": ["getpriority"], "action": "SCMP_ACT_NOTIFY"}],
+    });
+    fs::write(&profile, body.to_string()).unwrap();
+    let layer = dir.join("layer.tar");
+    static_rootfs_layer(dir.path(), &[(&static_fixture("engine_probe"), "/probe")], &layer);
+    (profile, layer, socket)
+}
+
+/// What `lint` says of listenerPath: Docker before 23.0 drops it, and runc refuses the NOTIFY rules left
+/// without it; from 23.0 on runc gets it and tries the agent.
+#[test]
+fn docker_before_23_drops_the_listener_path() {
+    if !engine_or_skip("docker_before_23_drops_the_listener_path", Engine::Docker) {
+        return;
+    }
+    let dir = TempDir::new("engines-listener");
+    let (profile, layer, socket) = notifying(&dir);
+    let Some(docker) = Docker::start_or_skip("docker_before_23_drops_the_listener_path") else { return };
+    docker.import(&layer, "trapline-probe");
+    let version = docker.docker(&["version", "--format", "{{.Server.Version}}"]);
+    let major: u32 = version.stdout_str().split('.').next().and_then(|m| m.trim().parse().ok()).unwrap_or_else(|| {
+        panic!("{}", docker.daemon.explain("docker version", &version));
+    });
+    let out = docker.run(Some(&profile), "trapline-probe", &["/probe", "extra"]);
+    assert!(!out.status.success(), "{}", docker.daemon.explain("docker run, notify without an agent", &out));
+    let want = if major < 23 { "listenerPath is not set".to_string() } else { socket };
+    assert!(out.stderr_str().contains(&want), "Docker {major}: want {want:?}: {}", describe(&out));
+}
+
+/// containerd 1.6 and later pass listenerPath on: runc tries the agent and names its socket.
+#[test]
+fn containerd_passes_the_listener_path_on() {
+    if !engine_or_skip("containerd_passes_the_listener_path_on", Engine::Containerd) {
+        return;
+    }
+    let dir = TempDir::new("engines-listener");
+    let (profile, layer, socket) = notifying(&dir);
+    let Some(containerd) = Containerd::start_or_skip("containerd_passes_the_listener_path_on") else { return };
+    let image = "docker.io/library/trapline-probe:latest";
+    containerd.import(&layer, image);
+    let out = containerd.run(Some(&profile), image, &["/probe", "extra"]);
+    assert!(!out.status.success(), "{}", containerd.daemon.explain("ctr run, notify without an agent", &out));
+    let stderr = out.stderr_str();
+    assert!(stderr.contains("seccomp agent") && stderr.contains(&socket), "{}", describe(&out));
+}
+
+/// A Kubernetes pod through containerd's CRI plugin: the container's `securityContext` names each profile as
+/// `Localhost` (host network; the image imported locally also serves as the sandbox image).
+#[test]
+fn cri_pod_enforces_localhost_profiles_recorded_on_the_host_and_in_a_container() {
+    if !engine_or_skip("cri_pod_enforces_localhost_profiles", Engine::Cri) {
+        return;
+    }
+    let w = prepare();
+    let image = "docker.io/library/trapline-probe:latest";
+    let Some(containerd) = Containerd::start_cri_or_skip("cri_pod_enforces_localhost_profiles", image) else {
+        return;
+    };
+    containerd.import(&w.layer, image);
+    let client = CriClient::new();
+    let run_pod = |profile: Option<&Path>, args: &[&str]| {
+        let out = client.run_pod(&containerd, image, profile, args);
+        if !out.status.success() {
+            return out;
+        }
+        // pod.py's JSON into what the other engines give: the container's stdout and exit status.
+        let result: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("pod.py printed no JSON ({e}): {}", describe(&out)));
+        assert_eq!(result["state"], 2, "the container did not exit: {result}");
+        let status = std::process::ExitStatus::from_raw((result["exit_code"].as_i64().unwrap() as i32) << 8);
+        Finished { status, stdout: result["stdout"].as_str().unwrap().as_bytes().to_vec(), stderr: out.stderr }
+    };
+    enforces(&w, "CRI pod", run_pod, |what, out| containerd.daemon.explain(what, out));
+}

@@ -1,0 +1,161 @@
+//! `trapline runtime` as Docker's runtime records containers: configured in daemon.json's `runtimes` with
+//! `runtimeArgs`, `docker run --runtime trapline` runs the probe with its usual output and leaves one trace
+//! named by the container's id; the profile made from it runs the same image in Docker and denies the call the
+//! recording never saw. An output directory that cannot be written fails the container's start with one line,
+//! promptly. Skips like `tests/engines.rs` where Docker is missing, unless `TRAPLINE_REQUIRE_ENGINES=1`.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use common::container::{find_runc, static_fixture};
+use common::engines::{Containerd, Docker, Engine, engine_or_skip, static_rootfs_layer};
+use common::*;
+
+const PLAIN: &str = "write=ok\nread=hello from trapline\ndone\n";
+const EXTRA_DENIED: &str = "write=ok\nread=hello from trapline\nextra=Operation not permitted\ndone\n";
+
+#[test]
+fn docker_records_through_the_runtime_and_enforces_what_it_recorded() {
+    const TEST: &str = "docker_records_through_the_runtime";
+    if !engine_or_skip(TEST, Engine::Docker) {
+        return;
+    }
+    let dir = TempDir::new("runtime-wrapper");
+    let traces = dir.join("traces");
+    let runc = find_runc().expect("runc");
+    let wrapper = |out: &str| json!({"path": TRAPLINE, "runtimeArgs": ["runtime", "--out", out, "--runc", runc.to_str().unwrap()]});
+    let config = json!({"runtimes": {
+        "trapline": wrapper(traces.to_str().unwrap()),
+        "trapline-unwritable": wrapper("/proc/trapline-nowhere"),
+    }});
+    let probe = static_fixture("engine_probe");
+    let layer = dir.join("layer.tar");
+    static_rootfs_layer(dir.path(), &[(&probe, "/probe")], &layer);
+    let Some(docker) = Docker::start_configured_or_skip(TEST, &config) else { return };
+    docker.import(&layer, "trapline-probe");
+
+    let out = docker.run_with(&["--runtime", "trapline"], None, "trapline-probe", &["/probe"]);
+    assert!(out.status.success(), "{}", docker.daemon.explain("docker run --runtime trapline", &out));
+    assert_eq!(out.stdout_str(), PLAIN, "{}", docker.daemon.explain("docker run --runtime trapline", &out));
+
+    // The trace is written when the container ends, which `docker run` may report a moment earlier.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let trace = loop {
+        let written: Vec<_> = fs::read_dir(&traces).unwrap().flatten().map(|e| e.path()).collect();
+        if let [one] = &written[..] {
+            break one.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no single trace in {}: {written:?}\n{}",
+            traces.display(),
+            docker.daemon.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let name = trace.file_stem().unwrap().to_str().unwrap();
+    assert!(name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit()), "named by the container id: {name}");
+
+    let profile = dir.join("profile.json");
+    let prof = run(Command::new(TRAPLINE)
+        .arg("profile")
+        .arg(&trace)
+        .args(["--runtime", "none", "-o"])
+        .arg(&profile)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(prof.code(), 0, "trapline profile: {}", prof.stderr_str());
+
+    let out = docker.run(Some(&profile), "trapline-probe", &["/probe"]);
+    assert_eq!(out.stdout_str(), PLAIN, "{}", docker.daemon.explain("the recorded profile", &out));
+    let out = docker.run(Some(&profile), "trapline-probe", &["/probe", "extra"]);
+    assert_eq!(out.stdout_str(), EXTRA_DENIED, "{}", docker.daemon.explain("the recorded profile, extra", &out));
+
+    // With a terminal runc reports through its own output, which the engine reads to the end: the recorder
+    // must not hold it open for the container's lifetime.
+    let start = Instant::now();
+    let out = docker.run_with(&["--runtime", "trapline", "-t"], None, "trapline-probe", &["/probe"]);
+    assert!(out.status.success(), "{}", docker.daemon.explain("docker run -t --runtime trapline", &out));
+    assert!(start.elapsed() < Duration::from_secs(30), "a terminal container took {:?}", start.elapsed());
+
+    let start = Instant::now();
+    let out = docker.run_with(&["--runtime", "trapline-unwritable"], None, "trapline-probe", &["/probe"]);
+    assert!(!out.status.success(), "{}", docker.daemon.explain("an unwritable --out", &out));
+    assert!(
+        out.stderr_str().contains("trapline runtime: cannot write container traces into /proc/trapline-nowhere"),
+        "{}",
+        docker.daemon.explain("an unwritable --out", &out)
+    );
+    assert!(start.elapsed() < Duration::from_secs(30), "refused in {:?}", start.elapsed());
+}
+
+/// The one trace in `traces`, waited for: it is written when the container ends, which the engine may report a
+/// moment earlier.
+fn the_trace(traces: &Path, log: &str) -> PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let written: Vec<_> = fs::read_dir(traces).unwrap().flatten().map(|e| e.path()).collect();
+        if let [one] = &written[..] {
+            return one.clone();
+        }
+        assert!(Instant::now() < deadline, "no single trace in {}: {written:?}\n{log}", traces.display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn profile_of(trace: &Path, profile: &Path) -> PathBuf {
+    let prof = run(Command::new(TRAPLINE)
+        .arg("profile")
+        .arg(trace)
+        .args(["--runtime", "none", "-o"])
+        .arg(profile)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(prof.code(), 0, "trapline profile: {}", prof.stderr_str());
+    profile.to_path_buf()
+}
+
+/// containerd's runc binary (`ctr run --runc-binary`, the runc shim's `BinaryName` for a Kubernetes
+/// RuntimeClass) is a path without arguments: a two-line script gives the wrapper its own.
+#[test]
+fn containerd_records_through_the_runtime_as_its_runc_binary() {
+    const TEST: &str = "containerd_records_through_the_runtime";
+    if !engine_or_skip(TEST, Engine::Containerd) {
+        return;
+    }
+    let dir = TempDir::new("runtime-wrapper-ctr");
+    let traces = dir.join("traces");
+    let runc = find_runc().expect("runc");
+    let script = dir.join("trapline-runc");
+    fs::write(
+        &script,
+        format!("#!/bin/sh\nexec {TRAPLINE} runtime --out {} --runc {} -- \"$@\"\n", traces.display(), runc.display()),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let probe = static_fixture("engine_probe");
+    let layer = dir.join("layer.tar");
+    static_rootfs_layer(dir.path(), &[(&probe, "/probe")], &layer);
+    let Some(containerd) = Containerd::start_or_skip(TEST) else { return };
+    let image = "docker.io/library/trapline-probe:latest";
+    containerd.import(&layer, image);
+
+    let options = ["--runc-binary", script.to_str().unwrap()];
+    let out = containerd.run_with(&options, None, image, &["/probe"]);
+    assert!(out.status.success(), "{}", containerd.daemon.explain("ctr run --runc-binary", &out));
+    assert_eq!(out.stdout_str(), PLAIN, "{}", containerd.daemon.explain("ctr run --runc-binary", &out));
+
+    let trace = the_trace(&traces, &containerd.daemon.log_text());
+    let profile = profile_of(&trace, &dir.join("profile.json"));
+    let out = containerd.run(Some(&profile), image, &["/probe"]);
+    assert_eq!(out.stdout_str(), PLAIN, "{}", containerd.daemon.explain("the recorded profile", &out));
+    let out = containerd.run(Some(&profile), image, &["/probe", "extra"]);
+    assert_eq!(out.stdout_str(), EXTRA_DENIED, "{}", containerd.daemon.explain("the recorded profile, extra", &out));
+}
