@@ -432,3 +432,54 @@ fn an_excerpt_without_pids_counts_one_process() {
         assert_eq!(class["processes"], 1, "{class}");
     }
 }
+
+/// A log of a process strace attached to (`strace -p`): its GPU fds were opened before, so no line says what
+/// they are. Requests only one driver family defines are named on an inferred device; lookalikes stay unnamed,
+/// and the profile made from the trace says so.
+#[test]
+fn gpu_requests_on_fds_never_opened_infer_their_device() {
+    let (t, _) = imported(&log("attached_gpu.log"));
+    let ioctls: Vec<(String, Value)> = classes_named(&t, "ioctl")
+        .into_iter()
+        .map(|c| (c["args"][0]["decoded"].as_str().unwrap_or_default().to_string(), c["fd"].clone()))
+        .collect();
+    let inferred = |family: &str| json!({"kind": "inferred", "family": family});
+    for (name, family) in [
+        ("NV_ESC_RM_CONTROL", "nvidia-frontend"),
+        ("NV_ESC_RM_ALLOC (NVOS64)", "nvidia-frontend"),
+        ("NV_ESC_RM_ALLOC (NVOS21)", "nvidia-frontend"),
+        ("NV_ESC_CARD_INFO", "nvidia-frontend"),
+        ("UVM_INITIALIZE", "nvidia-uvm"),
+        ("UVM_MM_INITIALIZE", "nvidia-uvm"),
+        ("AMDKFD_IOC_GET_VERSION", "amd-kfd"),
+    ] {
+        assert!(ioctls.contains(&(name.to_string(), inferred(family))), "{name} on {family}: {ioctls:?}");
+    }
+    // RM_CONTROL's number with another size, a bare 1 (FIBMAP or UVM_RESERVE_VA), TCGETS: nothing inferred.
+    for name in ["_IOWR('F', 0x2a, 36)", "_IO(0x00, 0x01)", "TCGETS"] {
+        assert!(ioctls.contains(&(name.to_string(), json!({"kind": "unknown"}))), "{name}: {ioctls:?}");
+    }
+
+    let dir = TempDir::new("inferred");
+    fs::write(dir.join("trace.json"), serde_json::to_vec(&t).unwrap()).unwrap();
+    let out = run(Command::new(TRAPLINE)
+        .arg("profile")
+        .arg(dir.join("trace.json"))
+        .args(["--runtime", "none", "--gpu-portable", "-o"])
+        .arg(dir.join("profile.json"))
+        .arg("--explain")
+        .arg(dir.join("explain.md"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+    let warnings: Vec<String> =
+        out.stderr_str().lines().filter(|l| l.contains("unknown device")).map(String::from).collect();
+    assert_eq!(warnings.len(), 2, "one warning per ambiguous request: {warnings:?}");
+    assert!(warnings[0].contains("0x1 ") && warnings[1].contains("0xc024462a"), "{warnings:?}");
+    let explain = fs::read_to_string(dir.join("explain.md")).unwrap();
+    assert!(
+        explain.contains("NVIDIA frontend (/dev/nvidiactl, /dev/nvidiaN) (device inferred from the request)"),
+        "{explain}"
+    );
+    assert!(explain.contains("`0xc020462a` NV_ESC_RM_CONTROL: 2 call(s)"), "{explain}");
+}

@@ -1,5 +1,6 @@
 //! Profiles: the OCI seccomp model, generation from traces, the runtime baselines and the explain report.
 
+pub mod ambiguous;
 pub mod compile;
 pub mod denied;
 pub mod deploy;
