@@ -483,3 +483,31 @@ fn gpu_requests_on_fds_never_opened_infer_their_device() {
     );
     assert!(explain.contains("`0xc020462a` NV_ESC_RM_CONTROL: 2 call(s)"), "{explain}");
 }
+
+/// strace prints the KFD and DRM requests it decodes by name (`AMDKFD_IOC_GET_VERSION`, `DRM_IOCTL_VERSION`):
+/// each is read back to its request code, so a ROCm log gives its ioctl rules instead of dropping the lines.
+#[test]
+fn symbolic_gpu_requests_read_back_to_their_codes() {
+    let (t, stderr) = imported(&log("rocm_named.log"));
+    assert!(!stderr.contains("not understood"), "{stderr}");
+    let requests: BTreeSet<(u64, String)> = classes_named(&t, "ioctl")
+        .into_iter()
+        .map(|c| {
+            let a = &c["args"][0];
+            (
+                u64::from_str_radix(a["value"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap(),
+                a["decoded"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (request, name) in [
+        (0x8008_4B01, "AMDKFD_IOC_GET_VERSION"),
+        (0x4008_4B15, "AMDKFD_IOC_ACQUIRE_VM"),
+        (0xC028_4B16, "AMDKFD_IOC_ALLOC_MEMORY_OF_GPU"),
+        (0xC040_6400, "DRM_IOCTL_VERSION"),
+        (0x4020_6445, "_IOW('d', 0x45, 32)"),
+        (0x5401, "TCGETS"),
+    ] {
+        assert!(requests.contains(&(request, name.to_string())), "{name}: {requests:?}");
+    }
+}

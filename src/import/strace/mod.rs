@@ -24,6 +24,7 @@ mod clock;
 mod effects;
 mod fds;
 mod importer;
+mod ioctl_names;
 mod line;
 mod read;
 mod run_id;

@@ -1,0 +1,112 @@
+//! The names strace prints for GPU ioctl requests it decodes (`AMDKFD_IOC_GET_VERSION`, `DRM_IOCTL_VERSION`,
+//! `DRM_IOCTL_AMDGPU_INFO`), mapped back to request codes. strace's names are the kernel headers' macros
+//! (`include/uapi/linux/kfd_ioctl.h`, `include/uapi/drm/drm.h`, `amdgpu_drm.h`), and the codes are those macros'
+//! values (the project's GPU reference, from the same headers; KFD and DRM accept any size field, so a log from
+//! other headers may carry other sizes: then strace prints `_IOC(...)`, which is read as it is written).
+
+/// Name, request, sorted by name.
+const GPU_REQUESTS: &[(&str, u64)] = &[
+    ("AMDKFD_IOC_ACQUIRE_VM", 0x40084b15),
+    ("AMDKFD_IOC_ALLOC_MEMORY_OF_GPU", 0xc0284b16),
+    ("AMDKFD_IOC_ALLOC_QUEUE_GWS", 0xc0104b1e),
+    ("AMDKFD_IOC_AVAILABLE_MEMORY", 0xc0104b23),
+    ("AMDKFD_IOC_CREATE_EVENT", 0xc0204b08),
+    ("AMDKFD_IOC_CREATE_PROCESS", 0x00004b27),
+    ("AMDKFD_IOC_CREATE_QUEUE", 0xc0584b02),
+    ("AMDKFD_IOC_CRIU_OP", 0xc0384b22),
+    ("AMDKFD_IOC_DBG_ADDRESS_WATCH_DEPRECATED", 0x40104b0f),
+    ("AMDKFD_IOC_DBG_REGISTER_DEPRECATED", 0x40084b0d),
+    ("AMDKFD_IOC_DBG_TRAP", 0xc0204b26),
+    ("AMDKFD_IOC_DBG_UNREGISTER_DEPRECATED", 0x40084b0e),
+    ("AMDKFD_IOC_DBG_WAVE_CONTROL_DEPRECATED", 0x40104b10),
+    ("AMDKFD_IOC_DESTROY_EVENT", 0x40084b09),
+    ("AMDKFD_IOC_DESTROY_QUEUE", 0xc0084b03),
+    ("AMDKFD_IOC_EXPORT_DMABUF", 0xc0104b24),
+    ("AMDKFD_IOC_FREE_MEMORY_OF_GPU", 0x40084b17),
+    ("AMDKFD_IOC_GET_CLOCK_COUNTERS", 0xc0284b05),
+    ("AMDKFD_IOC_GET_DMABUF_INFO", 0xc0204b1c),
+    ("AMDKFD_IOC_GET_PROCESS_APERTURES", 0x81904b06),
+    ("AMDKFD_IOC_GET_PROCESS_APERTURES_NEW", 0xc0104b14),
+    ("AMDKFD_IOC_GET_QUEUE_WAVE_STATE", 0xc0184b1b),
+    ("AMDKFD_IOC_GET_TILE_CONFIG", 0xc0284b12),
+    ("AMDKFD_IOC_GET_VERSION", 0x80084b01),
+    ("AMDKFD_IOC_IMPORT_DMABUF", 0xc0184b1d),
+    ("AMDKFD_IOC_MAP_MEMORY_TO_GPU", 0xc0184b18),
+    ("AMDKFD_IOC_RESET_EVENT", 0x40084b0b),
+    ("AMDKFD_IOC_RUNTIME_ENABLE", 0xc0104b25),
+    ("AMDKFD_IOC_SET_CU_MASK", 0x40104b1a),
+    ("AMDKFD_IOC_SET_EVENT", 0x40084b0a),
+    ("AMDKFD_IOC_SET_MEMORY_POLICY", 0x40204b04),
+    ("AMDKFD_IOC_SET_SCRATCH_BACKING_VA", 0xc0104b11),
+    ("AMDKFD_IOC_SET_TRAP_HANDLER", 0x40184b13),
+    ("AMDKFD_IOC_SET_XNACK_MODE", 0xc0044b21),
+    ("AMDKFD_IOC_SMI_EVENTS", 0xc0084b1f),
+    ("AMDKFD_IOC_SVM", 0xc0184b20),
+    ("AMDKFD_IOC_UNMAP_MEMORY_FROM_GPU", 0xc0184b19),
+    ("AMDKFD_IOC_UPDATE_QUEUE", 0x40184b07),
+    ("AMDKFD_IOC_WAIT_EVENTS", 0xc0184b0c),
+    ("DRM_IOCTL_AMDGPU_BO_LIST", 0xc0186443),
+    ("DRM_IOCTL_AMDGPU_CS", 0xc0186444),
+    ("DRM_IOCTL_AMDGPU_CTX", 0xc0106442),
+    ("DRM_IOCTL_AMDGPU_FENCE_TO_HANDLE", 0xc0206454),
+    ("DRM_IOCTL_AMDGPU_GEM_CREATE", 0xc0206440),
+    ("DRM_IOCTL_AMDGPU_GEM_METADATA", 0xc1206446),
+    ("DRM_IOCTL_AMDGPU_GEM_MMAP", 0xc0086441),
+    ("DRM_IOCTL_AMDGPU_GEM_OP", 0xc0106450),
+    ("DRM_IOCTL_AMDGPU_GEM_USERPTR", 0xc0186451),
+    ("DRM_IOCTL_AMDGPU_GEM_VA", 0x40286448),
+    ("DRM_IOCTL_AMDGPU_GEM_WAIT_IDLE", 0xc0106447),
+    ("DRM_IOCTL_AMDGPU_INFO", 0x40206445),
+    ("DRM_IOCTL_AMDGPU_SCHED", 0x40106455),
+    ("DRM_IOCTL_AMDGPU_VM", 0xc0086453),
+    ("DRM_IOCTL_AMDGPU_WAIT_CS", 0xc0206449),
+    ("DRM_IOCTL_AMDGPU_WAIT_FENCES", 0xc0186452),
+    ("DRM_IOCTL_AUTH_MAGIC", 0x40046411),
+    ("DRM_IOCTL_DROP_MASTER", 0x0000641f),
+    ("DRM_IOCTL_GEM_CLOSE", 0x40086409),
+    ("DRM_IOCTL_GEM_FLINK", 0xc008640a),
+    ("DRM_IOCTL_GEM_OPEN", 0xc010640b),
+    ("DRM_IOCTL_GET_CAP", 0xc010640c),
+    ("DRM_IOCTL_GET_CLIENT", 0xc0286405),
+    ("DRM_IOCTL_GET_MAGIC", 0x80046402),
+    ("DRM_IOCTL_GET_STATS", 0x80f86406),
+    ("DRM_IOCTL_GET_UNIQUE", 0xc0106401),
+    ("DRM_IOCTL_IRQ_BUSID", 0xc0106403),
+    ("DRM_IOCTL_MODE_GETRESOURCES", 0xc04064a0),
+    ("DRM_IOCTL_PRIME_FD_TO_HANDLE", 0xc00c642e),
+    ("DRM_IOCTL_PRIME_HANDLE_TO_FD", 0xc00c642d),
+    ("DRM_IOCTL_SET_CLIENT_CAP", 0x4010640d),
+    ("DRM_IOCTL_SET_MASTER", 0x0000641e),
+    ("DRM_IOCTL_SET_VERSION", 0xc0106407),
+    ("DRM_IOCTL_SYNCOBJ_CREATE", 0xc00864bf),
+    ("DRM_IOCTL_SYNCOBJ_DESTROY", 0xc00864c0),
+    ("DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE", 0xc01064c2),
+    ("DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD", 0xc01064c1),
+    ("DRM_IOCTL_SYNCOBJ_QUERY", 0xc01864cb),
+    ("DRM_IOCTL_SYNCOBJ_RESET", 0xc01064c4),
+    ("DRM_IOCTL_SYNCOBJ_SIGNAL", 0xc01064c5),
+    ("DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL", 0xc01864cd),
+    ("DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT", 0xc02864ca),
+    ("DRM_IOCTL_SYNCOBJ_TRANSFER", 0xc02064cc),
+    ("DRM_IOCTL_SYNCOBJ_WAIT", 0xc02064c3),
+    ("DRM_IOCTL_VERSION", 0xc0406400),
+];
+
+/// The request a GPU ioctl name strace prints stands for.
+pub fn gpu_request(name: &str) -> Option<u64> {
+    GPU_REQUESTS.binary_search_by_key(&name, |&(n, _)| n).ok().map(|i| GPU_REQUESTS[i].1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_sorted_and_map_to_their_requests() {
+        assert!(GPU_REQUESTS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(gpu_request("AMDKFD_IOC_GET_VERSION"), Some(0x8008_4B01));
+        assert_eq!(gpu_request("DRM_IOCTL_VERSION"), Some(0xC040_6400));
+        assert_eq!(gpu_request("DRM_IOCTL_AMDGPU_INFO"), Some(0x4020_6445));
+        assert_eq!(gpu_request("TCGETS"), None);
+    }
+}
