@@ -213,7 +213,10 @@ fn a_cut_log_is_incomplete_and_says_what_it_skipped() {
     let stderr = i.out.stderr_str();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     // A line of program output, a request strace named but trapline cannot read back, and the cut last line.
-    assert!(stderr.contains("; 3 lines not understood (first at "), "{stderr}");
+    assert!(
+        stderr.contains("; 3 lines not understood (2 not a line strace writes, 1 unknown name; first at "),
+        "how many lines were skipped, by reason: {stderr}"
+    );
     assert!(stderr.contains("cut.log:3: "), "{stderr}");
     let t = i.trace.expect("a trace");
     check_imported(&t);
@@ -222,6 +225,33 @@ fn a_cut_log_is_incomplete_and_says_what_it_skipped() {
     assert_eq!(run["incomplete"], "the log ends before the first process exited");
     assert_eq!(run["command"], json!(["cat"]));
     assert_eq!(count(&t, "read"), 1);
+}
+
+/// `--strict`: any line not understood is an error naming the first, and no trace is written; a log read whole
+/// imports as without it.
+#[test]
+fn strict_import_refuses_any_skipped_line() {
+    let dir = TempDir::new("import-strict");
+    let output = dir.join("trace.json");
+    let strict = |log: &Path| {
+        run(Command::new(TRAPLINE)
+            .args(["import", "strace", "--strict"])
+            .arg(log)
+            .arg("-o")
+            .arg(&output)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()))
+    };
+    let out = strict(&log("cut.log"));
+    assert_eq!(out.code(), 2, "{}", out.stderr_str());
+    let stderr = out.stderr_str();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("trapline: ") && stderr.contains("cut.log:3: "), "{stderr}");
+    assert!(stderr.contains("3 lines not understood"), "{stderr}");
+    assert!(!output.exists(), "a trace was written under --strict");
+    let out = strict(&log("rocm_named.log"));
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+    assert!(output.exists());
 }
 
 #[test]

@@ -107,7 +107,8 @@ pub enum ImportFormat {
     /// rendering is read: with or without timestamps, `-y`/`-yy` (then ioctl and mmap calls name their
     /// device, as recorded traces do; without it fds are followed through the log's opens), `-X raw` or
     /// `-X verbose` (needed for ioctl requests that strace names but trapline does not). Lines not
-    /// understood are counted on standard error. Calls of 32-bit processes are i386 only where strace's
+    /// understood are counted on standard error, by reason, with the first of them (`--strict` makes any an
+    /// error). Calls of 32-bit processes are i386 only where strace's
     /// mode-switch notes are in the log, which they are without `-o` (`strace -f COMMAND 2> LOG`).
     Strace(ImportStraceArgs),
 }
@@ -121,6 +122,10 @@ pub struct ImportStraceArgs {
     /// Where to write the Trace (JSON). Checked before the log is read; written atomically at the end.
     #[arg(short, long, value_name = "FILE", default_value = "trace.json")]
     pub output: PathBuf,
+
+    /// Fail (exit status 2, no Trace written) if any line of the log is not understood, naming the first.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, clap::Args)]

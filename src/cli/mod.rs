@@ -309,6 +309,9 @@ fn run_import(args: ImportArgs) -> anyhow::Result<Verdict> {
     let ImportFormat::Strace(args) = args.format;
     let output = Output::prepare(&args.output)?;
     let imported = crate::import::strace::import(&args.log)?;
+    if args.strict {
+        imported.strict(&args.log)?;
+    }
     output.commit(&to_json(&imported.trace))?;
     say(imported.summary(&args.log, &output.name()));
     Ok(Verdict::Clean)
