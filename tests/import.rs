@@ -249,7 +249,7 @@ fn strict_import_refuses_any_skipped_line() {
     assert!(stderr.starts_with("trapline: ") && stderr.contains("cut.log:3: "), "{stderr}");
     assert!(stderr.contains("3 lines not understood"), "{stderr}");
     assert!(!output.exists(), "a trace was written under --strict");
-    let out = strict(&log("rocm_named.log"));
+    let out = strict(&log("named_requests.log"));
     assert_eq!(out.code(), 0, "{}", out.stderr_str());
     assert!(output.exists());
 }
@@ -514,11 +514,12 @@ fn gpu_requests_on_fds_never_opened_infer_their_device() {
     assert!(explain.contains("`0xc020462a` NV_ESC_RM_CONTROL: 2 call(s)"), "{explain}");
 }
 
-/// strace prints the KFD and DRM requests it decodes by name (`AMDKFD_IOC_GET_VERSION`, `DRM_IOCTL_VERSION`):
-/// each is read back to its request code, so a ROCm log gives its ioctl rules instead of dropping the lines.
+/// strace prints the requests it decodes by name (`AMDKFD_IOC_GET_VERSION`, `DRM_IOCTL_VERSION`,
+/// `LOOP_CTL_GET_FREE`, `SIOCETHTOOL`): each is read back to its request code, so a ROCm log gives its ioctl rules
+/// instead of dropping the lines.
 #[test]
 fn symbolic_gpu_requests_read_back_to_their_codes() {
-    let (t, stderr) = imported(&log("rocm_named.log"));
+    let (t, stderr) = imported(&log("named_requests.log"));
     assert!(!stderr.contains("not understood"), "{stderr}");
     let requests: BTreeSet<(u64, String)> = classes_named(&t, "ioctl")
         .into_iter()
@@ -537,6 +538,9 @@ fn symbolic_gpu_requests_read_back_to_their_codes() {
         (0xC040_6400, "DRM_IOCTL_VERSION"),
         (0x4020_6445, "_IOW('d', 0x45, 32)"),
         (0x5401, "TCGETS"),
+        (0x4C82, "_IO('L', 0x82)"),
+        (0x8008_1272, "BLKGETSIZE64"),
+        (0x8946, "_IO(0x89, 0x46)"),
     ] {
         assert!(requests.contains(&(request, name.to_string())), "{name}: {requests:?}");
     }

@@ -1,10 +1,11 @@
-//! The names strace prints for GPU ioctl requests it decodes (`AMDKFD_IOC_GET_VERSION`, `DRM_IOCTL_VERSION`,
-//! `DRM_IOCTL_AMDGPU_INFO`), mapped back to request codes. strace's names are the kernel headers' macros
-//! (`include/uapi/linux/kfd_ioctl.h`, `include/uapi/drm/drm.h`, `amdgpu_drm.h`), and the codes are those macros'
-//! values (the project's GPU reference, from the same headers; KFD and DRM accept any size field, so a log from
-//! other headers may carry other sizes: then strace prints `_IOC(...)`, which is read as it is written).
+//! The names strace prints for ioctl requests it decodes, mapped back to request codes: GPU drivers
+//! (`AMDKFD_IOC_GET_VERSION`, `DRM_IOCTL_VERSION`, `DRM_IOCTL_AMDGPU_INFO`), loop and block devices, sockets,
+//! terminals. strace's names are the kernel headers' macros (its ioctl tables are generated from them), so the
+//! codes are those macros' values. KFD and DRM accept any size field, so a log made with other headers may carry
+//! other sizes: strace then prints `_IOC(...)`, which is read as it is written.
 
-/// Name, request, sorted by name.
+/// Name, request, sorted by name: KFD and DRM, from the project's GPU reference (`kfd_ioctl.h`, `drm.h`,
+/// `amdgpu_drm.h`).
 const GPU_REQUESTS: &[(&str, u64)] = &[
     ("AMDKFD_IOC_ACQUIRE_VM", 0x40084b15),
     ("AMDKFD_IOC_ALLOC_MEMORY_OF_GPU", 0xc0284b16),
@@ -92,9 +93,120 @@ const GPU_REQUESTS: &[(&str, u64)] = &[
     ("DRM_IOCTL_VERSION", 0xc0406400),
 ];
 
-/// The request a GPU ioctl name strace prints stands for.
-pub fn gpu_request(name: &str) -> Option<u64> {
-    GPU_REQUESTS.binary_search_by_key(&name, |&(n, _)| n).ok().map(|i| GPU_REQUESTS[i].1)
+/// Loop, block, file system, socket and terminal requests strace names that the decoder's generic table does
+/// not hold (that table names requests in traces, so it keeps only those that mean the same on every fd; reading a
+/// name strace printed back to its code is right whatever the fd). Values of the macros in Linux's UAPI headers
+/// (`linux/loop.h`, `linux/fs.h`, `linux/sockios.h`, `asm-generic/ioctls.h`, x86_64), sorted by name.
+const OTHER_REQUESTS: &[(&str, u64)] = &[
+    ("BLKALIGNOFF", 0x127a),
+    ("BLKBSZGET", 0x80081270),
+    ("BLKBSZSET", 0x40081271),
+    ("BLKDISCARD", 0x1277),
+    ("BLKDISCARDZEROES", 0x127c),
+    ("BLKFLSBUF", 0x1261),
+    ("BLKIOMIN", 0x1278),
+    ("BLKIOOPT", 0x1279),
+    ("BLKRAGET", 0x1263),
+    ("BLKRASET", 0x1262),
+    ("BLKROGET", 0x125e),
+    ("BLKROSET", 0x125d),
+    ("BLKROTATIONAL", 0x127e),
+    ("BLKRRPART", 0x125f),
+    ("BLKSECDISCARD", 0x127d),
+    ("BLKZEROOUT", 0x127f),
+    ("FIBMAP", 0x1),
+    ("FIFREEZE", 0xc0045877),
+    ("FIGETBSZ", 0x2),
+    ("FIOGETOWN", 0x8903),
+    ("FIOQSIZE", 0x5460),
+    ("FIOSETOWN", 0x8901),
+    ("FITHAW", 0xc0045878),
+    ("FITRIM", 0xc0185879),
+    ("FS_IOC_FSGETXATTR", 0x801c581f),
+    ("FS_IOC_FSSETXATTR", 0x401c5820),
+    ("FS_IOC_GETVERSION", 0x80087601),
+    ("LOOP_CHANGE_FD", 0x4c06),
+    ("LOOP_CLR_FD", 0x4c01),
+    ("LOOP_CONFIGURE", 0x4c0a),
+    ("LOOP_CTL_ADD", 0x4c80),
+    ("LOOP_CTL_GET_FREE", 0x4c82),
+    ("LOOP_CTL_REMOVE", 0x4c81),
+    ("LOOP_GET_STATUS", 0x4c03),
+    ("LOOP_GET_STATUS64", 0x4c05),
+    ("LOOP_SET_BLOCK_SIZE", 0x4c09),
+    ("LOOP_SET_CAPACITY", 0x4c07),
+    ("LOOP_SET_DIRECT_IO", 0x4c08),
+    ("LOOP_SET_FD", 0x4c00),
+    ("LOOP_SET_STATUS", 0x4c02),
+    ("LOOP_SET_STATUS64", 0x4c04),
+    ("SIOCADDMULTI", 0x8931),
+    ("SIOCADDRT", 0x890b),
+    ("SIOCATMARK", 0x8905),
+    ("SIOCBRADDBR", 0x89a0),
+    ("SIOCBRADDIF", 0x89a2),
+    ("SIOCBRDELBR", 0x89a1),
+    ("SIOCBRDELIF", 0x89a3),
+    ("SIOCDELMULTI", 0x8932),
+    ("SIOCDELRT", 0x890c),
+    ("SIOCDIFADDR", 0x8936),
+    ("SIOCETHTOOL", 0x8946),
+    ("SIOCGIFBRDADDR", 0x8919),
+    ("SIOCGIFCOUNT", 0x8938),
+    ("SIOCGIFDSTADDR", 0x8917),
+    ("SIOCGIFMETRIC", 0x891d),
+    ("SIOCGIFNETMASK", 0x891b),
+    ("SIOCGIFTXQLEN", 0x8942),
+    ("SIOCGMIIPHY", 0x8947),
+    ("SIOCGMIIREG", 0x8948),
+    ("SIOCGPGRP", 0x8904),
+    ("SIOCGSKNS", 0x894c),
+    ("SIOCGSTAMPNS_OLD", 0x8907),
+    ("SIOCGSTAMP_OLD", 0x8906),
+    ("SIOCOUTQNSD", 0x894b),
+    ("SIOCSIFADDR", 0x8916),
+    ("SIOCSIFBRDADDR", 0x891a),
+    ("SIOCSIFDSTADDR", 0x8918),
+    ("SIOCSIFHWADDR", 0x8924),
+    ("SIOCSIFLINK", 0x8911),
+    ("SIOCSIFMETRIC", 0x891e),
+    ("SIOCSIFMTU", 0x8922),
+    ("SIOCSIFNAME", 0x8923),
+    ("SIOCSIFNETMASK", 0x891c),
+    ("SIOCSIFTXQLEN", 0x8943),
+    ("SIOCSMIIREG", 0x8949),
+    ("SIOCSPGRP", 0x8902),
+    ("TCGETS2", 0x802c542a),
+    ("TCSBRKP", 0x5425),
+    ("TCSETS2", 0x402c542b),
+    ("TCSETSF2", 0x402c542d),
+    ("TCSETSW2", 0x402c542c),
+    ("TIOCCBRK", 0x5428),
+    ("TIOCGETD", 0x5424),
+    ("TIOCGEXCL", 0x80045440),
+    ("TIOCGICOUNT", 0x545d),
+    ("TIOCGPKT", 0x80045438),
+    ("TIOCGPTLCK", 0x80045439),
+    ("TIOCGRS485", 0x542e),
+    ("TIOCGSOFTCAR", 0x5419),
+    ("TIOCMBIC", 0x5417),
+    ("TIOCMBIS", 0x5416),
+    ("TIOCMIWAIT", 0x545c),
+    ("TIOCMSET", 0x5418),
+    ("TIOCSBRK", 0x5427),
+    ("TIOCSERGETLSR", 0x5459),
+    ("TIOCSETD", 0x5423),
+    ("TIOCSIG", 0x40045436),
+    ("TIOCSRS485", 0x542f),
+    ("TIOCSSOFTCAR", 0x541a),
+    ("TIOCVHANGUP", 0x5437),
+];
+
+/// The request an ioctl name strace prints stands for, from the tables here (the generic names are the
+/// decoder's).
+pub fn request(name: &str) -> Option<u64> {
+    [GPU_REQUESTS, OTHER_REQUESTS]
+        .iter()
+        .find_map(|table| table.binary_search_by_key(&name, |&(n, _)| n).ok().map(|i| table[i].1))
 }
 
 #[cfg(test)]
@@ -104,9 +216,13 @@ mod tests {
     #[test]
     fn names_are_sorted_and_map_to_their_requests() {
         assert!(GPU_REQUESTS.windows(2).all(|w| w[0].0 < w[1].0));
-        assert_eq!(gpu_request("AMDKFD_IOC_GET_VERSION"), Some(0x8008_4B01));
-        assert_eq!(gpu_request("DRM_IOCTL_VERSION"), Some(0xC040_6400));
-        assert_eq!(gpu_request("DRM_IOCTL_AMDGPU_INFO"), Some(0x4020_6445));
-        assert_eq!(gpu_request("TCGETS"), None);
+        assert!(OTHER_REQUESTS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(request("LOOP_CTL_GET_FREE"), Some(0x4c82));
+        assert_eq!(request("BLKBSZGET"), Some(0x8008_1270));
+        assert_eq!(request("SIOCETHTOOL"), Some(0x8946));
+        assert_eq!(request("AMDKFD_IOC_GET_VERSION"), Some(0x8008_4B01));
+        assert_eq!(request("DRM_IOCTL_VERSION"), Some(0xC040_6400));
+        assert_eq!(request("DRM_IOCTL_AMDGPU_INFO"), Some(0x4020_6445));
+        assert_eq!(request("TCGETS"), None);
     }
 }
