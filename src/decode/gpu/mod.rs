@@ -53,6 +53,11 @@ impl DeviceFamily {
         })
     }
 
+    /// The family by its name in traces (`nvidia-frontend`, `amd-kfd`, ...).
+    pub fn from_name(name: &str) -> Option<DeviceFamily> {
+        serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+    }
+
     /// The family of a character device from its major number, for device nodes whose path says nothing
     /// (renamed, or inside a container's own /dev). `proc_devices` is the text of `/proc/devices`.
     pub fn from_major(major: u32, minor: u32, proc_devices: &str) -> Option<DeviceFamily> {

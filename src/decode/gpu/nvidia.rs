@@ -84,6 +84,11 @@ pub fn alloc_class_name(class: u32) -> Option<&'static str> {
     ALLOC_CLASSES.binary_search_by_key(&class, |&(c, _)| c).ok().map(|i| ALLOC_CLASSES[i].1)
 }
 
+/// A control command's name, when the table knows it (with the driver branches where it was renumbered).
+pub fn known_control_name(cmd: u32) -> Option<&'static str> {
+    CONTROL_COMMANDS.binary_search_by_key(&cmd, |&(c, _)| c).ok().map(|i| CONTROL_COMMANDS[i].1)
+}
+
 /// A control command's name (`NVOS54.cmd`, from the generated table in `nvidia_rm.rs`), or its
 /// class/category/index split when the table does not know it (`cmd` = class in bits 31-16, category in 13-8,
 /// index in 7-0).
