@@ -12,7 +12,7 @@ fn man_pages_cover_every_command() {
     let dir = TempDir::new("man");
     let out = run(Command::new(env!("CARGO_BIN_EXE_trapline")).arg("man").arg(dir.path()).stderr(Stdio::piped()));
     assert_eq!(out.code(), 0, "{}", out.stderr_str());
-    for command in ["", "-record", "-profile", "-merge", "-diff", "-check", "-run", "-lint", "-import"] {
+    for command in ["", "-record", "-profile", "-merge", "-diff", "-check", "-run", "-lint", "-import", "-decode"] {
         let page = fs::read_to_string(dir.join(format!("trapline{command}.1"))).expect("page written");
         assert!(page.starts_with(".ie") || page.contains(".TH"), "not roff: {command}");
     }

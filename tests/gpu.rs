@@ -502,3 +502,57 @@ fn runc_gpu_portable_profile_admits_gpu_calls() {
         if request & SIZE_MASK == 0xC000_462B { libc::EPERM } else { libc::ENOTTY }
     });
 }
+
+/// A program that makes NVIDIA requests on fds it never opened, as real libcuda's first `NV_ESC_RM_CONTROL` is
+/// (it fails with EBADF): one whose size matches the escape's struct, one whose size does not.
+const UNOPENED_FD: &str = r#"
+#include <stdint.h>
+#include <sys/ioctl.h>
+struct nvos54 { uint32_t hClient, hObject, cmd, flags; uint64_t params; uint32_t paramsSize, status; };
+int main(void) {
+    struct nvos54 p = { .cmd = 0x20800110 };
+    ioctl(987, 0xC020462AUL, &p);
+    ioctl(988, 0xC024462AUL, &p);
+    return 0;
+}
+"#;
+
+/// The device of an fd that is not open is inferred from the request when only NVIDIA's frontend defines it:
+/// named, its RM control command read, marked inferred, masked by `--gpu-portable`; a lookalike request stays
+/// unnamed and the profile says why.
+#[test]
+fn requests_on_unopened_fds_name_an_inferred_device() {
+    let exe = program("nvidia_unopened_fd", UNOPENED_FD);
+    let rec = record(&[exe.to_str().unwrap()]);
+    assert_eq!(rec.code(), 0, "{}", rec.out.stderr_str());
+    let ioctls: BTreeMap<u64, &Value> =
+        classes_named(&rec.trace, "ioctl").into_iter().map(|c| (request_of(c), c)).collect();
+    let control = ioctls[&RM_CONTROL];
+    assert_eq!(control["fd"], serde_json::json!({"kind": "inferred", "family": "nvidia-frontend"}), "{control}");
+    assert_eq!(control["args"][0]["decoded"], "NV_ESC_RM_CONTROL");
+    assert_eq!(control["args"][1]["name"], "cmd");
+    assert_eq!(control["args"][1]["decoded"], "NV2080_CTRL_CMD_GPU_GET_NAME_STRING");
+    assert_eq!(errors(control).get("EBADF"), Some(&1), "{control}");
+    let lookalike = ioctls[&0xC024_462A];
+    assert_eq!(lookalike["fd"], serde_json::json!({"kind": "unknown"}), "{lookalike}");
+    assert_eq!(lookalike["args"].as_array().unwrap().len(), 1, "no RM command on an unsettled device");
+
+    let path = rec.dir.join("portable.json");
+    let out = run(Command::new(TRAPLINE)
+        .arg("profile")
+        .arg(rec.dir.join("trace.json"))
+        .args(["--runtime", "none", "--gpu-portable", "-o"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+    let profile: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let rules = ioctl_rules(&profile);
+    assert!(rules.contains(&(0xC000_FFFF, 0xC000_462A)), "RM_CONTROL masked as on /dev/nvidiactl: {rules:?}");
+    assert!(rules.contains(&(0xFFFF_FFFF, 0xC024_462A)), "the lookalike allowed exactly: {rules:?}");
+    let stderr = out.stderr_str();
+    assert!(
+        stderr.lines().any(|l| l.contains("0xc024462a") && l.contains("unknown device") && l.contains("framebuffer")),
+        "the lookalike is named in a warning: {stderr}"
+    );
+}

@@ -213,7 +213,10 @@ fn a_cut_log_is_incomplete_and_says_what_it_skipped() {
     let stderr = i.out.stderr_str();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     // A line of program output, a request strace named but trapline cannot read back, and the cut last line.
-    assert!(stderr.contains("; 3 lines not understood (first at "), "{stderr}");
+    assert!(
+        stderr.contains("; 3 lines not understood (2 not a line strace writes, 1 unknown name; first at "),
+        "how many lines were skipped, by reason: {stderr}"
+    );
     assert!(stderr.contains("cut.log:3: "), "{stderr}");
     let t = i.trace.expect("a trace");
     check_imported(&t);
@@ -222,6 +225,33 @@ fn a_cut_log_is_incomplete_and_says_what_it_skipped() {
     assert_eq!(run["incomplete"], "the log ends before the first process exited");
     assert_eq!(run["command"], json!(["cat"]));
     assert_eq!(count(&t, "read"), 1);
+}
+
+/// `--strict`: any line not understood is an error naming the first, and no trace is written; a log read whole
+/// imports as without it.
+#[test]
+fn strict_import_refuses_any_skipped_line() {
+    let dir = TempDir::new("import-strict");
+    let output = dir.join("trace.json");
+    let strict = |log: &Path| {
+        run(Command::new(TRAPLINE)
+            .args(["import", "strace", "--strict"])
+            .arg(log)
+            .arg("-o")
+            .arg(&output)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()))
+    };
+    let out = strict(&log("cut.log"));
+    assert_eq!(out.code(), 2, "{}", out.stderr_str());
+    let stderr = out.stderr_str();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("trapline: ") && stderr.contains("cut.log:3: "), "{stderr}");
+    assert!(stderr.contains("3 lines not understood"), "{stderr}");
+    assert!(!output.exists(), "a trace was written under --strict");
+    let out = strict(&log("named_requests.log"));
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+    assert!(output.exists());
 }
 
 #[test]
@@ -430,5 +460,88 @@ fn an_excerpt_without_pids_counts_one_process() {
     assert_eq!(trace["runs"][0]["totals"]["processes"], 1);
     for class in classes(&trace) {
         assert_eq!(class["processes"], 1, "{class}");
+    }
+}
+
+/// A log of a process strace attached to (`strace -p`): its GPU fds were opened before, so no line says what
+/// they are. Requests only one driver family defines are named on an inferred device; lookalikes stay unnamed,
+/// and the profile made from the trace says so.
+#[test]
+fn gpu_requests_on_fds_never_opened_infer_their_device() {
+    let (t, _) = imported(&log("attached_gpu.log"));
+    let ioctls: Vec<(String, Value)> = classes_named(&t, "ioctl")
+        .into_iter()
+        .map(|c| (c["args"][0]["decoded"].as_str().unwrap_or_default().to_string(), c["fd"].clone()))
+        .collect();
+    let inferred = |family: &str| json!({"kind": "inferred", "family": family});
+    for (name, family) in [
+        ("NV_ESC_RM_CONTROL", "nvidia-frontend"),
+        ("NV_ESC_RM_ALLOC (NVOS64)", "nvidia-frontend"),
+        ("NV_ESC_RM_ALLOC (NVOS21)", "nvidia-frontend"),
+        ("NV_ESC_CARD_INFO", "nvidia-frontend"),
+        ("UVM_INITIALIZE", "nvidia-uvm"),
+        ("UVM_MM_INITIALIZE", "nvidia-uvm"),
+        ("AMDKFD_IOC_GET_VERSION", "amd-kfd"),
+    ] {
+        assert!(ioctls.contains(&(name.to_string(), inferred(family))), "{name} on {family}: {ioctls:?}");
+    }
+    // RM_CONTROL's number with another size, a bare 1 (FIBMAP or UVM_RESERVE_VA), TCGETS: nothing inferred.
+    for name in ["_IOWR('F', 0x2a, 36)", "_IO(0x00, 0x01)", "TCGETS"] {
+        assert!(ioctls.contains(&(name.to_string(), json!({"kind": "unknown"}))), "{name}: {ioctls:?}");
+    }
+
+    let dir = TempDir::new("inferred");
+    fs::write(dir.join("trace.json"), serde_json::to_vec(&t).unwrap()).unwrap();
+    let out = run(Command::new(TRAPLINE)
+        .arg("profile")
+        .arg(dir.join("trace.json"))
+        .args(["--runtime", "none", "--gpu-portable", "-o"])
+        .arg(dir.join("profile.json"))
+        .arg("--explain")
+        .arg(dir.join("explain.md"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(out.code(), 0, "{}", out.stderr_str());
+    let warnings: Vec<String> =
+        out.stderr_str().lines().filter(|l| l.contains("unknown device")).map(String::from).collect();
+    assert_eq!(warnings.len(), 2, "one warning per ambiguous request: {warnings:?}");
+    assert!(warnings[0].contains("0x1 ") && warnings[1].contains("0xc024462a"), "{warnings:?}");
+    let explain = fs::read_to_string(dir.join("explain.md")).unwrap();
+    assert!(
+        explain.contains("NVIDIA frontend (/dev/nvidiactl, /dev/nvidiaN) (device inferred from the request)"),
+        "{explain}"
+    );
+    assert!(explain.contains("`0xc020462a` NV_ESC_RM_CONTROL: 2 call(s)"), "{explain}");
+}
+
+/// strace prints the requests it decodes by name (`AMDKFD_IOC_GET_VERSION`, `DRM_IOCTL_VERSION`,
+/// `LOOP_CTL_GET_FREE`, `SIOCETHTOOL`): each is read back to its request code, so a ROCm log gives its ioctl rules
+/// instead of dropping the lines.
+#[test]
+fn symbolic_gpu_requests_read_back_to_their_codes() {
+    let (t, stderr) = imported(&log("named_requests.log"));
+    assert!(!stderr.contains("not understood"), "{stderr}");
+    let requests: BTreeSet<(u64, String)> = classes_named(&t, "ioctl")
+        .into_iter()
+        .map(|c| {
+            let a = &c["args"][0];
+            (
+                u64::from_str_radix(a["value"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap(),
+                a["decoded"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (request, name) in [
+        (0x8008_4B01, "AMDKFD_IOC_GET_VERSION"),
+        (0x4008_4B15, "AMDKFD_IOC_ACQUIRE_VM"),
+        (0xC028_4B16, "AMDKFD_IOC_ALLOC_MEMORY_OF_GPU"),
+        (0xC040_6400, "DRM_IOCTL_VERSION"),
+        (0x4020_6445, "_IOW('d', 0x45, 32)"),
+        (0x5401, "TCGETS"),
+        (0x4C82, "_IO('L', 0x82)"),
+        (0x8008_1272, "BLKGETSIZE64"),
+        (0x8946, "_IO(0x89, 0x46)"),
+    ] {
+        assert!(requests.contains(&(request, name.to_string())), "{name}: {requests:?}");
     }
 }

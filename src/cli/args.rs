@@ -82,6 +82,12 @@ pub enum Command {
     /// Turn a syscall log written by another tool into a Trace, for machines where `trapline record`
     /// cannot run.
     Import(ImportArgs),
+    /// Name the values a profile or a bug report holds: ioctl requests, NVIDIA RM control commands and
+    /// allocation classes, syscalls.
+    ///
+    /// One line per value, `VALUE NAME`, or `VALUE unknown` for a value no table knows (exit status 1 then).
+    /// NVIDIA names renumbered between driver branches say which branch means which.
+    Decode(DecodeArgs),
     /// Print the pod spec snippet for a Localhost profile, and where the profile file must go on the nodes.
     K8sSnippet(SnippetArgs),
     /// Record containers as their runtime runs them: listen on a socket for the runtime-spec `listenerPath`,
@@ -121,7 +127,8 @@ pub enum ImportFormat {
     /// rendering is read: with or without timestamps, `-y`/`-yy` (then ioctl and mmap calls name their
     /// device, as recorded traces do; without it fds are followed through the log's opens), `-X raw` or
     /// `-X verbose` (needed for ioctl requests that strace names but trapline does not). Lines not
-    /// understood are counted on standard error. Calls of 32-bit processes are i386 only where strace's
+    /// understood are counted on standard error, by reason, with the first of them (`--strict` makes any an
+    /// error). Calls of 32-bit processes are i386 only where strace's
     /// mode-switch notes are in the log, which they are without `-o` (`strace -f COMMAND 2> LOG`).
     Strace(ImportStraceArgs),
 }
@@ -135,6 +142,53 @@ pub struct ImportStraceArgs {
     /// Where to write the Trace (JSON). Checked before the log is read; written atomically at the end.
     #[arg(short, long, value_name = "FILE", default_value = "trace.json")]
     pub output: PathBuf,
+
+    /// Fail (exit status 2, no Trace written) if any line of the log is not understood, naming the first.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DecodeArgs {
+    #[command(subcommand)]
+    pub what: DecodeWhat,
+
+    /// `text`: one `VALUE NAME` line per value; `json`: an array of `{"value", "name"}` (`name` null when
+    /// unknown).
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    pub format: DecodeFormatArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DecodeWhat {
+    /// ioctl requests (`0xc020462a`, `3223340586`): on a device, or, without --device, those that mean the same
+    /// on every fd and those whose driver the request alone settles.
+    Ioctl {
+        #[arg(value_name = "REQUEST", required = true)]
+        requests: Vec<String>,
+        /// The device the requests go to: its path (`/dev/nvidiactl`) or its family as traces name it
+        /// (`nvidia-frontend`, `nvidia-uvm`, `amd-kfd`, `drm`, `amdgpu`, ...).
+        #[arg(long, value_name = "PATH|FAMILY")]
+        device: Option<String>,
+    },
+    /// NVIDIA RM control commands (`NVOS54.cmd`, as `0x20800110`).
+    RmControl {
+        #[arg(value_name = "CMD", required = true)]
+        commands: Vec<String>,
+    },
+    /// NVIDIA RM allocation classes (`hClass`, as `0xc7c0`).
+    RmClass {
+        #[arg(value_name = "CLASS", required = true)]
+        classes: Vec<String>,
+    },
+    /// Syscalls: a name gives its number, a number its name.
+    Syscall {
+        #[arg(value_name = "NAME|NR", required = true)]
+        syscalls: Vec<String>,
+        /// The architecture whose table to use: x86_64, i386, x32, aarch64, arm (default: this machine's).
+        #[arg(long, value_name = "ARCH")]
+        arch: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]

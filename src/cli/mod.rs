@@ -15,8 +15,8 @@ use clap::Parser;
 
 pub use args::Args;
 use args::{
-    AgentBackendArg, CheckArgs, Command, CoverageArgs, DiffArgs, DiffFormatArg, ImportArgs, ImportFormat, LintArgs,
-    LintFormatArg, MergeArgs, ProfileArgs, RecordArgs, RunArgs,
+    AgentBackendArg, CheckArgs, Command, CoverageArgs, DecodeArgs, DecodeFormatArg, DecodeWhat, DiffArgs,
+    DiffFormatArg, ImportArgs, ImportFormat, LintArgs, LintFormatArg, MergeArgs, ProfileArgs, RecordArgs, RunArgs,
 };
 
 use crate::decode::arch::Arch;
@@ -135,6 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         }
         Command::Import(args) => run_import(args),
         Command::Runtime(args) => runtime::run_runtime(args),
+        Command::Decode(args) => run_decode(args),
     }
 }
 
@@ -357,7 +358,69 @@ fn run_import(args: ImportArgs) -> anyhow::Result<Verdict> {
     let ImportFormat::Strace(args) = args.format;
     let output = Output::prepare(&args.output)?;
     let imported = crate::import::strace::import(&args.log)?;
+    if args.strict {
+        imported.strict(&args.log)?;
+    }
     output.commit(&to_json(&imported.trace))?;
     say(imported.summary(&args.log, &output.name()));
     Ok(Verdict::Clean)
+}
+
+fn run_decode(args: DecodeArgs) -> anyhow::Result<Verdict> {
+    use crate::decode::gpu::DeviceFamily;
+    use crate::decode::lookup;
+    let as_u32 = |text: &str| -> anyhow::Result<u32> {
+        let value = lookup::number(text)?;
+        u32::try_from(value).map_err(|_| anyhow::anyhow!("{text}: more than 32 bits"))
+    };
+    let named: Vec<(String, Option<String>)> = match args.what {
+        DecodeWhat::Ioctl { requests, device } => {
+            let family = match device.as_deref() {
+                None => None,
+                Some(d) => Some(
+                    DeviceFamily::from_path(d.as_bytes()).or_else(|| DeviceFamily::from_name(d)).ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "--device {d}: neither a GPU device path nor a family (nvidia-frontend, amd-kfd, ...)"
+                        )
+                    })?,
+                ),
+            };
+            let mut named = Vec::new();
+            for r in &requests {
+                let request = as_u32(r)?;
+                named.push((format!("{request:#x}"), lookup::ioctl_request(request, family)));
+            }
+            named
+        }
+        DecodeWhat::RmControl { commands } => commands
+            .iter()
+            .map(|c| Ok((format!("{:#x}", as_u32(c)?), lookup::rm_control(as_u32(c)?).map(String::from))))
+            .collect::<anyhow::Result<_>>()?,
+        DecodeWhat::RmClass { classes } => classes
+            .iter()
+            .map(|c| Ok((format!("{:#x}", as_u32(c)?), lookup::rm_class(as_u32(c)?).map(String::from))))
+            .collect::<anyhow::Result<_>>()?,
+        DecodeWhat::Syscall { syscalls, arch } => {
+            let arch = match arch.as_deref() {
+                None => Arch::native(),
+                Some(a) => Arch::ALL
+                    .into_iter()
+                    .find(|x| x.name() == a)
+                    .ok_or_else(|| anyhow::anyhow!("--arch {a}: not one of x86_64, i386, x32, aarch64, arm"))?,
+            };
+            syscalls.iter().map(|s| (s.clone(), lookup::syscall(s, arch))).collect()
+        }
+    };
+    let mut out = String::new();
+    if args.format == DecodeFormatArg::Json {
+        let rows: Vec<serde_json::Value> =
+            named.iter().map(|(value, name)| serde_json::json!({"value": value, "name": name})).collect();
+        out = serde_json::to_string_pretty(&rows)? + "\n";
+    } else {
+        for (value, name) in &named {
+            out += &format!("{value} {}\n", name.as_deref().unwrap_or("unknown"));
+        }
+    }
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(if named.iter().any(|(_, name)| name.is_none()) { Verdict::Findings } else { Verdict::Clean })
 }

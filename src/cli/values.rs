@@ -26,6 +26,12 @@ impl From<ColorArg> for anstream::ColorChoice {
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DecodeFormatArg {
+    Text,
+    Json,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum DiffFormatArg {
     Text,

@@ -5,6 +5,7 @@ pub mod arch;
 pub mod flags;
 pub mod gpu;
 pub mod ioctl;
+pub mod lookup;
 pub mod rows;
 pub mod seccomp;
 pub mod table;

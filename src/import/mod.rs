@@ -17,6 +17,12 @@ pub enum ImportError {
         path.display()
     )]
     NoSyscalls { path: PathBuf, lines: usize },
+    #[error(
+        "{}:{line}: {text} ({count} line{} not understood; --strict refuses any: fix the log or drop --strict)",
+        path.display(),
+        if *count == 1 { "" } else { "s" }
+    )]
+    Strict { path: PathBuf, line: usize, text: String, count: u64 },
 }
 
 /// A Trace built from a log, and what of the log could not be used.
@@ -27,9 +33,24 @@ pub struct Imported {
     pub not_understood: u64,
     /// The first of them: its line number and text.
     pub first_not_understood: Option<(usize, String)>,
+    /// How many of them there were, by kind of reason, sorted by kind.
+    pub reasons: Vec<(&'static str, u64)>,
 }
 
 impl Imported {
+    /// Under `--strict`, the first line not understood as an error: where it is and why.
+    pub fn strict(&self, log: &Path) -> Result<(), ImportError> {
+        match &self.first_not_understood {
+            Some((line, text)) => Err(ImportError::Strict {
+                path: log.to_path_buf(),
+                line: *line,
+                text: text.clone(),
+                count: self.not_understood,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The line `trapline import` ends with: what was read from `log`, what was not understood, and where the
     /// trace went.
     pub fn summary(&self, log: &Path, output: &str) -> String {
@@ -37,7 +58,12 @@ impl Imported {
         let not_understood = match &self.first_not_understood {
             Some((line, text)) => {
                 let n = self.not_understood;
-                format!("; {n} line{} not understood (first at {log}:{line}: {text})", if n == 1 { "" } else { "s" })
+                let reasons: Vec<String> = self.reasons.iter().map(|(why, n)| format!("{n} {why}")).collect();
+                format!(
+                    "; {n} line{} not understood ({}; first at {log}:{line}: {text})",
+                    if n == 1 { "" } else { "s" },
+                    reasons.join(", ")
+                )
             }
             None => String::new(),
         };

@@ -8,13 +8,14 @@ use crate::decode::arch::Arch;
 use crate::decode::class_value;
 use crate::decode::flags::MAP_ANONYMOUS;
 use crate::decode::flags::{CLONE_VFORK, CLONE_VM};
-use crate::decode::gpu::DeviceFamily;
 use crate::decode::gpu::nvidia::{NV_ESC_RM_ALLOC, NV_ESC_RM_CONTROL, NVOS21_64_HCLASS_OFFSET, NVOS54_CMD_OFFSET};
+use crate::decode::gpu::{DeviceFamily, Inferred};
 use crate::decode::ioctl::Ioc;
 use crate::decode::rows::{FdArg, SpawnFlags};
 use crate::decode::table::{Entry, SyscallTables};
 use crate::trace::EventSink;
-use crate::trace::aggregate::{ClassKey, Detail};
+use crate::trace::aggregate::{ClassKey, Detail, FdId};
+use crate::trace::model::FdDesc;
 
 /// One syscall as seen at entry.
 #[derive(Clone, Copy, Debug)]
@@ -81,13 +82,26 @@ pub fn classify(
         None => None,
     };
     if let Some(fd) = fd {
-        let fd = source.fd(fd as i32, sink);
+        let mut fd = source.fd(fd as i32, sink);
+        if row.name == "ioctl" && (fd.unknown || fd.id == FdId::default()) {
+            fd = inferred(key.values[0] as u32, sink).unwrap_or(fd);
+        }
         key.fd = fd.id;
         if row.name == "ioctl" && fd.family == Some(DeviceFamily::NvidiaFrontend) {
             key.detail = nvidia_detail(key.values[0] as u32, args[2], source);
         }
     }
     Classified { key, raw_high, entry }
+}
+
+/// An ioctl on an fd of unknown device (never seen opened, or not open at all, as real libcuda's first
+/// RM_CONTROL is): the device family its request alone settles, so it is named and masked like one on a known
+/// device, marked as inferred.
+fn inferred(request: u32, sink: &mut dyn EventSink) -> Option<Fd> {
+    match DeviceFamily::infer(request) {
+        Inferred::Family(family) => Some(Fd::intern(FdDesc::Inferred { family }, sink)),
+        Inferred::Ambiguous(_) | Inferred::NotGpu => None,
+    }
 }
 
 /// The clone flags a call that creates a task asks for: clone's argument, clone3's struct (when it could be

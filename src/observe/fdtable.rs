@@ -33,12 +33,14 @@ pub struct FdTable {
 pub struct Fd {
     pub id: FdId,
     pub family: Option<DeviceFamily>,
+    /// The fd was not open, or nothing is known of it (an imported log that never shows its open).
+    pub unknown: bool,
 }
 
 impl Fd {
     /// Interns a description in the sink, keeping its family at hand for classification.
     pub fn intern(desc: FdDesc, sink: &mut dyn EventSink) -> Fd {
-        Fd { family: desc.family(), id: sink.intern_fd(desc) }
+        Fd { family: desc.family(), unknown: desc == FdDesc::Unknown, id: sink.intern_fd(desc) }
     }
 }
 

@@ -451,6 +451,7 @@ fn device(fd: Option<&FdDesc>) -> Option<String> {
         FdDesc::Pipe => Some("pipe".to_string()),
         FdDesc::File => Some("file".to_string()),
         FdDesc::GpuLibrary { name } => Some(name.clone()),
+        FdDesc::Inferred { family } => Some(format!("{} (device inferred from the request)", family.label())),
         _ => None,
     }
 }

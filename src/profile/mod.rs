@@ -1,6 +1,7 @@
 //! Profiles: the OCI seccomp model, generation from traces, the runtime baselines, the explain report and how
 //! complete the runs behind a profile are (coverage).
 
+pub mod ambiguous;
 pub mod compile;
 pub mod coverage;
 pub mod denied;

@@ -44,6 +44,7 @@ pub fn device(fd: Option<&FdDesc>) -> Option<String> {
         FdDesc::Socket => "a socket".to_string(),
         FdDesc::Pipe => "a pipe".to_string(),
         FdDesc::Unknown => "a closed fd".to_string(),
+        FdDesc::Inferred { family } => format!("{} (device inferred)", family.label()),
     })
 }
 

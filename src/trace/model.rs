@@ -325,6 +325,11 @@ pub enum FdDesc {
     },
     /// The fd was not open (the call failed with EBADF) or vanished before it could be looked at.
     Unknown,
+    /// An fd of unknown device whose ioctl request only one GPU driver family defines: the device was inferred
+    /// from the request, not seen (schema 1 traces from before this variant simply lack it).
+    Inferred {
+        family: DeviceFamily,
+    },
 }
 
 impl FdDesc {
@@ -332,6 +337,7 @@ impl FdDesc {
     pub fn family(&self) -> Option<DeviceFamily> {
         match self {
             FdDesc::Device { family, .. } => *family,
+            FdDesc::Inferred { family } => Some(*family),
             _ => None,
         }
     }

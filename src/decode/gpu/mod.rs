@@ -53,6 +53,11 @@ impl DeviceFamily {
         })
     }
 
+    /// The family by its name in traces (`nvidia-frontend`, `amd-kfd`, ...).
+    pub fn from_name(name: &str) -> Option<DeviceFamily> {
+        serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+    }
+
     /// The family of a character device from its major number, for device nodes whose path says nothing
     /// (renamed, or inside a container's own /dev). `proc_devices` is the text of `/proc/devices`.
     pub fn from_major(major: u32, minor: u32, proc_devices: &str) -> Option<DeviceFamily> {
@@ -101,6 +106,20 @@ impl DeviceFamily {
         }
     }
 
+    /// The family as people name its devices.
+    pub fn label(self) -> &'static str {
+        match self {
+            DeviceFamily::NvidiaFrontend => "NVIDIA frontend (/dev/nvidiactl, /dev/nvidiaN)",
+            DeviceFamily::NvidiaUvm => "NVIDIA UVM (/dev/nvidia-uvm)",
+            DeviceFamily::NvidiaUvmTools => "NVIDIA UVM tools (/dev/nvidia-uvm-tools)",
+            DeviceFamily::NvidiaModeset => "NVIDIA modeset (/dev/nvidia-modeset)",
+            DeviceFamily::NvidiaCaps => "NVIDIA capabilities (/dev/nvidia-caps/*)",
+            DeviceFamily::AmdKfd => "AMD KFD (/dev/kfd)",
+            DeviceFamily::Drm => "DRM (/dev/dri/*)",
+            DeviceFamily::Amdgpu => "amdgpu DRM (/dev/dri/*)",
+        }
+    }
+
     pub fn is_nvidia(self) -> bool {
         matches!(
             self,
@@ -110,6 +129,46 @@ impl DeviceFamily {
                 | DeviceFamily::NvidiaModeset
                 | DeviceFamily::NvidiaCaps
         )
+    }
+}
+
+/// What a request alone says about the driver it was meant for, when the fd's device is unknown (a log that
+/// never shows the fd's open, an inherited fd, a call on a closed fd).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inferred {
+    /// Only this family defines the request: it is named and masked as on a known device.
+    Family(DeviceFamily),
+    /// The request looks like one of a GPU driver's but another driver defines it too; the reason says which.
+    Ambiguous(&'static str),
+    /// Nothing GPU-like about it.
+    NotGpu,
+}
+
+impl DeviceFamily {
+    /// The family a request on an fd of unknown device belongs to, when the request alone settles it: an NVIDIA
+    /// frontend escape whose size matches its struct, a UVM command outside the range Linux's own bare
+    /// numbers use, a KFD or DRM core request the tables name. Never a guess: anything else that looks like a
+    /// GPU request is `Ambiguous`.
+    pub fn infer(request: u32) -> Inferred {
+        let ioc = crate::decode::ioctl::Ioc::split(request);
+        match ioc.kind {
+            nvidia::TYPE_F if nvidia::escape_size_matches(request) => Inferred::Family(DeviceFamily::NvidiaFrontend),
+            nvidia::TYPE_F if nvidia::frontend_name(request).is_some() => Inferred::Ambiguous(
+                "an 'F' request with an NVIDIA escape's number but not its struct size (framebuffer drivers use 'F' too)",
+            ),
+            b'K' if amd::kfd_name(request).is_some() => Inferred::Family(DeviceFamily::AmdKfd),
+            b'd' if drm::core_name(request).is_some() => Inferred::Family(DeviceFamily::Drm),
+            b'd' if ioc.size != 0 => {
+                Inferred::Ambiguous("a DRM driver-specific request ('d', 0x40-0x9f): which driver cannot be told")
+            }
+            _ if nvidia::uvm_name(request).is_some() && nvidia::uvm_unambiguous(request) => {
+                Inferred::Family(DeviceFamily::NvidiaUvm)
+            }
+            _ if nvidia::uvm_name(request).is_some() => {
+                Inferred::Ambiguous("a bare number UVM uses, but so does Linux's fs.h (FIBMAP, FIGETBSZ: 0x00-0x1f)")
+            }
+            _ => Inferred::NotGpu,
+        }
     }
 }
 
@@ -159,5 +218,28 @@ mod tests {
         assert_eq!(DeviceFamily::from_major(235, 0, devices), Some(DeviceFamily::AmdKfd));
         assert_eq!(DeviceFamily::from_major(195, 255, devices), Some(DeviceFamily::NvidiaFrontend));
         assert_eq!(DeviceFamily::from_major(1, 5, devices), None);
+    }
+
+    #[test]
+    fn unambiguous_requests_name_their_family() {
+        let family = |r| DeviceFamily::infer(r);
+        assert_eq!(family(0xC020_462A), Inferred::Family(DeviceFamily::NvidiaFrontend), "RM_CONTROL, 32 B");
+        assert_eq!(family(0xC030_462B), Inferred::Family(DeviceFamily::NvidiaFrontend), "RM_ALLOC NVOS64");
+        assert_eq!(family(0xC900_46C8), Inferred::Family(DeviceFamily::NvidiaFrontend), "CARD_INFO x32");
+        assert_eq!(family(0x3000_0001), Inferred::Family(DeviceFamily::NvidiaUvm), "UVM_INITIALIZE");
+        assert_eq!(family(0x0000_0025), Inferred::Family(DeviceFamily::NvidiaUvm));
+        assert_eq!(family(0xC008_4B01), Inferred::Family(DeviceFamily::AmdKfd));
+        assert_eq!(family(0xC010_6400), Inferred::Family(DeviceFamily::Drm), "DRM_IOCTL_VERSION");
+    }
+
+    #[test]
+    fn lookalikes_stay_ambiguous_or_unnamed() {
+        let ambiguous = |r| matches!(DeviceFamily::infer(r), Inferred::Ambiguous(_));
+        assert!(ambiguous(0xC024_462A), "RM_CONTROL's number with a wrong size");
+        assert!(ambiguous(0x0000_0001), "FIBMAP or UVM_RESERVE_VA");
+        assert!(ambiguous(0xC020_6440), "a DRM driver's own request");
+        assert_eq!(DeviceFamily::infer(0x4600), Inferred::NotGpu, "FBIOGET_VSCREENINFO");
+        assert_eq!(DeviceFamily::infer(0x5401), Inferred::NotGpu, "TCGETS");
+        assert_eq!(DeviceFamily::infer(0x4B31), Inferred::NotGpu, "KDGETLED, console 'K'");
     }
 }

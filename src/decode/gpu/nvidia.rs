@@ -84,6 +84,11 @@ pub fn alloc_class_name(class: u32) -> Option<&'static str> {
     ALLOC_CLASSES.binary_search_by_key(&class, |&(c, _)| c).ok().map(|i| ALLOC_CLASSES[i].1)
 }
 
+/// A control command's name, when the table knows it (with the driver branches where it was renumbered).
+pub fn known_control_name(cmd: u32) -> Option<&'static str> {
+    CONTROL_COMMANDS.binary_search_by_key(&cmd, |&(c, _)| c).ok().map(|i| CONTROL_COMMANDS[i].1)
+}
+
 /// A control command's name (`NVOS54.cmd`, from the generated table in `nvidia_rm.rs`), or its
 /// class/category/index split when the table does not know it (`cmd` = class in bits 31-16, category in 13-8,
 /// index in 7-0).
@@ -92,6 +97,68 @@ pub fn control_name(cmd: u32) -> String {
         Ok(i) => CONTROL_COMMANDS[i].1.to_string(),
         Err(_) => format!("class {:#06x} category {:#04x} index {:#04x}", cmd >> 16, (cmd >> 8) & 0x3f, cmd & 0xff),
     }
+}
+
+/// The struct sizes each frontend escape has had across branches (x86_64; the project's GPU reference, from
+/// the headers of 515.43.04 to 595.45.04), `0` for an array of that many bytes per entry. Escapes without a
+/// row are never inferred from a request alone.
+const ESCAPE_SIZES: &[(u8, &[u16])] = &[
+    (0x27, &[56]),
+    (0x28, &[20]),
+    (0x29, &[16]),
+    (0x2a, &[32]),
+    (0x2b, &[32, 40, 48]),
+    (0x34, &[28]),
+    (0x35, &[24]),
+    (0x39, &[32]),
+    (0x41, &[56]),
+    (0x4a, &[184]),
+    (0x4d, &[72]),
+    (0x4e, &[56]),
+    (0x4f, &[32]),
+    (0x52, &[16]),
+    (0x54, &[56]),
+    (0x57, &[56, 64]),
+    (0x58, &[40, 48]),
+    (0x59, &[16]),
+    (0x5e, &[40]),
+    (0x5f, &[15412]),
+    (0xc8, &[0, 72, 80]),
+    (0xc9, &[4]),
+    (0xca, &[4]),
+    (0xce, &[16]),
+    (0xcf, &[16]),
+    (0xd1, &[12]),
+    (0xd2, &[72]),
+    (0xd3, &[16]),
+    (0xd4, &[0, 4]),
+    (0xd5, &[8]),
+    (0xd6, &[8]),
+    (0xd7, &[552, 560]),
+    (0xd8, &[4]),
+    (0xd9, &[2600, 2608]),
+    (0xda, &[8]),
+];
+
+/// Whether a request is `_IOWR('F', nr, size)` with a size some branch's struct for that escape has: then it
+/// is NVIDIA's, whatever the fd (framebuffer drivers' 'F' requests carry no size).
+pub fn escape_size_matches(request: u32) -> bool {
+    let ioc = Ioc::split(request);
+    if ioc.kind != TYPE_F || request >> 30 != 3 || ioc.size == 0 {
+        return false;
+    }
+    let Some((_, sizes)) = ESCAPE_SIZES.iter().find(|(nr, _)| *nr == ioc.nr) else { return false };
+    match sizes {
+        // An array: any whole number of entries of one of the entry sizes that follow.
+        [0, entries @ ..] => entries.iter().any(|e| ioc.size.is_multiple_of(*e)),
+        sizes => sizes.contains(&ioc.size),
+    }
+}
+
+/// Whether a UVM command number is UVM's alone: Linux's `fs.h` and others use bare numbers 0x00-0x1f
+/// (FIBMAP is 1, FIGETBSZ 2), so only numbers above that range, and the `0x3000_00xx` ones, tell.
+pub fn uvm_unambiguous(request: u32) -> bool {
+    request > 0x1f && uvm_name(request).is_some()
 }
 
 /// Byte offsets, in the argument struct, of what trapline reads for audit (x86_64 layouts).

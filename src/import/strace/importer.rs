@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use super::NotUnderstood;
 use super::call::Decoded;
 use super::clock::Clock;
@@ -24,6 +26,8 @@ pub struct End {
     pub syscalls: u64,
     pub not_understood: u64,
     pub first_not_understood: Option<(usize, String)>,
+    /// How many lines were not understood, by kind of reason.
+    pub reasons: BTreeMap<&'static str, u64>,
     pub command: Option<Text>,
     pub exit: Exit,
     pub incomplete: Option<String>,
@@ -42,6 +46,7 @@ pub struct Importer<'a> {
     syscalls: u64,
     not_understood: u64,
     first_not_understood: Option<(usize, String)>,
+    reasons: BTreeMap<&'static str, u64>,
     /// Call lines that could not be read, and calls the log ends inside.
     cut: u64,
     clock: Clock,
@@ -60,6 +65,7 @@ impl<'a> Importer<'a> {
             syscalls: 0,
             not_understood: 0,
             first_not_understood: None,
+            reasons: BTreeMap::new(),
             cut: 0,
             clock: Clock::default(),
         }
@@ -84,6 +90,7 @@ impl<'a> Importer<'a> {
     fn not_understood(&mut self, number: usize, text: &str, reason: &NotUnderstood, call: bool) {
         self.not_understood += 1;
         self.cut += u64::from(call);
+        *self.reasons.entry(reason.kind()).or_default() += 1;
         if self.first_not_understood.is_none() {
             let text: String = text.trim().chars().take(120).collect();
             let text = if text.is_empty() { String::new() } else { format!(": {text}") };
@@ -242,6 +249,7 @@ impl<'a> Importer<'a> {
             syscalls: self.syscalls,
             not_understood: self.not_understood,
             first_not_understood: self.first_not_understood,
+            reasons: self.reasons,
             command: self.command,
             exit: self.exit.unwrap_or_else(|| exit_of(None, None)),
             incomplete,

@@ -24,6 +24,7 @@ mod clock;
 mod effects;
 mod fds;
 mod importer;
+mod ioctl_names;
 mod line;
 mod read;
 mod run_id;
@@ -66,6 +67,23 @@ enum NotUnderstood {
     TaskGone,
 }
 
+impl NotUnderstood {
+    /// The kind of reason, for the import's count of skipped lines by reason.
+    fn kind(&self) -> &'static str {
+        match self {
+            NotUnderstood::Line(_) => "not a line strace writes",
+            NotUnderstood::ResumedAlone { .. } => "resumed without its beginning",
+            NotUnderstood::UnknownSyscall { .. } => "unknown syscall",
+            NotUnderstood::Result(e) | NotUnderstood::Argument(e) => match e {
+                ValueError::Missing(_) => "argument missing",
+                ValueError::UnknownName(_) => "unknown name",
+                ValueError::Malformed(_) => "value not readable",
+            },
+            NotUnderstood::TaskGone => "call of a task that is gone",
+        }
+    }
+}
+
 /// Reads the strace log at `path` into a Trace.
 pub fn import(path: &Path) -> Result<Imported, ImportError> {
     let read_error = |error| ImportError::Read { path: path.to_path_buf(), error };
@@ -103,5 +121,6 @@ pub fn import(path: &Path) -> Result<Imported, ImportError> {
         syscalls: end.syscalls,
         not_understood: end.not_understood,
         first_not_understood: end.first_not_understood,
+        reasons: end.reasons.into_iter().collect(),
     })
 }

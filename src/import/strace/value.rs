@@ -194,6 +194,7 @@ fn lookup(name: &str) -> Option<u64> {
     flags::value_of(name)
         .or_else(|| flags::signal_number(name).map(|s| s as u64))
         .or_else(|| ioctl::generic_value(name).map(u64::from))
+        .or_else(|| super::ioctl_names::request(name))
         .or_else(|| EXTRA_NAMES.iter().find(|(n, _)| *n == name).map(|(_, v)| *v))
 }
 

@@ -529,6 +529,7 @@ fn conditions<'a>(
                 })
             };
             let by_type = |c: &Class| request(c).map(|r| ArgRule::masked_eq(1, 0xff00, r & 0xff00));
+            super::ambiguous::warn(classes.iter().map(|(_, c)| *c), warnings);
             let mut mode = plan.ioctl;
             loop {
                 let groups = match mode {
