@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use common::container::{Bundle, Container, RuncLock, container_id, describe, runc_or_skip};
+use common::container::{Bundle, describe, runc_or_skip};
 use common::*;
 
 const WORKLOAD: &str = "busybox mkdir -p /tmp/w && busybox echo written > /tmp/w/f && busybox cat /tmp/w/f && \
@@ -32,20 +32,7 @@ fn container_recording_starts_at_the_filter_load_and_its_profile_starts_the_cont
 
     let dir = TempDir::new("container");
     let trace_path = dir.join("container.json");
-    let recorded = {
-        let _lock = RuncLock::take();
-        let container = Container { runc: &runc, id: container_id() };
-        run(Command::new(env!("CARGO_BIN_EXE_trapline"))
-            .args(["record", "-q", "--container", "-o"])
-            .arg(&trace_path)
-            .arg("--")
-            .arg(&runc)
-            .args(["run", "--bundle"])
-            .arg(bundle.dir.path())
-            .arg(&container.id)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()))
-    };
+    let recorded = bundle.record_container(&trace_path, &[]);
     assert_eq!(recorded.code(), 0, "{}", describe(&recorded));
     assert!(recorded.stdout_str().contains("written\n") && recorded.stdout_str().ends_with("done\n"));
     assert_eq!(fs::read(&config_path).unwrap(), config_before, "the user's bundle must not change");
@@ -138,21 +125,7 @@ fn a_container_is_recorded_through_its_bundles_own_filter() {
     fs::write(bundle.dir.join("config.json"), serde_json::to_vec_pretty(&bundle.config).unwrap()).unwrap();
 
     let dir = TempDir::new("container-filter");
-    let record = |extra: &[&str], out: &str| {
-        let _lock = RuncLock::take();
-        let container = Container { runc: &runc, id: container_id() };
-        run(Command::new(env!("CARGO_BIN_EXE_trapline"))
-            .args(["record", "-q", "--container", "-o"])
-            .arg(dir.join(out))
-            .args(extra)
-            .arg("--")
-            .arg(&runc)
-            .args(["run", "--bundle"])
-            .arg(bundle.dir.path())
-            .arg(&container.id)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()))
-    };
+    let record = |extra: &[&str], out: &str| bundle.record_container(&dir.join(out), extra);
     let recorded = record(&[], "trace.json");
     assert!(recorded.stdout_str().ends_with("done\n"), "{}", describe(&recorded));
     let trace = read_trace(&dir.join("trace.json"), &recorded);

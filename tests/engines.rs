@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use common::container::{Bundle, Container, RuncLock, container_id, describe, find_runc, static_fixture};
+use common::container::{Bundle, describe, find_runc, static_fixture};
 use common::engines::{Containerd, CriClient, Docker, Engine, engine_or_skip, static_rootfs_layer};
 use common::*;
 
@@ -85,20 +85,7 @@ fn prepare() -> Workload {
     fs::create_dir_all(bundle.dir.join("rootfs/tmp")).unwrap();
     fs::write(bundle.dir.join("config.json"), serde_json::to_vec_pretty(&bundle.config).unwrap()).unwrap();
     let container_trace = dir.join("container.json");
-    let rec = {
-        let _lock = RuncLock::take();
-        let container = Container { runc: &runc, id: container_id() };
-        run(Command::new(TRAPLINE)
-            .args(["record", "-q", "--container", "-o"])
-            .arg(&container_trace)
-            .arg("--")
-            .arg(&runc)
-            .args(["run", "--bundle"])
-            .arg(bundle.dir.path())
-            .arg(&container.id)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()))
-    };
+    let rec = bundle.record_container(&container_trace, &[]);
     assert_eq!(rec.code(), 0, "recording the probe in runc: {}", describe(&rec));
     assert_eq!(rec.stdout_str(), PLAIN);
     let in_container = profile(&container_trace, "none", &dir.join("container-profile.json"));

@@ -130,6 +130,24 @@ impl Bundle {
         mounts.push(json!({"destination": destination, "type": "bind", "source": source, "options": ["bind"]}));
     }
 
+    /// `trapline record -q --container -o OUT EXTRA... -- runc run --bundle DIR ID`, on the bundle's
+    /// config.json as it is on disk, holding the runc lock.
+    pub fn record_container(&self, out: &Path, extra: &[&str]) -> Finished {
+        let _lock = RuncLock::take();
+        let container = Container { runc: &self.runc, id: container_id() };
+        run(Command::new(env!("CARGO_BIN_EXE_trapline"))
+            .args(["record", "-q", "--container", "-o"])
+            .arg(out)
+            .args(extra)
+            .arg("--")
+            .arg(&self.runc)
+            .args(["run", "--bundle"])
+            .arg(self.dir.path())
+            .arg(&container.id)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()))
+    }
+
     /// Runs the container once, fresh, under `seccomp` as `linux.seccomp` (none when `None`).
     pub fn run(&self, seccomp: Option<&Value>) -> Finished {
         let mut config = self.config.clone();
