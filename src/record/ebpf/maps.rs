@@ -169,21 +169,21 @@ pub fn drain(
             ids.insert(key_bytes, sink.calls(classified.key, key.tgid, exe, classified.raw_high, count));
         }
     }
+    // Deleted once read, after the walk: deleting while a map's keys are walked may make the walk skip some.
+    let mut done = Vec::new();
     for key_bytes in results.keys() {
         let (Some(key), Some(count)) = (result_key::from_bytes(&key_bytes), lookup_u64(results, &key_bytes)) else {
             continue;
         };
         let Some(&class) = ids.get(key.class.as_bytes()) else { continue };
         sink.results(class, -key.errno, key.errno != 0, count);
+        done.push(key_bytes);
     }
     if only.is_some() {
-        // Deleted once read: deleting while a map's keys are walked may make the walk skip some.
-        let done: Vec<Vec<u8>> = results
-            .keys()
-            .filter(|k| result_key::from_bytes(k).is_some_and(|key| ids.contains_key(key.class.as_bytes())))
-            .collect();
-        for key_bytes in done.iter().chain(ids.keys()) {
+        for key_bytes in &done {
             let _ = results.delete(key_bytes);
+        }
+        for key_bytes in ids.keys() {
             let _ = classes.delete(key_bytes);
         }
     }

@@ -457,18 +457,20 @@ impl Tracer<'_> {
         // At an entry stop, trapline's own filter has not run yet: what it would answer says whether the call
         // is one to record (with --known, the calls the profile allows are not), and the task's filters say
         // whether the kernel will deny it.
-        let data = SeccompData {
-            nr: info.nr() as u32,
-            arch: info.arch,
-            instruction_pointer: info.instruction_pointer,
-            args: info.args(),
-        };
-        let traced =
-            !through || seccomp::run(self.own_filter, &data) & libc::SECCOMP_RET_ACTION_FULL == libc::SECCOMP_RET_TRACE;
-        let verdict = match verdict {
-            Some(known) => Some(known),
-            None if through && traced => self.verdict(pid, &data).filter(|v| seccomp::denies(*v)),
-            None => None,
+        let (traced, verdict) = match verdict {
+            Some(known) => (true, Some(known)),
+            None if through => {
+                let data = SeccompData {
+                    nr: info.nr() as u32,
+                    arch: info.arch,
+                    instruction_pointer: info.instruction_pointer,
+                    args: info.args(),
+                };
+                let traced =
+                    seccomp::run(self.own_filter, &data) & libc::SECCOMP_RET_ACTION_FULL == libc::SECCOMP_RET_TRACE;
+                (traced, if traced { self.verdict(pid, &data).filter(|v| seccomp::denies(*v)) } else { None })
+            }
+            None => (true, None),
         };
         let task = self.tasks.get_mut(&pid).expect("adopted");
         if !traced {
