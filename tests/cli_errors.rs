@@ -140,6 +140,10 @@ fn usage_errors_exit_2() {
         &["record", "--no-such-flag", "--", "true"],
         &["record", "--results", "bogus", "--", "true"],
         &["record", "--backend", "bogus", "--", "true"],
+        &["record", "--duration", "5", "--", "true"],
+        &["record", "--cgroup", "/sys/fs/cgroup", "--", "true"],
+        &["record", "--backend", "ptrace", "--cgroup", "/sys/fs/cgroup"],
+        &["agent", "--out", "traces"],
         &["no-such-subcommand"],
     ] {
         let out = run(trapline(dir.path()).args(args));

@@ -147,6 +147,9 @@ fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
     if backend != BackendKind::Ebpf && args.cgroup.is_some() {
         anyhow::bail!("--cgroup needs --backend ebpf");
     }
+    if args.duration.is_some() && args.cgroup.is_none() {
+        anyhow::bail!("--duration needs --cgroup PATH (a command runs until it ends)");
+    }
     let known = match &args.known {
         Some(path) => Some((path.clone(), known_filter(path)?)),
         None => None,
