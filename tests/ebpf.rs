@@ -156,8 +156,10 @@ fn without_the_privileges_it_says_what_is_missing_in_one_line() {
     if !ebpf_or_skip("ebpf_unprivileged") {
         return;
     }
-    let dir = TempDir::new("ebpf-noperm");
-    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    // Under the system's temporary directory, which the unprivileged user can reach wherever the tests run.
+    let dir = std::env::temp_dir().join(format!("trapline-ebpf-noperm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let out = run(Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])
         .arg(TRAPLINE)
@@ -171,6 +173,7 @@ fn without_the_privileges_it_says_what_is_missing_in_one_line() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("CAP_BPF") && stderr.contains("--backend ptrace"), "{stderr}");
     assert!(!dir.join("t.json").exists());
+    let _ = std::fs::remove_dir(&dir);
 }
 
 /// What a seccomp filter denies never reaches the tracepoints (they come after seccomp): a workload that loads

@@ -59,7 +59,10 @@ impl Output {
             let file = fs::OpenOptions::new().write(true).open(path).map_err(unwritable)?;
             return output(Target::InPlace(file));
         }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        // Only a directory that is really missing: one trapline may not look into is reported by the write itself,
+        // with the permission error.
+        let missing = |d: &Path| d.metadata().is_err_and(|e| e.kind() == io::ErrorKind::NotFound);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && missing(d)) {
             return Err(WriteError::NoDirectory { path: path.to_path_buf(), dir: dir.to_path_buf() });
         }
         let probe = temp_path(path);
