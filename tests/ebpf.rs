@@ -1,5 +1,5 @@
 //! `record --backend ebpf` against the ptrace backend as the oracle: the same programs (fork and exec,
-//! hundreds of threads, 32-bit calls, the GPU rig's device requests) give the same call classes, counted the
+//! hundreds of threads, 32-bit calls and their arguments, the GPU rig's device requests and RM commands) give the same call classes, counted the
 //! same, from the kernel's per-class counters. Without the privileges to load programs it says so in one line.
 
 mod common;
@@ -29,17 +29,12 @@ fn ebpf_or_skip(test: &str) -> bool {
     false
 }
 
-/// A class as both backends can see it: syscall, arch, the argument registers, what the fd was. (Values
-/// behind pointers, such as the NVIDIA RM command, are the ptrace backend's alone.)
+/// A class as both backends see it: syscall, arch, the argument values (those behind pointers too: clone3's
+/// flags, the NVIDIA RM command or class), what the fd was.
 fn identity(class: &Value) -> String {
-    let args: Vec<&Value> = class["args"].as_array().unwrap().iter().filter(|a| !a["index"].is_null()).collect();
-    format!(
-        "{} {} {:?} {}",
-        class["arch"],
-        class["syscall"],
-        args.iter().map(|a| &a["value"]).collect::<Vec<_>>(),
-        class["fd"]
-    )
+    let args: Vec<(&Value, &Value)> =
+        class["args"].as_array().unwrap().iter().map(|a| (&a["value"], &a["unreadable"])).collect();
+    format!("{} {} {:?} {}", class["arch"], class["syscall"], args, class["fd"])
 }
 
 fn counts(trace: &Value) -> BTreeMap<String, u64> {
@@ -121,6 +116,28 @@ fn thirty_two_bit_calls_are_counted_by_their_own_table() {
     assert_eq!(i386.get("getppid"), Some(&1), "{i386:?}");
 }
 
+/// The arguments of 32-bit calls come from i386's registers (ebx, ecx, edx, ...): an ioctl's request and its
+/// fd's device, a socket's domain, as the ptrace backend keys them.
+#[test]
+fn thirty_two_bit_calls_are_classed_by_their_arguments() {
+    if !ebpf_or_skip("ebpf_int80_args") {
+        return;
+    }
+    let exe = fixture("int80_args");
+    let (ptrace, ebpf) = record_both(&[exe.to_str().unwrap()]);
+    let i386 = |t: &Value| -> BTreeMap<String, u64> {
+        counts(t).into_iter().filter(|(identity, _)| identity.starts_with("\"i386\"")).collect()
+    };
+    let (ebpf_i386, ptrace_i386) = (i386(&ebpf), i386(&ptrace));
+    assert!(
+        ebpf_i386.keys().any(|k| k.contains("ioctl") && k.contains("0x5401") && k.contains("/dev/null")),
+        "{ebpf_i386:?}"
+    );
+    assert!(ebpf_i386.keys().any(|k| k.contains("socket") && k.contains("\"0x1\"")), "{ebpf_i386:?}");
+    assert_eq!(ebpf_i386, ptrace_i386);
+    assert_eq!(counts(&ebpf), counts(&ptrace));
+}
+
 #[test]
 fn the_gpu_rigs_device_requests_are_named_by_device() {
     if !ebpf_or_skip("ebpf_gpu_rig") || !rig_or_skip("ebpf_gpu_rig") {
@@ -148,6 +165,9 @@ fn the_gpu_rigs_device_requests_are_named_by_device() {
     assert!(ebpf_ioctls.keys().any(|k| k.contains("/dev/nvidiactl")), "{ebpf_ioctls:?}");
     assert!(ebpf_ioctls.keys().any(|k| k.contains("/dev/nvidia-uvm")), "{ebpf_ioctls:?}");
     assert!(ebpf_ioctls.keys().any(|k| k.contains("/dev/kfd")), "{ebpf_ioctls:?}");
+    // The RM control command and the class allocated, read in the kernel from the struct behind the pointer.
+    assert!(ebpf_ioctls.keys().any(|k| k.contains("\"0x20800102\"")), "GPU_GET_INFO_V2: {ebpf_ioctls:?}");
+    assert!(ebpf_ioctls.keys().any(|k| k.contains("\"0xcbc0\"")), "HOPPER_COMPUTE_A: {ebpf_ioctls:?}");
     assert_eq!(ebpf_ioctls, ptrace_ioctls);
 }
 

@@ -4,7 +4,8 @@
 #define TRAPLINE_INTERFACE_H
 
 #define NO_ARG 0xff
-/* Syscall numbers the rows table covers (x86_64's are below 512). */
+/* Syscall numbers the rows table covers per arch (x86_64's and i386's are below 512): the native rows, then
+ * the 32-bit (compat) ones. */
 #define MAX_NR 512
 #define NAME_LEN 64
 /* A name of NAME_LEN bytes, held as words so that the generated Rust types stay plain arrays of integers. */
@@ -24,7 +25,9 @@ struct row {
 	u8 result;
 	/* execve and execveat: trapline's launcher becomes the workload here, and its calls count from here. */
 	u8 exec;
-	u8 pad;
+	/* ioctl: NVIDIA's RM_CONTROL and RM_ALLOC name what they ask for (the control command, the class
+	 * allocated) in the struct the third argument points at; the kernel side reads that word. */
+	u8 rm_detail;
 };
 
 struct class_key {
@@ -41,8 +44,15 @@ struct class_key {
 	name_t parent;
 	/* 1 when the call came through the 32-bit entry (i386). */
 	u8 compat;
-	u8 pad;
+	/* What `detail` holds: DETAIL_NONE, DETAIL_VALUE, or DETAIL_UNREADABLE (the word could not be read). */
+	u8 detail_state;
+	u16 pad;
+	u32 detail;
 };
+
+#define DETAIL_NONE 0
+#define DETAIL_VALUE 1
+#define DETAIL_UNREADABLE 2
 
 struct result_key {
 	struct class_key class;

@@ -16,6 +16,9 @@ typedef __s64 s64;
 
 /* x86_64's saved user registers; the ___trapline suffix keeps it apart from the UAPI struct of the same name. */
 struct pt_regs___trapline {
+	unsigned long bx;
+	unsigned long cx;
+	unsigned long bp;
 	unsigned long di;
 	unsigned long si;
 	unsigned long dx;

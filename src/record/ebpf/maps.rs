@@ -20,6 +20,9 @@ use crate::trace::model::{FdDesc, Text};
 const NO_ARG: u8 = 0xff;
 /// `MAX_NR` in interface.h.
 pub const MAX_NR: u32 = 512;
+/// `DETAIL_VALUE` and `DETAIL_UNREADABLE` in interface.h.
+const DETAIL_VALUE: u8 = 1;
+const DETAIL_UNREADABLE: u8 = 2;
 const S_IFMT: u16 = 0o170000;
 
 /// Marker for the kernel's plain C structs, which are read from and written to map bytes as they are.
@@ -43,36 +46,43 @@ impl Plain for row {}
 impl Plain for class_key {}
 impl Plain for result_key {}
 
-/// Writes what the kernel side must capture for each native syscall: the argument registers its row names,
-/// the fd to describe, and whether to keep the result.
+/// Writes what the kernel side must capture for each syscall, native ones then 32-bit ones: the argument
+/// registers its row names, the fd to describe, and whether to keep the result.
 pub fn fill_rows(map: &dyn MapCore, tables: &SyscallTables) -> io::Result<()> {
-    let arch = Arch::native();
-    for nr in 0..MAX_NR {
-        let entry = tables.get(arch, u64::from(nr));
-        let mut kernel_row = row {
-            arg: [NO_ARG; 2],
-            fd: NO_ARG,
-            anon_flags: NO_ARG,
-            result: u8::from(entry.wants_result),
-            exec: u8::from(matches!(entry.name, Some("execve" | "execveat"))),
-            ..row::default()
-        };
-        if let Some(spec) = entry.row {
-            for (i, arg) in spec.args.iter().take(2).enumerate() {
-                match arg.index {
-                    Some(index) => kernel_row.arg[i] = index,
-                    None => kernel_row.clone3 = 1,
-                }
-            }
-            match spec.fd {
-                Some(FdArg::Always(fd)) => kernel_row.fd = fd,
-                Some(FdArg::UnlessAnonymous { fd, flags }) => (kernel_row.fd, kernel_row.anon_flags) = (fd, flags),
-                None => {}
-            }
+    for (base, arch) in [(0, Arch::native()), (MAX_NR, Arch::I386)] {
+        for nr in 0..MAX_NR {
+            let row = kernel_row(tables, arch, nr);
+            map.update(&(base + nr).to_ne_bytes(), row.as_bytes(), MapFlags::ANY).map_err(io::Error::other)?;
         }
-        map.update(&nr.to_ne_bytes(), kernel_row.as_bytes(), MapFlags::ANY).map_err(io::Error::other)?;
     }
     Ok(())
+}
+
+fn kernel_row(tables: &SyscallTables, arch: Arch, nr: u32) -> row {
+    let entry = tables.get(arch, u64::from(nr));
+    let mut kernel_row = row {
+        arg: [NO_ARG; 2],
+        fd: NO_ARG,
+        anon_flags: NO_ARG,
+        result: u8::from(entry.wants_result),
+        exec: u8::from(matches!(entry.name, Some("execve" | "execveat"))),
+        rm_detail: u8::from(entry.name == Some("ioctl")),
+        ..row::default()
+    };
+    if let Some(spec) = entry.row {
+        for (i, arg) in spec.args.iter().take(2).enumerate() {
+            match arg.index {
+                Some(index) => kernel_row.arg[i] = index,
+                None => kernel_row.clone3 = 1,
+            }
+        }
+        match spec.fd {
+            Some(FdArg::Always(fd)) => kernel_row.fd = fd,
+            Some(FdArg::UnlessAnonymous { fd, flags }) => (kernel_row.fd, kernel_row.anon_flags) = (fd, flags),
+            None => {}
+        }
+    }
+    kernel_row
 }
 
 /// Puts trapline's launcher among the processes the kernel side follows: its calls count from its exec on.
@@ -147,7 +157,7 @@ pub fn drain(
         }
         let arch = if key.compat == 1 { Arch::I386 } else { Arch::native() };
         let mut args = [0u64; 6];
-        if let (0, Some(spec)) = (key.compat, tables.get(arch, u64::from(key.nr)).row) {
+        if let Some(spec) = tables.get(arch, u64::from(key.nr)).row {
             for (i, arg) in spec.args.iter().take(2).enumerate() {
                 if let Some(index) = arg.index {
                     args[usize::from(index)] = key.value[i];
@@ -205,8 +215,12 @@ impl CallSource for Captured<'_> {
     }
 
     fn read_u32(&mut self, _addr: u64) -> io::Result<u32> {
-        // The NVIDIA RM command behind an ioctl's pointer is not read in the kernel (yet).
-        Err(io::Error::from_raw_os_error(libc::ENODATA))
+        // The one word classification reads: the NVIDIA RM command or class, read in the kernel.
+        match self.key.detail_state {
+            DETAIL_VALUE => Ok(self.key.detail),
+            DETAIL_UNREADABLE => Err(io::Error::from_raw_os_error(libc::EFAULT)),
+            _ => Err(io::Error::from_raw_os_error(libc::ENOSYS)),
+        }
     }
 
     fn read_u64(&mut self, _addr: u64) -> io::Result<u64> {

@@ -4,8 +4,8 @@
 //!
 //! A class is formed as the ptrace backend forms it (the decoder rows say which argument registers, and the
 //! kernel side describes the fd behind ioctl and mmap from the task's file table). What it cannot see: calls
-//! a seccomp filter denied (the tracepoints come after seccomp), arguments of 32-bit calls, and what lies behind
-//! pointers but clone3's flags (the NVIDIA RM command, for one).
+//! a seccomp filter denied (the tracepoints come after seccomp). Behind pointers it reads what the ptrace backend
+//! reads: clone3's flags and the NVIDIA RM command or class.
 
 mod maps;
 pub mod node;
@@ -22,6 +22,9 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 
 use super::launcher::{self, ChildFailure, Launch};
 use super::{Backend, RecordError, RunEnd, procfs, signals};
+use crate::decode::gpu::nvidia::{
+    NV_ESC_RM_ALLOC, NV_ESC_RM_CONTROL, NVOS21_64_HCLASS_OFFSET, NVOS54_CMD_OFFSET, TYPE_F,
+};
 use crate::decode::table::SyscallTables;
 use crate::observe::exit_of;
 use crate::trace::EventSink;
@@ -127,19 +130,10 @@ impl Session<'_> {
         exe_of: &dyn Fn(u32, Option<Vec<u8>>) -> Text,
         drive: impl FnOnce(&skel::TraplineSkel<'_>, &dyn Fn()) -> Result<crate::trace::model::Exit, RecordError>,
     ) -> Result<RunEnd, RecordError> {
-        if !Path::new("/sys/kernel/btf/vmlinux").exists() {
-            return Err(EbpfError::NoBtf.into());
-        }
-        // libbpf's own messages would be lines besides trapline's one: what failed is in the error.
-        libbpf_rs::set_print(None);
-        let load = |step| move |error| RecordError::from(EbpfError::Load { step, error });
         let mut object = MaybeUninit::uninit();
-        let open = TraplineSkelBuilder::default().open(&mut object).map_err(load("open"))?;
-        let mut skel = open.load().map_err(load("load"))?;
-        maps::fill_rows(&skel.maps.rows, self.tables).map_err(RecordError::Wait)?;
-        maps::set_cgroup(&skel.maps.cgroup, self.cgroup).map_err(RecordError::Wait)?;
-        skel.attach().map_err(load("attach"))?;
+        let skel = load(&mut object, self.tables, self.cgroup)?;
 
+        let failed = |step| move |error| RecordError::from(EbpfError::Load { step, error });
         let execs: std::cell::RefCell<Vec<(u32, Vec<u8>)>> = Default::default();
         let mut ring = RingBufferBuilder::new();
         ring.add(&skel.maps.execs, |data: &[u8]| {
@@ -148,8 +142,8 @@ impl Session<'_> {
             }
             0
         })
-        .map_err(load("read the exec events of"))?;
-        let ring = ring.build().map_err(load("read the exec events of"))?;
+        .map_err(failed("read the exec events of"))?;
+        let ring = ring.build().map_err(failed("read the exec events of"))?;
         let exit = drive(&skel, &|| {
             let _ = ring.poll(Duration::from_millis(20));
         })?;
@@ -190,6 +184,34 @@ impl Session<'_> {
             lost: (!lost.is_empty()).then(|| format!("the kernel side lost {}", lost.join(", "))),
         })
     }
+}
+
+/// Loads the programs and attaches them, following the cgroup `cgroup` (its v2 id, or [`maps::NEW_CGROUPS`]),
+/// or with 0 the processes put among the targets.
+fn load<'o>(
+    object: &'o mut MaybeUninit<libbpf_rs::OpenObject>,
+    tables: &SyscallTables,
+    cgroup: u64,
+) -> Result<skel::TraplineSkel<'o>, RecordError> {
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        return Err(EbpfError::NoBtf.into());
+    }
+    // libbpf's own messages would be lines besides trapline's one: what failed is in the error.
+    libbpf_rs::set_print(None);
+    let failed = |step| move |error| RecordError::from(EbpfError::Load { step, error });
+    let mut open = TraplineSkelBuilder::default().open(object).map_err(failed("open"))?;
+    if let Some(rodata) = open.maps.rodata_data.as_deref_mut() {
+        rodata.rm_type = u32::from(TYPE_F);
+        rodata.rm_control_nr = u32::from(NV_ESC_RM_CONTROL);
+        rodata.rm_control_offset = NVOS54_CMD_OFFSET as u32;
+        rodata.rm_alloc_nr = u32::from(NV_ESC_RM_ALLOC);
+        rodata.rm_alloc_offset = NVOS21_64_HCLASS_OFFSET as u32;
+    }
+    let mut skel = open.load().map_err(failed("load"))?;
+    maps::fill_rows(&skel.maps.rows, tables).map_err(RecordError::Wait)?;
+    maps::set_cgroup(&skel.maps.cgroup, cgroup).map_err(RecordError::Wait)?;
+    skel.attach().map_err(failed("attach"))?;
+    Ok(skel)
 }
 
 /// What a process of a followed cgroup runs: its executable while it lives, else its command name in brackets

@@ -11,9 +11,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use libbpf_rs::RingBufferBuilder;
-use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 
-use super::skel::TraplineSkelBuilder;
 use super::{EbpfError, alive_exe, exec_event_in, maps};
 use crate::decode::table::{Results, SyscallTables};
 use crate::files::json::to_json;
@@ -40,18 +38,10 @@ struct Followed {
 pub fn run_node_agent(plan: &NodePlan) -> Result<usize, RecordError> {
     std::fs::create_dir_all(&plan.out).map_err(|error| EbpfError::Out { path: plan.out.clone(), error })?;
     let under = plan.under.as_deref().map(hierarchy_path).transpose()?;
-    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
-        return Err(EbpfError::NoBtf.into());
-    }
-    libbpf_rs::set_print(None);
-    let load = |step| move |error| RecordError::from(EbpfError::Load { step, error });
     let tables = Rc::new(SyscallTables::new(Results::Auto));
     let mut object = MaybeUninit::uninit();
-    let open = TraplineSkelBuilder::default().open(&mut object).map_err(load("open"))?;
-    let mut skel = open.load().map_err(load("load"))?;
-    maps::fill_rows(&skel.maps.rows, &tables).map_err(RecordError::Wait)?;
-    maps::set_cgroup(&skel.maps.cgroup, maps::NEW_CGROUPS).map_err(RecordError::Wait)?;
-    skel.attach().map_err(load("attach"))?;
+    let skel = super::load(&mut object, &tables, maps::NEW_CGROUPS)?;
+    let load = |step| move |error| RecordError::from(EbpfError::Load { step, error });
 
     let events: RefCell<Vec<Event>> = RefCell::default();
     let mut ring = RingBufferBuilder::new();

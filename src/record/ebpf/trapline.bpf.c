@@ -47,7 +47,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MAX_NR);
+	__uint(max_entries, 2 * MAX_NR);
 	__type(key, u32);
 	__type(value, struct row);
 } rows SEC(".maps");
@@ -151,8 +151,21 @@ static __always_inline void add(void *map, const void *key, u32 lost_index)
 		count(&lost, lost_index);
 }
 
-static __always_inline u64 arg(struct pt_regs___trapline *regs, u8 index)
+/* Argument `index` of the call: from the x86_64 syscall registers, or from i386's, whose 32-bit calls take
+ * the low halves (as the kernel's compat entry does). */
+static __always_inline u64 arg(struct pt_regs___trapline *regs, u8 index, u8 compat)
 {
+	if (compat) {
+		switch (index) {
+		case 0: return (u32)BPF_CORE_READ(regs, bx);
+		case 1: return (u32)BPF_CORE_READ(regs, cx);
+		case 2: return (u32)BPF_CORE_READ(regs, dx);
+		case 3: return (u32)BPF_CORE_READ(regs, si);
+		case 4: return (u32)BPF_CORE_READ(regs, di);
+		case 5: return (u32)BPF_CORE_READ(regs, bp);
+		}
+		return 0;
+	}
 	switch (index) {
 	case 0: return BPF_CORE_READ(regs, di);
 	case 1: return BPF_CORE_READ(regs, si);
@@ -162,6 +175,35 @@ static __always_inline u64 arg(struct pt_regs___trapline *regs, u8 index)
 	case 5: return BPF_CORE_READ(regs, r9);
 	}
 	return 0;
+}
+
+/* NVIDIA's frontend requests that name what they ask for in the struct behind their pointer: the request type
+ * and numbers, and where the word sits (trapline sets these from its decoder before loading). */
+const volatile u32 rm_type = 0;
+const volatile u32 rm_control_nr = 0;
+const volatile u32 rm_control_offset = 0;
+const volatile u32 rm_alloc_nr = 0;
+const volatile u32 rm_alloc_offset = 0;
+
+/* For RM_CONTROL and RM_ALLOC, the control command or class the call asks for, as the ptrace backend reads
+ * it from the caller's memory. */
+static __always_inline void read_rm_detail(struct class_key *key, u64 request, u64 params)
+{
+	u32 type = (request >> 8) & 0xff, nr = request & 0xff, offset;
+	if (type != rm_type)
+		return;
+	if (nr == rm_control_nr)
+		offset = rm_control_offset;
+	else if (nr == rm_alloc_nr)
+		offset = rm_alloc_offset;
+	else
+		return;
+	if (bpf_probe_read_user(&key->detail, sizeof(key->detail), (void *)(params + offset)) == 0) {
+		key->detail_state = DETAIL_VALUE;
+	} else {
+		key->detail = 0;
+		key->detail_state = DETAIL_UNREADABLE;
+	}
 }
 
 /* Path components are walked with bpf_loop (one callback the verifier checks once) into a per-CPU scratch
@@ -285,8 +327,8 @@ int BPF_PROG(trapline_enter, struct pt_regs___trapline *regs, long id)
 		key.cgroup = bpf_get_current_cgroup_id();
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
 	key.compat = (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) ? 1 : 0;
-	u32 nr = key.nr;
-	struct row *row = key.compat ? NULL : bpf_map_lookup_elem(&rows, &nr);
+	u32 index = key.nr + (key.compat ? MAX_NR : 0);
+	struct row *row = key.nr < MAX_NR ? bpf_map_lookup_elem(&rows, &index) : NULL;
 	/* trapline's launcher between fork and exec is no part of the workload; its exec is the first call. */
 	if (*state == LAUNCHING) {
 		if (!row || !row->exec)
@@ -296,18 +338,21 @@ int BPF_PROG(trapline_enter, struct pt_regs___trapline *regs, long id)
 	if (row) {
 		for (int i = 0; i < 2; i++) {
 			if (row->arg[i] != NO_ARG)
-				key.value[i] = arg(regs, row->arg[i]);
+				key.value[i] = arg(regs, row->arg[i], key.compat);
 		}
 		if (row->clone3) {
 			u64 flags = 0;
-			bpf_probe_read_user(&flags, sizeof(flags), (void *)arg(regs, 0));
+			bpf_probe_read_user(&flags, sizeof(flags), (void *)arg(regs, 0, key.compat));
 			key.value[0] = flags;
 		}
 		if (row->fd != NO_ARG) {
-			int anonymous = row->anon_flags != NO_ARG && (arg(regs, row->anon_flags) & MAP_ANONYMOUS);
+			int anonymous =
+				row->anon_flags != NO_ARG && (arg(regs, row->anon_flags, key.compat) & MAP_ANONYMOUS);
 			if (!anonymous)
-				describe_fd(&key, arg(regs, row->fd));
+				describe_fd(&key, arg(regs, row->fd, key.compat));
 		}
+		if (row->rm_detail)
+			read_rm_detail(&key, key.value[0], arg(regs, 2, key.compat));
 	}
 	add(&classes, &key, LOST_CLASS);
 	if (followed_cgroup() && !bpf_map_lookup_elem(&comms, &tgid)) {
