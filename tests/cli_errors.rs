@@ -143,6 +143,8 @@ fn usage_errors_exit_2() {
         &["record", "--duration", "5", "--", "true"],
         &["record", "--cgroup", "/sys/fs/cgroup", "--", "true"],
         &["record", "--backend", "ptrace", "--cgroup", "/sys/fs/cgroup"],
+        &["record", "--max-classes", "64", "--", "true"],
+        &["record", "--backend", "ebpf", "--max-classes", "0", "--", "true"],
         &["agent", "--out", "traces"],
         &["no-such-subcommand"],
     ] {

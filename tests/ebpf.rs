@@ -171,6 +171,32 @@ fn the_gpu_rigs_device_requests_are_named_by_device() {
     assert_eq!(ebpf_ioctls, ptrace_ioctls);
 }
 
+/// A workload with more distinct classes than the kernel side has room for: what fits is recorded, what
+/// does not is counted, and the trace says it is incomplete and what to raise. Never silent.
+#[test]
+fn a_full_class_map_is_counted_and_said() {
+    if !ebpf_or_skip("ebpf_map_full") {
+        return;
+    }
+    let exe = fixture("stress_classes");
+    let rec = record_with(&["--backend", "ebpf", "--max-classes", "64"], &[exe.to_str().unwrap(), "500"]);
+    assert_eq!(rec.code(), 0, "{}", rec.out.stderr_str());
+    let run = &rec.trace["runs"][0];
+    assert_eq!(run["complete"], false, "{run}");
+    let why = run["incomplete"].as_str().unwrap();
+    assert!(why.contains("class map was full") && why.contains("--max-classes"), "{why}");
+    let lost: u64 = why.split_whitespace().find_map(|w| w.parse().ok()).unwrap();
+    let kept = classes(&rec.trace).len() as u64;
+    assert!(kept <= 64, "{kept} classes kept in a map of 64");
+    // Every one of the 500 requests is either in a class or among the lost calls (with the calls after them).
+    let requests: u64 = classes(&rec.trace)
+        .iter()
+        .filter(|c| c["syscall"] == "ioctl" && c["args"][0]["value"].as_str().unwrap().starts_with("0x7a"))
+        .map(count_of)
+        .sum();
+    assert!(requests < 500 && lost + requests >= 500, "{lost} lost + {requests} recorded");
+}
+
 #[test]
 fn without_the_privileges_it_says_what_is_missing_in_one_line() {
     if !ebpf_or_skip("ebpf_unprivileged") {

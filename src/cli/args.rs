@@ -13,6 +13,7 @@ pub use super::values::*;
 use crate::files::output::STDIO;
 use crate::profile::deploy::{self, Format};
 use crate::profile::generate::ProfilePlan;
+use crate::record::ebpf::DEFAULT_MAX_CLASSES;
 use crate::record::progress::Progress;
 
 use super::options::{CacheArg, GroupArg, probability};
@@ -434,6 +435,12 @@ pub struct AgentArgs {
     #[arg(long, value_name = "DIR")]
     pub under: Option<PathBuf>,
 
+    /// With --backend ebpf: room in the kernel for this many distinct call classes across the containers
+    /// recording at once (and as many results). What does not fit is counted, and the traces it belonged to
+    /// are marked incomplete.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CLASSES, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_classes: u32,
+
     /// The directory to write one Trace per container into (`ID.json`, or `POD-CONTAINER-ID.json` for
     /// Kubernetes pods).
     #[arg(long, value_name = "DIR")]
@@ -508,6 +515,12 @@ pub struct RecordArgs {
     /// With --cgroup: stop recording after this many seconds.
     #[arg(long, value_name = "SECS", requires = "cgroup")]
     pub duration: Option<u64>,
+
+    /// With --backend ebpf: room in the kernel for this many distinct call classes (and as many results;
+    /// default 65536). A workload with more is recorded as far as they fit, and the trace is marked incomplete
+    /// with how many calls were lost.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_classes: Option<u32>,
 
     /// The command to run, after `--`.
     #[arg(last = true, required_unless_present = "cgroup", value_name = "COMMAND")]

@@ -31,6 +31,7 @@ use crate::profile::lint;
 use crate::profile::reachable;
 use crate::profile::read::read_profile;
 use crate::record::agent::{AgentPlan, run_agent};
+use crate::record::ebpf::DEFAULT_MAX_CLASSES;
 use crate::record::ebpf::node::{NodePlan, run_node_agent};
 use crate::record::enforce::Enforcement;
 use crate::record::{self, BackendKind, RecordError, RecordPlan, signals};
@@ -117,7 +118,8 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         Command::Agent(args) => {
             match (args.backend, args.socket) {
                 (AgentBackendArg::Ebpf, _) => {
-                    let written = run_node_agent(&NodePlan { out: args.out, under: args.under })?;
+                    let plan = NodePlan { out: args.out, under: args.under, max_classes: args.max_classes };
+                    let written = run_node_agent(&plan)?;
                     say(format_args!("agent stopped; {written} trace(s) written"));
                 }
                 (AgentBackendArg::Notify, Some(socket)) => {
@@ -144,8 +146,8 @@ fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
     if backend != BackendKind::Ptrace && (args.known.is_some() || args.container) {
         anyhow::bail!("--known and --container need --backend ptrace");
     }
-    if backend != BackendKind::Ebpf && args.cgroup.is_some() {
-        anyhow::bail!("--cgroup needs --backend ebpf");
+    if backend != BackendKind::Ebpf && (args.cgroup.is_some() || args.max_classes.is_some()) {
+        anyhow::bail!("--cgroup and --max-classes need --backend ebpf");
     }
     if args.duration.is_some() && args.cgroup.is_none() {
         anyhow::bail!("--duration needs --cgroup PATH (a command runs until it ends)");
@@ -164,6 +166,7 @@ fn run_record(args: RecordArgs) -> anyhow::Result<Verdict> {
         container: args.container,
         call_sites: !args.no_call_sites,
         cgroup: args.cgroup.map(|path| (path, args.duration.map(std::time::Duration::from_secs))),
+        max_classes: args.max_classes.unwrap_or(DEFAULT_MAX_CLASSES),
     };
     let output = Output::prepare(&args.output)?;
     let trace = record::record(&plan)?;

@@ -64,6 +64,7 @@ pub fn run_runtime(args: RuntimeArgs) -> anyhow::Result<Verdict> {
         call_sites: !args.no_call_sites,
         progress: record::progress::Progress::default(),
         cgroup: None,
+        max_classes: record::ebpf::DEFAULT_MAX_CLASSES,
     };
     if created.verb == "run" {
         let trace = record::record(&plan)?;

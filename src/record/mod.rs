@@ -69,6 +69,8 @@ pub struct RecordPlan {
     pub progress: progress::Progress,
     /// Record a running cgroup (its directory), for at most this long, instead of starting `command`.
     pub cgroup: Option<(PathBuf, Option<std::time::Duration>)>,
+    /// The eBPF backend's room for distinct call classes in the kernel.
+    pub max_classes: u32,
 }
 
 impl RecordPlan {
@@ -85,6 +87,7 @@ impl RecordPlan {
             call_sites: true,
             progress: progress::Progress::default(),
             cgroup: None,
+            max_classes: ebpf::DEFAULT_MAX_CLASSES,
         }
     }
 }
@@ -236,7 +239,7 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
     }
     let end = match plan.backend {
         BackendKind::Notify => notify::NotifyBackend::new(tables, plan.call_sites).run(&launch, &mut aggregator)?,
-        BackendKind::Ebpf => ebpf::EbpfBackend::new(tables).run(&launch, &mut aggregator)?,
+        BackendKind::Ebpf => ebpf::EbpfBackend::new(tables, plan.max_classes).run(&launch, &mut aggregator)?,
         BackendKind::Ptrace => {
             let backend = match &plan.known {
                 Some((_, filter)) => ptrace::PtraceBackend::with_filter(tables, filter.clone()),
@@ -281,7 +284,7 @@ fn record_cgroup(
         ..Run::new(run_id(started_at), plan.backend.into(), plan.results, started_at)
     };
     let mut aggregator = Aggregator::new(Rc::clone(&tables), start);
-    let end = ebpf::EbpfBackend::new(tables).record_cgroup(cgroup, duration, &mut aggregator)?;
+    let end = ebpf::EbpfBackend::new(tables, plan.max_classes).record_cgroup(cgroup, duration, &mut aggregator)?;
     let incomplete = match signals::interrupted_by() {
         Some(signal) => format!("trapline received {}; a running cgroup was recorded from", signal_name(signal)),
         None => "a running cgroup was recorded from".to_string(),

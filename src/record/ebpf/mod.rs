@@ -33,7 +33,10 @@ use crate::trace::model::{Exit, Filters, Text};
 use skel::TraplineSkelBuilder;
 
 /// Indexes of the kernel side's `lost` counters (interface.h).
-const LOST: [&str; 4] = ["calls (the class map was full)", "results", "processes", "exec events"];
+const LOST: [&str; 4] = ["calls (the class map was full: raise --max-classes)", "results", "processes", "exec events"];
+
+/// Room for distinct call classes in the kernel, unless --max-classes says otherwise.
+pub const DEFAULT_MAX_CLASSES: u32 = 65536;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EbpfError {
@@ -52,11 +55,12 @@ pub enum EbpfError {
 
 pub struct EbpfBackend {
     tables: Rc<SyscallTables>,
+    max_classes: u32,
 }
 
 impl EbpfBackend {
-    pub fn new(tables: Rc<SyscallTables>) -> EbpfBackend {
-        EbpfBackend { tables }
+    pub fn new(tables: Rc<SyscallTables>, max_classes: u32) -> EbpfBackend {
+        EbpfBackend { tables, max_classes }
     }
 
     /// Records the processes of a running cgroup (a container, by its cgroup v2 directory) until it has no
@@ -70,7 +74,7 @@ impl EbpfBackend {
         let id = cgroup_id(path)?;
         let procs = path.join("cgroup.procs");
         let occupied = || std::fs::read(&procs).is_ok_and(|pids| pids.iter().any(u8::is_ascii_digit));
-        let session = Session { tables: &self.tables, cgroup: id };
+        let session = Session { tables: &self.tables, cgroup: id, max_classes: self.max_classes };
         session.run(sink, &|tgid, comm| alive_exe(tgid, comm), |_, poll| {
             signals::forward_to(0);
             let start = Instant::now();
@@ -92,7 +96,7 @@ impl Backend for EbpfBackend {
     fn run(self, launch: &Launch, sink: &mut dyn EventSink) -> Result<RunEnd, RecordError> {
         let path = std::fs::canonicalize(&launch.path).unwrap_or_else(|_| launch.path.clone());
         let first = Text::from_os(path.as_os_str());
-        let session = Session { tables: &self.tables, cgroup: 0 };
+        let session = Session { tables: &self.tables, cgroup: 0, max_classes: self.max_classes };
         session.run(sink, &|_, _| first.clone(), |skel, poll| {
             // The launcher loads no filter: the workload runs as it would without trapline.
             let child = launcher::spawn(launch, &[], false)?;
@@ -118,6 +122,7 @@ impl Backend for EbpfBackend {
 struct Session<'t> {
     tables: &'t SyscallTables,
     cgroup: u64,
+    max_classes: u32,
 }
 
 impl Session<'_> {
@@ -131,7 +136,7 @@ impl Session<'_> {
         drive: impl FnOnce(&skel::TraplineSkel<'_>, &dyn Fn()) -> Result<crate::trace::model::Exit, RecordError>,
     ) -> Result<RunEnd, RecordError> {
         let mut object = MaybeUninit::uninit();
-        let skel = load(&mut object, self.tables, self.cgroup)?;
+        let skel = load(&mut object, self.tables, self.cgroup, self.max_classes)?;
 
         let failed = |step| move |error| RecordError::from(EbpfError::Load { step, error });
         let execs: std::cell::RefCell<Vec<(u32, Vec<u8>)>> = Default::default();
@@ -187,11 +192,12 @@ impl Session<'_> {
 }
 
 /// Loads the programs and attaches them, following the cgroup `cgroup` (its v2 id, or [`maps::NEW_CGROUPS`]),
-/// or with 0 the processes put among the targets.
+/// or with 0 the processes put among the targets, with room for `max_classes` classes.
 fn load<'o>(
     object: &'o mut MaybeUninit<libbpf_rs::OpenObject>,
     tables: &SyscallTables,
     cgroup: u64,
+    max_classes: u32,
 ) -> Result<skel::TraplineSkel<'o>, RecordError> {
     if !Path::new("/sys/kernel/btf/vmlinux").exists() {
         return Err(EbpfError::NoBtf.into());
@@ -206,6 +212,9 @@ fn load<'o>(
         rodata.rm_control_offset = NVOS54_CMD_OFFSET as u32;
         rodata.rm_alloc_nr = u32::from(NV_ESC_RM_ALLOC);
         rodata.rm_alloc_offset = NVOS21_64_HCLASS_OFFSET as u32;
+    }
+    for map in [&mut open.maps.classes, &mut open.maps.results] {
+        map.set_max_entries(max_classes).map_err(failed("size the maps of"))?;
     }
     let mut skel = open.load().map_err(failed("load"))?;
     maps::fill_rows(&skel.maps.rows, tables).map_err(RecordError::Wait)?;

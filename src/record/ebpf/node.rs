@@ -25,13 +25,17 @@ pub struct NodePlan {
     pub out: PathBuf,
     /// Only cgroups below this one (a cgroup v2 directory) get a trace.
     pub under: Option<PathBuf>,
+    /// Room for distinct call classes in the kernel, across the cgroups recording at once.
+    pub max_classes: u32,
 }
 
-/// A cgroup the agent follows: its path in the cgroup hierarchy, and when it appeared.
+/// A cgroup the agent follows: its path in the cgroup hierarchy, when it appeared, and how many calls the
+/// kernel side had lost by then (the counters are shared by every cgroup).
 struct Followed {
     path: String,
     since: (SystemTime, Instant),
     exes: Vec<(u32, Vec<u8>)>,
+    lost_before: u64,
 }
 
 /// Records until SIGINT or SIGTERM. Returns how many traces it wrote.
@@ -40,7 +44,8 @@ pub fn run_node_agent(plan: &NodePlan) -> Result<usize, RecordError> {
     let under = plan.under.as_deref().map(hierarchy_path).transpose()?;
     let tables = Rc::new(SyscallTables::new(Results::Auto));
     let mut object = MaybeUninit::uninit();
-    let skel = super::load(&mut object, &tables, maps::NEW_CGROUPS)?;
+    let skel = super::load(&mut object, &tables, maps::NEW_CGROUPS, plan.max_classes)?;
+    let lost_so_far = || (0..super::LOST.len() as u32).map(|i| maps::counter(&skel.maps.lost, i)).sum::<u64>();
     let load = |step| move |error| RecordError::from(EbpfError::Load { step, error });
 
     let events: RefCell<Vec<Event>> = RefCell::default();
@@ -79,6 +84,15 @@ pub fn run_node_agent(plan: &NodePlan) -> Result<usize, RecordError> {
         if !wanted || aggregator.syscalls() == 0 {
             return Ok(false);
         }
+        let lost = lost_so_far() - cgroup.lost_before;
+        let incomplete = incomplete.or_else(|| {
+            (lost > 0).then(|| {
+                format!(
+                    "the kernel side lost {lost} calls, results or events while it ran (a full map: raise \
+                     --max-classes)"
+                )
+            })
+        });
         let run = Run {
             command: vec![Text::from(cgroup.path.as_str())],
             totals: Totals { processes: drained.processes, threads: drained.processes, ..Totals::default() },
@@ -98,7 +112,7 @@ pub fn run_node_agent(plan: &NodePlan) -> Result<usize, RecordError> {
             match event {
                 Event::Created { id, path } => {
                     let since = (SystemTime::now(), Instant::now());
-                    followed.insert(id, Followed { path, since, exes: Vec::new() });
+                    followed.insert(id, Followed { path, since, exes: Vec::new(), lost_before: lost_so_far() });
                 }
                 Event::Exec { tgid, cgroup, path } => {
                     if let Some(followed) = followed.get_mut(&cgroup) {
