@@ -291,9 +291,74 @@ fn a_running_cgroup_is_recorded_until_it_is_empty() {
     assert!(exes.contains("[sleep]"), "a process gone before the maps were read is named by its command: {exes:?}");
 }
 
+/// A node agent started by a test, its stderr in a log the failure messages show.
+struct Agent {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Agent {
+    /// Starts `trapline agent --backend ebpf ARGS...` and waits until it records.
+    fn start(dir: &TempDir, args: &[&std::ffi::OsStr]) -> Agent {
+        let log = dir.join(format!("agent-{}.log", std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos()));
+        let child = Command::new(TRAPLINE)
+            .args(["agent", "--backend", "ebpf"])
+            .args(args)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let agent = Agent { child, log };
+        agent.until("the agent did not start", &|| agent.log().contains("recording new cgroups"));
+        agent
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits up to a minute for `done`, else fails with `what` and the agent's log.
+    fn until(&self, what: &str, done: &dyn Fn() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "{what}; agent log:\n{}", self.log());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    fn rss_kb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap().to_string();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    fn kill(mut self, signal: libc::c_int) -> std::process::ExitStatus {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+        self.child.wait().unwrap()
+    }
+}
+
+/// Runs `/bin/true` in a new cgroup `name` below `parent`, which is removed once it has ended.
+fn job_in_cgroup(parent: &Path, name: &str) {
+    let cgroup = parent.join(name);
+    std::fs::create_dir(&cgroup).unwrap();
+    let status = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("echo $$ > {}/cgroup.procs && exec /bin/true", cgroup.display()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::remove_dir(&cgroup).unwrap();
+}
+
+fn files_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |d| d.count())
+}
+
 /// The node agent: one trace per cgroup created while it runs (each container a runtime starts has one),
 /// written when the cgroup is removed; its memory stays flat over hundreds of short-lived cgroups; killed with
-/// SIGKILL it loses no trace of a cgroup that had ended, and leaves nothing loaded in the kernel.
+/// SIGKILL it loses no trace of a cgroup that had ended and leaves nothing loaded in the kernel; restarted, it
+/// records the cgroups created from then on.
 #[test]
 fn the_node_agent_writes_one_trace_per_cgroup_and_stays_flat() {
     if !ebpf_or_skip("ebpf_node_agent") {
@@ -307,74 +372,115 @@ fn the_node_agent_writes_one_trace_per_cgroup_and_stays_flat() {
     let parent = mount.join(format!("trapline-agent-{}", std::process::id()));
     std::fs::create_dir(&parent).unwrap();
     let out = TempDir::new("ebpf-agent");
-    let log = out.join("agent.log");
-    let mut agent = Command::new(TRAPLINE)
-        .args(["agent", "--backend", "ebpf", "--out"])
-        .arg(out.join("traces"))
-        .arg("--under")
-        .arg(&parent)
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let until = |what: &str, done: &dyn Fn() -> bool| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while !done() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{what}; agent log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    };
-    until("the agent did not start", &|| {
-        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("recording new cgroups"))
-    });
-    let rss = || -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", agent.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap().to_string();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    };
+    let traces = out.join("traces");
+    let args = [std::ffi::OsStr::new("--out"), traces.as_os_str(), "--under".as_ref(), parent.as_os_str()];
+    let agent = Agent::start(&out, &args);
     const JOBS: usize = 200;
     let mut rss_early = 0;
     for job in 0..JOBS {
-        let cgroup = parent.join(format!("job{job}"));
-        std::fs::create_dir(&cgroup).unwrap();
-        let status = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(format!("echo $$ > {}/cgroup.procs && exec /bin/true", cgroup.display()))
-            .status()
-            .unwrap();
-        assert!(status.success());
-        std::fs::remove_dir(&cgroup).unwrap();
+        job_in_cgroup(&parent, &format!("job{job}"));
         if job == 49 {
-            let traces = out.join("traces");
-            until("the first 50 traces were not written", &|| {
-                std::fs::read_dir(&traces).is_ok_and(|d| d.count() >= 50)
-            });
-            rss_early = rss();
+            agent.until("the first 50 traces were not written", &|| files_in(&traces) >= 50);
+            rss_early = agent.rss_kb();
         }
     }
-    let traces = out.join("traces");
-    until("not every cgroup got its trace", &|| std::fs::read_dir(&traces).is_ok_and(|d| d.count() == JOBS));
-    let rss_late = rss();
+    agent.until("not every cgroup got its trace", &|| files_in(&traces) == JOBS);
+    let rss_late = agent.rss_kb();
     assert!(
         rss_late <= rss_early + 8 * 1024,
         "resident size grew from {rss_early} kB to {rss_late} kB over {JOBS} cgroups"
     );
 
     // SIGKILL: nothing to clean up in trapline, and the kernel drops its programs with its last fd.
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(agent.id() as i32, libc::SIGKILL) };
-    agent.wait().unwrap();
-    let _ = std::fs::remove_dir(&parent);
-    assert_eq!(std::fs::read_dir(&traces).unwrap().count(), JOBS, "a trace was lost to the kill");
-    let one = std::fs::read_to_string(
-        traces.join("trapline-agent-".to_string() + &format!("{}_job7.json", std::process::id())),
-    )
-    .unwrap();
+    agent.kill(libc::SIGKILL);
+    assert_eq!(files_in(&traces), JOBS, "a trace was lost to the kill");
+    let one = std::fs::read_to_string(traces.join(format!("trapline-agent-{}_job7.json", std::process::id()))).unwrap();
     let trace: Value = serde_json::from_str(&one).unwrap();
     assert_eq!(trace["runs"][0]["backend"], "ebpf");
     assert!(classes(&trace).iter().any(|c| c["syscall"] == "execve"), "{trace}");
+    no_programs_left();
+
+    // Restarted over the same directory: it records what starts from now on, and keeps what is there.
+    let agent = Agent::start(&out, &args);
+    job_in_cgroup(&parent, "after-restart");
+    agent.until("the restarted agent wrote no trace", &|| files_in(&traces) == JOBS + 1);
+    let status = agent.kill(libc::SIGTERM);
+    assert!(status.success(), "the agent ends cleanly on SIGTERM: {status:?}");
+    let _ = std::fs::remove_dir(&parent);
+    let name = format!("trapline-agent-{}_after-restart.json", std::process::id());
+    let trace: Value = serde_json::from_str(&std::fs::read_to_string(traces.join(name)).unwrap()).unwrap();
+    assert_eq!(trace["runs"][0]["complete"], true, "{}", trace["runs"][0]);
+    no_programs_left();
+}
+
+/// Containers a runtime starts: the agent names each trace by pod, container and id from the runtime's state
+/// (runc's state.json under the given root, and the bundle's Kubernetes annotations), and with --select
+/// writes only those whose annotations match.
+#[test]
+fn the_node_agent_names_containers_from_the_runtimes_state_and_selects_by_annotation() {
+    if !ebpf_or_skip("ebpf_agent_select") {
+        return;
+    }
+    let Some(runc) = common::container::runc_or_skip("ebpf_agent_select") else { return };
+    let Some(mount) = cgroup2_mount() else {
+        assert!(std::env::var_os("TRAPLINE_REQUIRE_EBPF").is_none_or(|v| v != "1"), "no cgroup2 mount");
+        eprintln!("ebpf_agent_select: skipped: no cgroup2 mount");
+        return;
+    };
+    let parent_name = format!("trapline-select-{}", std::process::id());
+    let parent = mount.join(&parent_name);
+    std::fs::create_dir(&parent).unwrap();
+    let dir = TempDir::new("ebpf-agent-select");
+    let (traces, state) = (dir.join("traces"), dir.join("runc-state"));
+    let agent = Agent::start(
+        &dir,
+        &[
+            "--out".as_ref(),
+            traces.as_os_str(),
+            "--under".as_ref(),
+            parent.as_os_str(),
+            "--state-root".as_ref(),
+            state.as_os_str(),
+            "--select".as_ref(),
+            "io.kubernetes.cri.sandbox-namespace=ml".as_ref(),
+        ],
+    );
+    let exe = common::container::static_fixture("exitcode");
+    let mut ids = Vec::new();
+    for (namespace, pod) in [("web", "serve-0"), ("ml", "train-0")] {
+        let mut bundle = common::container::Bundle::new(&runc, &["/exitcode"]);
+        bundle.add_file(&exe, "/exitcode");
+        let id = common::container::container_id();
+        bundle.config["linux"]["cgroupsPath"] = serde_json::json!(format!("/{parent_name}/{id}"));
+        bundle.config["annotations"] = serde_json::json!({
+            "io.kubernetes.cri.sandbox-namespace": namespace,
+            "io.kubernetes.cri.sandbox-name": pod,
+            "io.kubernetes.cri.container-name": "main",
+        });
+        std::fs::write(bundle.dir.join("config.json"), serde_json::to_vec(&bundle.config).unwrap()).unwrap();
+        let ran = run(Command::new(&runc)
+            .arg("--root")
+            .arg(&state)
+            .args(["run", "--bundle"])
+            .arg(bundle.dir.path())
+            .arg(&id)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()));
+        let _ = Command::new(&runc).arg("--root").arg(&state).args(["delete", "-f", &id]).status();
+        assert_eq!(ran.code(), 0, "{}", describe(&ran));
+        ids.push(id);
+    }
+    let wanted = traces.join(format!("train-0-main-{}.json", ids[1]));
+    agent.until("the selected container got no trace named by its pod", &|| wanted.exists());
+    agent.kill(libc::SIGTERM);
+    // runc made the container's cgroups in every hierarchy (v1 controllers too, on a hybrid host).
+    for hierarchy in std::fs::read_dir(mount.parent().unwrap_or(&mount)).unwrap().flatten() {
+        let _ = std::fs::remove_dir(hierarchy.path().join(&parent_name));
+    }
+    let _ = std::fs::remove_dir(&parent);
+    let written: Vec<_> = std::fs::read_dir(&traces).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(written, [wanted.file_name().unwrap()], "only the selected container's trace");
+    let trace: Value = serde_json::from_str(&std::fs::read_to_string(&wanted).unwrap()).unwrap();
+    assert!(classes(&trace).iter().any(|c| c["exes"].to_string().contains("/exitcode")), "{trace}");
     no_programs_left();
 }

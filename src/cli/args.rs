@@ -16,7 +16,7 @@ use crate::profile::generate::ProfilePlan;
 use crate::record::ebpf::DEFAULT_MAX_CLASSES;
 use crate::record::progress::Progress;
 
-use super::options::{CacheArg, GroupArg, probability};
+use super::options::{CacheArg, GroupArg, annotation_selector, probability};
 
 /// Record what a workload asks of the Linux kernel and turn it into the smallest OCI seccomp profile that
 /// still lets it run.
@@ -434,6 +434,19 @@ pub struct AgentArgs {
     /// slice).
     #[arg(long, value_name = "DIR")]
     pub under: Option<PathBuf>,
+
+    /// With --backend ebpf: only containers whose OCI annotations have KEY (equal to VALUE, where given) get a
+    /// trace; repeat to require several. The annotations come from the bundle the runtime's state names:
+    /// containerd's CRI always passes `io.kubernetes.cri.sandbox-namespace`, `-sandbox-name` and
+    /// `-container-name`; a pod's own annotations only where the runtime passes them (containerd's
+    /// `pod_annotations`, CRI-O's `allowed_annotations`).
+    #[arg(long, value_name = "KEY[=VALUE]", value_parser = annotation_selector)]
+    pub select: Vec<(String, Option<String>)>,
+
+    /// With --backend ebpf: a runtime state directory (one subdirectory per container, as runc's `--root`) to
+    /// find containers in, besides /run/runc, /run/crun, /run/docker/runtime-runc/* and /run/containerd/runc/*.
+    #[arg(long, value_name = "DIR")]
+    pub state_root: Vec<PathBuf>,
 
     /// With --backend ebpf: room in the kernel for this many distinct call classes across the containers
     /// recording at once (and as many results). What does not fit is counted, and the traces it belonged to

@@ -118,9 +118,18 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         Command::Agent(args) => {
             match (args.backend, args.socket) {
                 (AgentBackendArg::Ebpf, _) => {
-                    let plan = NodePlan { out: args.out, under: args.under, max_classes: args.max_classes };
+                    let plan = NodePlan {
+                        out: args.out,
+                        under: args.under,
+                        max_classes: args.max_classes,
+                        state_roots: args.state_root,
+                        select: args.select,
+                    };
                     let written = run_node_agent(&plan)?;
                     say(format_args!("agent stopped; {written} trace(s) written"));
+                }
+                (AgentBackendArg::Notify, _) if args.under.is_some() || !args.select.is_empty() => {
+                    anyhow::bail!("--under and --select need --backend ebpf")
                 }
                 (AgentBackendArg::Notify, Some(socket)) => {
                     run_agent(&AgentPlan { socket, out: args.out, call_sites: !args.no_call_sites })?

@@ -52,3 +52,15 @@ impl GroupArg {
         }
     }
 }
+
+/// `--select KEY[=VALUE]`.
+pub fn annotation_selector(text: &str) -> Result<(String, Option<String>), String> {
+    let (key, value) = match text.split_once('=') {
+        Some((key, value)) => (key, Some(value.to_string())),
+        None => (text, None),
+    };
+    if key.is_empty() {
+        return Err("an annotation key is needed before `=` (e.g. io.kubernetes.cri.sandbox-namespace=ml)".into());
+    }
+    Ok((key.to_string(), value))
+}

@@ -7,6 +7,7 @@
 //! a seccomp filter denied (the tracepoints come after seccomp). Behind pointers it reads what the ptrace backend
 //! reads: clone3's flags and the NVIDIA RM command or class.
 
+mod containers;
 mod maps;
 pub mod node;
 mod skel;

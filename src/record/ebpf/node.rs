@@ -12,10 +12,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use libbpf_rs::RingBufferBuilder;
 
+use super::containers::{self, Container};
 use super::{EbpfError, alive_exe, exec_event_in, maps};
 use crate::decode::table::{Results, SyscallTables};
 use crate::files::json::to_json;
 use crate::files::output::Output;
+use crate::record::agent;
 use crate::record::{RecordError, signals};
 use crate::trace::model::{Backend, Exit, Run, Text, Totals};
 use crate::trace::run::run_id;
@@ -27,6 +29,11 @@ pub struct NodePlan {
     pub under: Option<PathBuf>,
     /// Room for distinct call classes in the kernel, across the cgroups recording at once.
     pub max_classes: u32,
+    /// Runtime state directories to look for containers in, besides [`containers::STATE_ROOTS`].
+    pub state_roots: Vec<PathBuf>,
+    /// Only containers whose annotations have each of these keys (with the value, where one is given) get a
+    /// trace; none: every cgroup does.
+    pub select: Vec<(String, Option<String>)>,
 }
 
 /// A cgroup the agent follows: its path in the cgroup hierarchy, when it appeared, and how many calls the
@@ -36,6 +43,17 @@ struct Followed {
     since: (SystemTime, Instant),
     exes: Vec<(u32, Vec<u8>)>,
     lost_before: u64,
+    /// The container a runtime's state names for it, looked for at its first exec (the runtime has written its
+    /// state by then) and, failing that, when it is removed.
+    container: Option<Container>,
+}
+
+impl Followed {
+    fn find_container(&mut self, roots: &[PathBuf]) {
+        if self.container.is_none() {
+            self.container = containers::find(&self.path, roots);
+        }
+    }
 }
 
 /// Records until SIGINT or SIGTERM. Returns how many traces it wrote.
@@ -70,8 +88,14 @@ pub fn run_node_agent(plan: &NodePlan) -> Result<usize, RecordError> {
 
     let mut followed: HashMap<u64, Followed> = HashMap::new();
     let mut written = 0;
-    let write = |id: u64, cgroup: Followed, incomplete: Option<String>| -> Result<bool, RecordError> {
-        let wanted = under.as_ref().is_none_or(|u| cgroup.path.starts_with(u.as_str()));
+    let roots = containers::roots(&plan.state_roots);
+    let write = |id: u64, mut cgroup: Followed, incomplete: Option<String>| -> Result<bool, RecordError> {
+        cgroup.find_container(&roots);
+        let selected = plan
+            .select
+            .iter()
+            .all(|(key, value)| cgroup.container.as_ref().is_some_and(|c| c.has_annotation(key, value.as_deref())));
+        let wanted = selected && under.as_ref().is_none_or(|u| cgroup.path.starts_with(u.as_str()));
         let mut aggregator = Aggregator::new(Rc::clone(&tables), cgroup.since.1);
         let mut exes = HashMap::new();
         for (tgid, path) in cgroup.exes {
@@ -100,7 +124,11 @@ pub fn run_node_agent(plan: &NodePlan) -> Result<usize, RecordError> {
         }
         .ended(Exit { status: -1, signal: None }, cgroup.since.1.elapsed(), incomplete);
         let trace = aggregator.finish(run);
-        let output = Output::prepare(&plan.out.join(format!("{}.json", trace_name(&cgroup.path))))
+        let name = match &cgroup.container {
+            Some(container) => agent::trace_name(&container.id, &container.annotations),
+            None => trace_name(&cgroup.path),
+        };
+        let output = Output::prepare(&plan.out.join(format!("{name}.json")))
             .map_err(|e| RecordError::Wait(std::io::Error::other(e.to_string())))?;
         output.commit(&to_json(&trace)).map_err(|e| RecordError::Wait(std::io::Error::other(e.to_string())))?;
         eprintln!("trapline: {} -> {}", cgroup.path, output.name());
@@ -112,11 +140,13 @@ pub fn run_node_agent(plan: &NodePlan) -> Result<usize, RecordError> {
             match event {
                 Event::Created { id, path } => {
                     let since = (SystemTime::now(), Instant::now());
-                    followed.insert(id, Followed { path, since, exes: Vec::new(), lost_before: lost_so_far() });
+                    let lost_before = lost_so_far();
+                    followed.insert(id, Followed { path, since, exes: Vec::new(), lost_before, container: None });
                 }
                 Event::Exec { tgid, cgroup, path } => {
                     if let Some(followed) = followed.get_mut(&cgroup) {
                         followed.exes.push((tgid, path));
+                        followed.find_container(&roots);
                     }
                 }
                 Event::Removed { id } => {
