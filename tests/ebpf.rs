@@ -116,6 +116,21 @@ fn thirty_two_bit_calls_are_counted_by_their_own_table() {
     assert_eq!(i386.get("getppid"), Some(&1), "{i386:?}");
 }
 
+/// Children forked faster than user space could follow: the kernel side follows each fork as it happens (the
+/// sched_process_fork tracepoint), so every child's call is counted.
+#[test]
+fn a_fork_storm_is_followed_in_the_kernel() {
+    if !ebpf_or_skip("ebpf_fork_storm") {
+        return;
+    }
+    let exe = fixture("stress_forks");
+    let rec = record_with(&["--backend", "ebpf"], &[exe.to_str().unwrap(), "2000", "8"]);
+    assert_eq!(rec.code(), 0, "{}", rec.out.stderr_str());
+    assert_eq!(rec.trace["runs"][0]["complete"], true, "{}", rec.trace["runs"][0]);
+    assert_eq!(count(&rec.trace, "getpgid"), 2000, "every child's one call");
+    assert_eq!(rec.trace["runs"][0]["totals"]["processes"], 2001);
+}
+
 /// The arguments of 32-bit calls come from i386's registers (ebx, ecx, edx, ...): an ioctl's request and its
 /// fd's device, a socket's domain, as the ptrace backend keys them.
 #[test]
