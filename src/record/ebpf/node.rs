@@ -87,6 +87,7 @@ pub fn run_node_agent(plan: &NodePlan) -> Result<usize, RecordError> {
     eprintln!("trapline: agent recording new cgroups with eBPF, traces go to {}", plan.out.display());
 
     let mut followed: HashMap<u64, Followed> = HashMap::new();
+    let mut early_execs: HashMap<u64, Vec<(u32, Vec<u8>)>> = HashMap::new();
     let mut written = 0;
     let roots = containers::roots(&plan.state_roots);
     let write = |id: u64, mut cgroup: Followed, incomplete: Option<String>| -> Result<bool, RecordError> {
@@ -95,7 +96,15 @@ pub fn run_node_agent(plan: &NodePlan) -> Result<usize, RecordError> {
             .select
             .iter()
             .all(|(key, value)| cgroup.container.as_ref().is_some_and(|c| c.has_annotation(key, value.as_deref())));
-        let wanted = selected && under.as_ref().is_none_or(|u| cgroup.path.starts_with(u.as_str()));
+        let in_scope = under.as_ref().is_none_or(|u| cgroup.path.starts_with(u.as_str()));
+        if in_scope && !plan.select.is_empty() && cgroup.container.is_none() && !cgroup.exes.is_empty() {
+            eprintln!(
+                "trapline: {}: no runtime state found for it (it ended before the agent read it, or its runtime \
+                 keeps its state elsewhere: --state-root), so --select cannot choose it",
+                cgroup.path
+            );
+        }
+        let wanted = selected && in_scope;
         let mut aggregator = Aggregator::new(Rc::clone(&tables), cgroup.since.1);
         let mut exes = HashMap::new();
         for (tgid, path) in cgroup.exes {
@@ -141,15 +150,24 @@ pub fn run_node_agent(plan: &NodePlan) -> Result<usize, RecordError> {
                 Event::Created { id, path } => {
                     let since = (SystemTime::now(), Instant::now());
                     let lost_before = lost_so_far();
-                    followed.insert(id, Followed { path, since, exes: Vec::new(), lost_before, container: None });
+                    let exes = early_execs.remove(&id).unwrap_or_default();
+                    let mut cgroup = Followed { path, since, lost_before, container: None, exes };
+                    if !cgroup.exes.is_empty() {
+                        cgroup.find_container(&roots);
+                    }
+                    followed.insert(id, cgroup);
                 }
-                Event::Exec { tgid, cgroup, path } => {
-                    if let Some(followed) = followed.get_mut(&cgroup) {
+                Event::Exec { tgid, cgroup, path } => match followed.get_mut(&cgroup) {
+                    Some(followed) => {
                         followed.exes.push((tgid, path));
                         followed.find_container(&roots);
                     }
-                }
+                    // The two kinds of events come through two ring buffers: an exec may be read before the
+                    // creation of its cgroup, which the kernel side follows already.
+                    None => early_execs.entry(cgroup).or_default().push((tgid, path)),
+                },
                 Event::Removed { id } => {
+                    early_execs.remove(&id);
                     if let Some(cgroup) = followed.remove(&id) {
                         written += usize::from(write(id, cgroup, None)?);
                     }
