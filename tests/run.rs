@@ -289,7 +289,7 @@ fn a_denial_in_a_python_worker_process_is_named() {
     fs::write(
         &script,
         r#"
-import multiprocessing as mp, os, sys, tempfile
+import multiprocessing as mp, os, sys
 def work(d):
     src = os.path.join(d, 'a')
     open(src, 'w').close()
@@ -301,7 +301,8 @@ def work(d):
             return 'denied'
     return 'plain'
 if __name__ == '__main__':
-    d = tempfile.mkdtemp()
+    d = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'work')
+    os.makedirs(d, exist_ok=True)
     with mp.get_context('fork').Pool(2) as p:
         print(p.map(work, [d]))
 "#,

@@ -183,13 +183,16 @@ pub fn read_profile(path: &Path) -> Result<Seccomp, ProfileReadError> {
 mod tests {
     use super::*;
 
+    /// Reads `text` from a file called `name`, in a directory of its own that is removed afterwards.
     fn read(name: &str, text: &str) -> Result<Seccomp, ProfileReadError> {
-        let dir = std::env::temp_dir().join(format!("trapline-read-{}", std::process::id()));
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("trapline-read-{}-{seq}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
         let read = read_profile(&path);
-        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_dir_all(&dir);
         read
     }
 
