@@ -131,6 +131,11 @@ pub enum ImportFormat {
     /// understood are counted on standard error, by reason, with the first of them (`--strict` makes any an
     /// error). Calls of 32-bit processes are i386 only where strace's
     /// mode-switch notes are in the log, which they are without `-o` (`strace -f COMMAND 2> LOG`).
+    ///
+    /// gVisor's `runsc --strace` log (`runsc.log.*.boot`) is read too, told apart by its lines: each call's
+    /// exit line, with the fd paths gVisor prints, and with `--debug` the NVIDIA RM control command or class
+    /// nvproxy logs for it. From strace 6.10 on, the struct an NVIDIA RM ioctl points at is dumped
+    /// (`-s 64` keeps it whole), and its command or class is read from the dump.
     Strace(ImportStraceArgs),
 }
 

@@ -23,6 +23,11 @@ pub struct Decoded<'a> {
     decorated: Vec<(i32, FdDesc)>,
     /// clone3's flags, or the errno reading them fails with.
     clone3_flags: Result<u64, i32>,
+    /// The word behind the NVIDIA RM ioctl's pointer (its control command or class), where the log gave it.
+    pub rm_word: Option<u32>,
+    /// The bytes an ioctl's argument pointed at, where strace dumped them (6.10 on, for requests it has no
+    /// decoder for: `"\x01\x00…" => "\x…"`, what the caller passed first).
+    dump: Option<Vec<u8>>,
 }
 
 impl<'a> Decoded<'a> {
@@ -58,12 +63,21 @@ impl<'a> Decoded<'a> {
                 decorated.extend(decoration.map(|d| (fd, fds::from_decoration(d))));
             }
         }
-        Ok(Decoded { call, outcome, decorated, clone3_flags })
+        let dump = if name == "ioctl" { items.get(2).and_then(|arg| value::string(arg)) } else { None };
+        Ok(Decoded { call, outcome, decorated, clone3_flags, rm_word: None, dump })
     }
 
     /// What classification asks, answered for a task whose fd table is `fds`.
     pub fn source<'s>(&'s self, fds: &'s Fds) -> LineSource<'s> {
-        LineSource { fds, decorated: &self.decorated, clone3_flags: self.clone3_flags }
+        LineSource {
+            fds,
+            decorated: &self.decorated,
+            clone3_flags: self.clone3_flags,
+            rm_word: self.rm_word,
+            dump: self.dump.as_deref(),
+            pointer: self.call.args[2],
+            cut_short: false,
+        }
     }
 }
 
@@ -92,11 +106,18 @@ pub fn struct_flags(items: &[&str]) -> Result<Result<u64, i32>, ValueError> {
     Ok(Ok(value::word(flags)?))
 }
 
-/// Answers classification from the log: fds from this line's decorations or the process's table, no memory.
+/// Answers classification from the log: fds from this line's decorations or the process's table; of memory,
+/// only what the log printed.
 pub struct LineSource<'a> {
     fds: &'a Fds,
     decorated: &'a [(i32, FdDesc)],
     clone3_flags: Result<u64, i32>,
+    rm_word: Option<u32>,
+    dump: Option<&'a [u8]>,
+    /// The dumped argument's address, as the registers hold it (0: strace printed the bytes instead).
+    pointer: u64,
+    /// A word was asked for beyond the end of the dump (strace cuts strings at `-s`, 32 bytes by default).
+    pub cut_short: bool,
 }
 
 impl CallSource for LineSource<'_> {
@@ -112,8 +133,21 @@ impl CallSource for LineSource<'_> {
         Fd::intern(desc, sink)
     }
 
-    fn read_u32(&mut self, _addr: u64) -> io::Result<u32> {
-        Err(io::Error::from_raw_os_error(libc::ENOSYS))
+    fn read_u32(&mut self, addr: u64) -> io::Result<u32> {
+        let not_in_log = || io::Error::from_raw_os_error(libc::ENOSYS);
+        if let Some(word) = self.rm_word {
+            return Ok(word);
+        }
+        let dump = self.dump.ok_or_else(not_in_log)?;
+        let at = usize::try_from(addr.wrapping_sub(self.pointer)).map_err(|_| not_in_log())?;
+        match dump.get(at..at.saturating_add(4)).and_then(|b| b.try_into().ok()) {
+            // The struct as the caller's (little-endian) memory held it.
+            Some(bytes) => Ok(u32::from_le_bytes(bytes)),
+            None => {
+                self.cut_short = true;
+                Err(not_in_log())
+            }
+        }
     }
 
     fn read_u64(&mut self, _addr: u64) -> io::Result<u64> {

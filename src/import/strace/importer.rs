@@ -50,6 +50,10 @@ pub struct Importer<'a> {
     /// Call lines that could not be read, and calls the log ends inside.
     cut: u64,
     clock: Clock,
+    /// The NVIDIA RM word the log gave for the line being read.
+    rm_word: Option<u32>,
+    /// The line being read dumped an ioctl's struct too short to hold the word its class needs.
+    cut_dump: bool,
 }
 
 impl<'a> Importer<'a> {
@@ -68,7 +72,21 @@ impl<'a> Importer<'a> {
             reasons: BTreeMap::new(),
             cut: 0,
             clock: Clock::default(),
+            rm_word: None,
+            cut_dump: false,
         }
+    }
+
+    /// A line for which the log also gave the word behind an NVIDIA RM ioctl's pointer (gVisor's nvproxy notes).
+    pub fn line_with_word(&mut self, number: usize, text: &str, rm_word: Option<u32>) {
+        self.rm_word = rm_word;
+        self.line(number, text);
+        self.rm_word = None;
+    }
+
+    /// A call line in another log's format than the one being read: counted, not read.
+    pub fn other_format(&mut self, number: usize, text: &str, which: &'static str) {
+        self.not_understood(number, text, &NotUnderstood::OtherFormat(which), true);
     }
 
     pub fn line(&mut self, number: usize, text: &str) {
@@ -84,6 +102,10 @@ impl<'a> Importer<'a> {
         };
         if let Err(reason) = result {
             self.not_understood(number, text, &reason, line::looks_like_call(text));
+        }
+        if std::mem::take(&mut self.cut_dump) {
+            // The call is counted; only what its struct named is missing.
+            self.not_understood(number, text, &NotUnderstood::CutDump, false);
         }
     }
 
@@ -159,7 +181,8 @@ impl<'a> Importer<'a> {
     fn call(&mut self, pid: u32, name: &str, args: &str, result: Option<&str>) -> Result<(), NotUnderstood> {
         let arch = self.tasks.task(pid).arch;
         let items = value::split_args(args);
-        let decoded = Decoded::new(self.tables, arch, name, &items, result)?;
+        let mut decoded = Decoded::new(self.tables, arch, name, &items, result)?;
+        decoded.rm_word = self.rm_word;
         if matches!(decoded.outcome, Some(Outcome::Value { .. })) && (name == "execve" || name == "execveat") {
             // An exec is charged to what it becomes, as the ptrace backend charges it.
             self.exec(pid, name, &items);
@@ -180,6 +203,7 @@ impl<'a> Importer<'a> {
         let restarted = restart::entered(&mut task.interrupted, decoded.call.nr, 0, is_sigreturn(name)).flatten();
         let mut source = decoded.source(&task.fds);
         let Classified { key, raw_high, .. } = classify(self.tables, &decoded.call, &mut source, self.sink);
+        self.cut_dump |= source.cut_short;
         Ok(match restarted {
             Some(class) => class,
             None => {

@@ -1,4 +1,5 @@
-//! `trapline import strace`: an `strace -f` log to a Trace.
+//! `trapline import strace`: an `strace -f` log, or gVisor's `runsc --strace` log (told apart by their first
+//! call line; see [`gvisor`]), to a Trace.
 //!
 //! Each call line goes through the same classification as a live recording ([`classify`]), with a
 //! [`CallSource`] that answers from the log: an fd is what its `-y` decoration says or, without `-y`, what the
@@ -23,6 +24,7 @@ mod call;
 mod clock;
 mod effects;
 mod fds;
+mod gvisor;
 mod importer;
 mod ioctl_names;
 mod line;
@@ -41,9 +43,10 @@ use crate::decode::arch::Arch;
 use crate::decode::table::{Results, SyscallTables};
 use crate::trace::Aggregator;
 use crate::trace::model::{Backend, Run, Totals};
+use gvisor::Gvisor;
 use importer::Importer;
 use line::LineError;
-use read::{read_lines, unprefixed_pid};
+use read::{Format, detect_format, read_lines, unprefixed_pid};
 use run_id::Fnv1a;
 use value::ValueError;
 
@@ -65,6 +68,11 @@ enum NotUnderstood {
     Argument(ValueError),
     #[error("a call of a task that is gone")]
     TaskGone,
+    #[error("the struct strace dumped ends before the NVIDIA RM command or class (raise strace's -s)")]
+    CutDump,
+    /// A call line of the other format (gVisor's in a strace log, or strace's in a gVisor log).
+    #[error("{0}")]
+    OtherFormat(&'static str),
 }
 
 impl NotUnderstood {
@@ -80,6 +88,8 @@ impl NotUnderstood {
                 ValueError::Malformed(_) => "value not readable",
             },
             NotUnderstood::TaskGone => "call of a task that is gone",
+            NotUnderstood::OtherFormat(_) => "a line of another log format",
+            NotUnderstood::CutDump => "struct dump cut short (RM command left out)",
         }
     }
 }
@@ -93,16 +103,42 @@ pub fn import(path: &Path) -> Result<Imported, ImportError> {
         .and_then(|m| m.modified())
         .map(|t| humantime::format_rfc3339_millis(t).to_string())
         .unwrap_or_default();
-    let unprefixed = unprefixed_pid(path).map_err(read_error)?.unwrap_or(0);
+    let format = detect_format(path).map_err(read_error)?;
+    let unprefixed = match format {
+        Format::Strace => unprefixed_pid(path).map_err(read_error)?.unwrap_or(0),
+        Format::Gvisor => 0,
+    };
     let tables = Rc::new(SyscallTables::new(Results::All));
     let mut aggregator = Aggregator::new(Rc::clone(&tables), Instant::now());
     let mut importer = Importer::new(&tables, &mut aggregator, unprefixed);
+    let mut gvisor = Gvisor::default();
     let mut id = Fnv1a::default();
     let lines = read_lines(file, |number, text| {
         id.write(text.as_bytes());
-        importer.line(number, text);
+        match format {
+            Format::Strace if gvisor::is_call_line(text) => {
+                importer.other_format(number, text, "a gVisor line in a strace log")
+            }
+            Format::Strace => importer.line(number, text),
+            Format::Gvisor => match gvisor.line(number, text) {
+                gvisor::Line::Calls(calls) => {
+                    for call in calls {
+                        importer.line_with_word(number, &call.text, call.word);
+                    }
+                }
+                gvisor::Line::Other => {}
+                gvisor::Line::NotGvisor if line::looks_like_call(text) => {
+                    importer.other_format(number, text, "a strace line in a gVisor log")
+                }
+                // Output of the sandbox's own that reached the log, or a message's continuation lines.
+                gvisor::Line::NotGvisor => {}
+            },
+        }
     })
     .map_err(read_error)?;
+    for (number, call) in gvisor.finish() {
+        importer.line_with_word(number, &call.text, call.word);
+    }
     let end = importer.finish();
     if end.syscalls == 0 {
         return Err(ImportError::NoSyscalls { path: path.to_path_buf(), lines });

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use rustc_hash::FxHashSet;
 
+use super::gvisor;
 use super::line::{self, Event, Line};
 use super::tasks::SPAWNS;
 use super::value::{self, Outcome};
@@ -51,6 +52,31 @@ pub fn unprefixed_pid(path: &Path) -> io::Result<Option<u32>> {
         };
     })?;
     Ok(found.flatten())
+}
+
+/// The two logs a call line can come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `strace -f`, in any of its line forms.
+    Strace,
+    /// gVisor's `runsc --strace` (glog lines with `E` and `X` for each call).
+    Gvisor,
+}
+
+/// Which log `path` is, by its first call line (strace's, when it has none).
+pub fn detect_format(path: &Path) -> io::Result<Format> {
+    let mut format = None;
+    read_lines(File::open(path)?, |_, text| {
+        if format.is_none() {
+            if gvisor::is_call_line(text) {
+                format = Some(Format::Gvisor);
+            } else if matches!(line::parse(text), Ok(Line { event: Event::Call { .. } | Event::Unfinished { .. }, .. }))
+            {
+                format = Some(Format::Strace);
+            }
+        }
+    })?;
+    Ok(format.unwrap_or(Format::Strace))
 }
 
 /// Calls `each(number, text)` for every line of `file` and returns how many there were.
