@@ -11,7 +11,8 @@ writes to stdout. Needs python3 and, for a git directory, git; nothing else.
 
 What is read, per tag:
 
-- Control commands (`NVOS54.cmd`): `#define <PREFIX>_CTRL_CMD_<NAME> <number>` in
+- Control commands (`NVOS54.cmd`): `#define <PREFIX>_CTRL_CMD_<NAME> <number>`, or any `<PREFIX>_CTRL_<NAME>`
+  that carries FINN's command comment (FINN generates NV906F_CTRL_GET_CLASS_ENGINEID without `_CMD_`), in
   src/common/sdk/nvidia/inc/ctrl/ctrlXXXX.h and ctrl/ctrlXXXX/*.h. A command is
   class << 16 | category << 8 | index (ctrl/ctrlxxxx.h); the category's top two bits are used too (0x80 and 0xc0
   are the legacy privilege categories, e.g. NV2080_CTRL_CMD_INTERNAL_GCX_ENTRY_PREREQUISITE = 0x2080a7d7). The same
@@ -52,6 +53,10 @@ What is read, per tag:
   Windows-only UVM_REGION_SET_BACKING and UVM_REGION_UNSET_BACKING (21, 22) are left out. Guards, NV_IOCTL_MAGIC
   and the bases are not requests. NV_ESC_ENV_INFO (0xca) is not in the table: no release from 515 on defines it.
 
+scripts/nvidia-extra.tsv, kept by hand, adds the commands and classes real userspace uses that the headers read
+do not define (undocumented ones, and values of drivers newer than the newest tag), each with where it comes
+from; a row is merged only where the headers leave its value unnamed, and one the headers name is reported.
+
 Over several tags the tables are the union. Where a command or request was renumbered, or a value names different
 ones in different branches (frontend escape 0x5f is NV_ESC_RM_NVLOG_CTRL in 535 and NV_ESC_RM_LOCKLESS_DIAGNOSTIC
 later), the value's label gives each name with the branches where it has that value ("A (590-595) or
@@ -70,12 +75,14 @@ import sys
 SDK = "src/common/sdk/nvidia/inc"
 ALLCLASSES = "src/nvidia/generated/g_allclasses.h"
 FIRST_BRANCH = 535
+EXTRA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nvidia-extra.tsv")
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "decode", "gpu", "nvidia_rm.rs")
 
 NUMBER = r"\(?\s*(0[xX][0-9a-fA-F]+|[0-9]+)[uUlL]*\s*\)?"
 # `#define NAME VALUE [comment]`, VALUE a number, optionally parenthesised, optionally with a U suffix.
 DEFINE_NUMBER = re.compile(r"^\s*#\s*define\s+([A-Za-z_][A-Za-z0-9_]*)\s+" + NUMBER + r"\s*(/[*/].*)?$")
 CTRL_NAME = re.compile(r"^(NV([0-9A-F]{4})|NV_[A-Z0-9_]+?)_CTRL_CMD_[A-Z0-9_]+$")
+FINN_CTRL_NAME = re.compile(r"^(NV([0-9A-F]{4})|NV_[A-Z0-9_]+?)_CTRL_[A-Z0-9_]+$")
 FINN_COMMAND = re.compile(r'finn: Evaluated from "\(*FINN_[A-Z0-9_]+_INTERFACE_ID << 8\b')
 CTRL_HEADER = re.compile(r"^ctrl/ctrl([0-9a-fA-F]{4})(?:\.h$|/[^/]+\.h$)")
 CLASS_HEADER = re.compile(r"^class/cl([0-9a-fA-F]{4})[^/]*\.h$")
@@ -208,6 +215,9 @@ def controls_of(src, tag, verbose):
                 continue
             name, digits, comment = d.group(1), d.group(2), d.group(3) or ""
             n = CTRL_NAME.match(name)
+            if not n and FINN_COMMAND.search(comment):
+                # FINN generates every command define, `_CMD_` in its name or not (NV906F_CTRL_GET_CLASS_ENGINEID).
+                n = FINN_CTRL_NAME.match(name)
             if not n or "_CTRL_" in n.group(1):
                 continue
             value = number(digits)
@@ -567,6 +577,30 @@ def merge(per_tag, what, verbose):
     return rows
 
 
+def read_extra(path):
+    """kind -> [(value, name, source)] of the hand-kept list of values the open headers lack."""
+    extra = {"control": [], "class": []}
+    with open(path) as f:
+        for number_, line in enumerate(f, 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != 4 or fields[0] not in extra:
+                sys.exit("nvidia-tables: %s:%d: expected KIND<tab>VALUE<tab>NAME<tab>SOURCE" % (path, number_))
+            extra[fields[0]].append((int(fields[1], 16), fields[2], fields[3]))
+    return extra
+
+
+def with_extra(rows, extra):
+    """The merged rows, with each extra row whose value they leave unnamed; its source stands as its header."""
+    named = {value for value, _, _ in rows}
+    added = [(v, n, "not in the open headers: " + src) for v, n, src in extra if v not in named]
+    for value, name, _ in extra:
+        if value in named:
+            warn("%#x (%s) of the extra list is in the headers now; the list's row can go" % (value, name))
+    return sorted(rows + added, key=lambda row: row[0])
+
+
 def literal(value):
     if value > 0xFFFF:
         return "0x%x_%04x" % (value >> 16, value & 0xFFFF)
@@ -683,6 +717,9 @@ def main():
         per_tag_uvm.append((tag, uvm_requests_of(src, tag)))
     classes = merge(per_tag_classes, "class", args.verbose)
     controls = merge(per_tag_controls, "control", args.verbose)
+    extra = read_extra(EXTRA)
+    classes = with_extra(classes, extra["class"])
+    controls = with_extra(controls, extra["control"])
     escapes = merge(per_tag_escapes, "escape", args.verbose)
     uvm = merge(per_tag_uvm, "UVM request", args.verbose)
     text = render(tags, classes, controls, escapes, uvm)

@@ -69,3 +69,48 @@ fn bad_values_fail_with_one_line() {
         assert!(out.stdout_str().is_empty(), "no partial output: {args:?}");
     }
 }
+
+/// What gVisor's nvproxy handles for real CUDA workloads, over every driver ABI it supports
+/// (tests/fixtures/nvproxy/lists.json, values taken by scripts/nvproxy-lists.py from gVisor at the commit it
+/// names): every frontend escape, UVM request, RM control command and alloc class in it is named.
+#[test]
+fn every_value_nvproxy_handles_is_named() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/nvproxy/lists.json");
+    let lists: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let values = |key: &str| -> Vec<(String, String)> {
+        let rows = lists[key].as_array().unwrap_or_else(|| panic!("{key} missing in {path}"));
+        rows.iter().map(|r| (r[0].as_str().unwrap().to_string(), r[1].as_str().unwrap().to_string())).collect()
+    };
+    let mut report = Vec::new();
+    let mut missing = Vec::new();
+    let escape_request = |nr: &str| format!("{:#x}", 0xc000_4600 | u32::from_str_radix(&nr[2..], 16).unwrap());
+    for (key, args, to_request) in [
+        (
+            "frontendIoctl",
+            &["ioctl", "--device", "/dev/nvidiactl"][..],
+            Some(&escape_request as &dyn Fn(&str) -> String),
+        ),
+        ("uvmIoctl", &["ioctl", "--device", "/dev/nvidia-uvm"][..], None),
+        ("controlCmd", &["rm-control"][..], None),
+        ("allocationClass", &["rm-class"][..], None),
+    ] {
+        let rows = values(key);
+        let asked: Vec<String> = rows.iter().map(|(v, _)| to_request.map_or_else(|| v.clone(), |f| f(v))).collect();
+        let mut command = vec!["--format", "json"];
+        command.extend_from_slice(args);
+        command.extend(asked.iter().map(String::as_str));
+        let out = decode(&command);
+        let answers: Value =
+            serde_json::from_str(&out.stdout_str()).unwrap_or_else(|e| panic!("{e}: {}", out.stderr_str()));
+        let unnamed: Vec<String> = rows
+            .iter()
+            .zip(answers.as_array().unwrap())
+            .filter(|(_, a)| a["name"].is_null())
+            .map(|((v, name), _)| format!("{key} {v} ({name} in gVisor)"))
+            .collect();
+        report.push(format!("{key}: {} of {} named", rows.len() - unnamed.len(), rows.len()));
+        missing.extend(unnamed);
+    }
+    eprintln!("nvproxy coverage at gVisor {}: {}", lists["gvisor_commit"], report.join(", "));
+    assert!(missing.is_empty(), "not named:\n{}", missing.join("\n"));
+}
