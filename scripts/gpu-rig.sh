@@ -8,7 +8,8 @@
 # /dev/nvidia0, /dev/nvidia-uvm and /dev/kfd, each a bind mount of /dev/zero. On those, open works, every
 # ioctl fails with ENOTTY (the "device" answered: not EPERM, which is what a seccomp denial looks like) and
 # mmap works, including MAP_SHARED|MAP_FIXED at offset == address as UVM does. trapline sees the paths, so
-# it decodes the requests by device family exactly as on a GPU machine. Nothing on the host changes: the
+# it decodes the requests by device family exactly as on a GPU machine. /proc/driver/nvidia/{version,params} and
+# /dev/char/195:N links make NVIDIA's real userspace go as far as its first requests. Nothing on the host changes: the
 # host's /dev is never written to, and every mount lives and dies with the namespace.
 #
 # Needs root (or CAP_SYS_ADMIN) and util-linux unshare. The exit status is CMD's; 2 for a usage error, 125
@@ -72,6 +73,22 @@ ln -s pts/ptmx /dev/ptmx
 for node in "${NODES[@]}"; do
     bind_node /dev/zero "/dev/$node"
 done
+
+# What NVIDIA's userspace (libcuda, NVML) checks before it opens the nodes: the driver's /proc files, and
+# /dev/char/195:N links to them (the device numbers it expects; with ModifyDeviceFiles 0 it trusts the links
+# rather than create nodes itself). With them, a real libcuda opens /dev/nvidiactl and makes its first
+# requests, which fail with ENOTTY, as no driver answers.
+mkdir -p /dev/char
+ln -s ../nvidiactl /dev/char/195:255
+ln -s ../nvidia0 /dev/char/195:0
+if [ -d /proc/driver ]; then
+    mount -t tmpfs -o mode=755,size=64k trapline-gpu-rig /proc/driver || die "cannot mount a tmpfs on /proc/driver"
+    mkdir -p /proc/driver/nvidia/gpus
+    printf 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.309.01  (emulated by trapline gpu-rig)\n' \
+        >/proc/driver/nvidia/version
+    printf 'ModifyDeviceFiles: 0\nDeviceFileUID: 0\nDeviceFileGID: 0\nDeviceFileMode: 438\n' \
+        >/proc/driver/nvidia/params
+fi
 
 # The nodes above hold their own mounts; the saved /dev is no longer needed.
 umount --recursive --lazy "$saved" || die "cannot unmount $saved"
