@@ -222,7 +222,7 @@ fn cri_pod_enforces_localhost_profiles_recorded_on_the_host_and_in_a_container()
     containerd.import(&w.layer, image);
     let client = CriClient::new();
     let run_pod = |profile: Option<&Path>, args: &[&str]| {
-        let out = client.run_pod(&containerd, image, profile, args);
+        let out = client.run_pod(&containerd, image, profile, None, args);
         if !out.status.success() {
             return out;
         }

@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use common::container::{find_runc, static_fixture};
-use common::engines::{Containerd, Docker, Engine, engine_or_skip, static_rootfs_layer};
+use common::engines::{Containerd, CriClient, Docker, Engine, engine_or_skip, static_rootfs_layer};
 use common::*;
 
 const PLAIN: &str = "write=ok\nread=hello from trapline\ndone\n";
@@ -158,4 +158,67 @@ fn containerd_records_through_the_runtime_as_its_runc_binary() {
     assert_eq!(out.stdout_str(), PLAIN, "{}", containerd.daemon.explain("the recorded profile", &out));
     let out = containerd.run(Some(&profile), image, &["/probe", "extra"]);
     assert_eq!(out.stdout_str(), EXTRA_DENIED, "{}", containerd.daemon.explain("the recorded profile, extra", &out));
+}
+
+/// A Kubernetes RuntimeClass: containerd's CRI plugin with a runtime handler whose runc shim runs the wrapper
+/// (`BinaryName`), a pod asking for that handler, and one trace per container named by pod, container and id
+/// from the CRI's annotations; the profile made from the probe's trace then runs the same container as a
+/// Localhost profile in a pod on the default handler, and denies the call the recording never saw.
+#[test]
+fn a_runtime_class_records_a_pods_containers_by_name() {
+    const TEST: &str = "runtime_class_records_a_pod";
+    if !engine_or_skip(TEST, Engine::Cri) {
+        return;
+    }
+    let dir = TempDir::new("runtime-class");
+    let traces = dir.join("traces");
+    let runc = find_runc().expect("runc");
+    let script = dir.join("trapline-runc");
+    fs::write(
+        &script,
+        format!("#!/bin/sh\nexec {TRAPLINE} runtime --out {} --runc {} -- \"$@\"\n", traces.display(), runc.display()),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let probe = static_fixture("engine_probe");
+    let layer = dir.join("layer.tar");
+    static_rootfs_layer(dir.path(), &[(&probe, "/probe")], &layer);
+    let image = "docker.io/library/trapline-probe:latest";
+    let Some(containerd) = Containerd::start_cri_with_handler_or_skip(TEST, image, "trapline", &script) else {
+        return;
+    };
+    containerd.import(&layer, image);
+    let client = CriClient::new();
+    let pod = |profile: Option<&Path>, handler: Option<&str>, args: &[&str]| -> String {
+        let out = client.run_pod(&containerd, image, profile, handler, args);
+        let what = format!("a pod (handler {handler:?}, profile {profile:?})");
+        assert!(out.status.success(), "{}", containerd.daemon.explain(&what, &out));
+        let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(result["state"], 2, "the container did not exit: {result}");
+        result["stdout"].as_str().unwrap().to_string()
+    };
+
+    assert_eq!(pod(None, Some("trapline"), &["/probe"]), PLAIN);
+    // pod.py names the pod and its container `probe`; the sandbox's own trace has no container name.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let trace = loop {
+        let named = fs::read_dir(&traces).into_iter().flatten().flatten().map(|e| e.path()).find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("probe-probe-") && n.ends_with(".json"))
+        });
+        if let Some(trace) = named {
+            break trace;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no probe-probe-ID.json in {}\n{}",
+            traces.display(),
+            containerd.daemon.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let profile = profile_of(&trace, &dir.join("profile.json"));
+    assert_eq!(pod(Some(&profile), None, &["/probe"]), PLAIN);
+    assert_eq!(pod(Some(&profile), None, &["/probe", "extra"]), EXTRA_DENIED);
 }

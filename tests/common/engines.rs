@@ -337,15 +337,34 @@ fn cri_config(dir: &Path, sandbox_image: &str) -> String {
 impl Containerd {
     /// Starts containerd without its CRI plugin, or says why `test` is skipped.
     pub fn start_or_skip(test: &str) -> Option<Containerd> {
-        started_or_skip(test, Containerd::start(None))
+        started_or_skip(test, Containerd::start(None, ""))
     }
 
     /// Starts containerd with its CRI plugin, `sandbox_image` (to be imported) as the pods' sandbox image.
     pub fn start_cri_or_skip(test: &str, sandbox_image: &str) -> Option<Containerd> {
-        started_or_skip(test, Containerd::start(Some(sandbox_image)))
+        started_or_skip(test, Containerd::start(Some(sandbox_image), ""))
     }
 
-    fn start(cri: Option<&str>) -> Result<Containerd, String> {
+    /// [`Containerd::start_cri_or_skip`] with a runtime handler `name` (what a RuntimeClass's `handler` names):
+    /// the runc shim running `binary` instead of runc (its `BinaryName` option).
+    pub fn start_cri_with_handler_or_skip(
+        test: &str,
+        sandbox_image: &str,
+        name: &str,
+        binary: &Path,
+    ) -> Option<Containerd> {
+        let runtimes = "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes";
+        // A `runtimes` table replaces the default one: runc, the default handler, is named again.
+        let handler = format!(
+            "{runtimes}.runc]\n  runtime_type = \"io.containerd.runc.v2\"\n\
+             {runtimes}.{name}]\n  runtime_type = \"io.containerd.runc.v2\"\n\
+             {runtimes}.{name}.options]\n  BinaryName = \"{}\"\n",
+            binary.display()
+        );
+        started_or_skip(test, Containerd::start(Some(sandbox_image), &handler))
+    }
+
+    fn start(cri: Option<&str>, more: &str) -> Result<Containerd, String> {
         let lock = EngineLock::take();
         let dir = daemon_dir("containerd");
         let socket = dir.join("containerd.sock");
@@ -361,7 +380,8 @@ impl Containerd {
             state = dir.join("state").display(),
             sock = socket.display(),
             opt = dir.join("opt").display(),
-        ) + &plugins;
+        ) + &plugins
+            + more;
         let config_path = dir.join("config.toml");
         fs::write(&config_path, config).unwrap();
         let mut cmd = Command::new(CONTAINERD);
@@ -562,8 +582,16 @@ impl CriClient {
     }
 
     /// Runs `command` in a fresh host-network pod under the Localhost profile `seccomp` (unconfined when
-    /// `None`); stdout is pod.py's JSON (`state`, `exit_code`, the container's `stdout`).
-    pub fn run_pod(&self, containerd: &Containerd, image: &str, seccomp: Option<&Path>, command: &[&str]) -> Finished {
+    /// `None`), with the runtime `handler` a RuntimeClass names (the default when `None`); stdout is pod.py's
+    /// JSON (`state`, `exit_code`, the container's `stdout`).
+    pub fn run_pod(
+        &self,
+        containerd: &Containerd,
+        image: &str,
+        seccomp: Option<&Path>,
+        handler: Option<&str>,
+        command: &[&str],
+    ) -> Finished {
         static SEQ: AtomicUsize = AtomicUsize::new(0);
         let logs = containerd.daemon.dir.join(format!("pod-logs-{}", SEQ.fetch_add(1, Ordering::Relaxed)));
         fs::create_dir_all(&logs).unwrap();
@@ -575,6 +603,7 @@ impl CriClient {
                 .arg(&logs)
                 .arg(image)
                 .arg(seccomp.map_or("-".into(), |p| p.display().to_string()))
+                .arg(handler.unwrap_or("-"))
                 .args(command)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped()),
