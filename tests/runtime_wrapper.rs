@@ -2,7 +2,9 @@
 //! `runtimeArgs`, `docker run --runtime trapline` runs the probe with its usual output and leaves one trace
 //! named by the container's id; the profile made from it runs the same image in Docker and denies the call the
 //! recording never saw. An output directory that cannot be written fails the container's start with one line,
-//! promptly. Skips like `tests/engines.rs` where Docker is missing, unless `TRAPLINE_REQUIRE_ENGINES=1`.
+//! promptly; a recorder killed mid-run takes its container with it. As containerd's runc binary, through `ctr`
+//! and through a Kubernetes RuntimeClass (the CRI). Skips like `tests/engines.rs` where an engine is missing,
+//! unless `TRAPLINE_REQUIRE_ENGINES=1`.
 
 mod common;
 
@@ -15,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use common::container::{find_runc, static_fixture};
-use common::engines::{Containerd, CriClient, Docker, Engine, engine_or_skip, static_rootfs_layer};
+use common::engines::{Cleanup, Containerd, CriClient, Docker, Engine, engine_or_skip, static_rootfs_layer};
 use common::*;
 
 const PLAIN: &str = "write=ok\nread=hello from trapline\ndone\n";
@@ -221,4 +223,68 @@ fn a_runtime_class_records_a_pods_containers_by_name() {
     let profile = profile_of(&trace, &dir.join("profile.json"));
     assert_eq!(pod(Some(&profile), None, &["/probe"]), PLAIN);
     assert_eq!(pod(Some(&profile), None, &["/probe", "extra"]), EXTRA_DENIED);
+}
+
+/// The recording side of the wrapper killed while its container runs: the container dies with it (the tracer
+/// holds PTRACE_O_EXITKILL), the engine sees it exit, and nothing is left in "Created" or running.
+#[test]
+fn killing_the_recorder_mid_run_leaves_no_container_behind() {
+    const TEST: &str = "killing_the_recorder_mid_run";
+    if !engine_or_skip(TEST, Engine::Docker) {
+        return;
+    }
+    let dir = TempDir::new("runtime-kill");
+    let traces = dir.join("traces");
+    let runc = find_runc().expect("runc");
+    let runtime = json!({"path": TRAPLINE, "runtimeArgs": ["runtime", "--out", traces, "--runc", runc]});
+    let nap = static_fixture("nap");
+    let layer = dir.join("layer.tar");
+    static_rootfs_layer(dir.path(), &[(&nap, "/nap")], &layer);
+    let Some(docker) = Docker::start_configured_or_skip(TEST, &json!({"runtimes": {"trapline": runtime}})) else {
+        return;
+    };
+    docker.import(&layer, "trapline-nap");
+    let name = common::container::container_id();
+    let started = docker.docker(&[
+        "run",
+        "-d",
+        "--runtime",
+        "trapline",
+        "--network",
+        "none",
+        "--name",
+        &name,
+        "trapline-nap",
+        "/nap",
+        "600000",
+    ]);
+    let _cleanup = Cleanup(|| {
+        let _ = docker.docker(&["rm", "-f", &name]);
+    });
+    assert!(started.status.success(), "{}", docker.daemon.explain("docker run -d --runtime trapline", &started));
+    let id = started.stdout_str().trim().to_string();
+
+    // The recorder: the wrapper process still tracing `runc create ... ID` once `docker run -d` has returned.
+    let recorder = fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| {
+            let args = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = args.split(|b| *b == 0).collect();
+            args.first().is_some_and(|a| *a == TRAPLINE.as_bytes())
+                && args.contains(&&b"runtime"[..])
+                && args.contains(&&b"create"[..])
+                && args.contains(&id.as_bytes())
+        })
+        .unwrap_or_else(|| panic!("no recorder of {id}\n{}", docker.daemon.log_text()));
+    // SAFETY: signalling a process of this test's own engine.
+    assert_eq!(unsafe { libc::kill(recorder, libc::SIGKILL) }, 0);
+
+    let start = Instant::now();
+    let waited = docker.docker(&["wait", &name]);
+    assert!(waited.status.success(), "{}", docker.daemon.explain("docker wait", &waited));
+    assert!(start.elapsed() < Duration::from_secs(30), "the container outlived its recorder by {:?}", start.elapsed());
+    let state = docker.docker(&["inspect", "-f", "{{.State.Status}}", &name]);
+    assert_eq!(state.stdout_str().trim(), "exited", "{}", docker.daemon.explain("docker inspect", &state));
 }

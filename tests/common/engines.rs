@@ -304,7 +304,8 @@ impl Docker {
 }
 
 /// Runs its closure when dropped (also when an assertion or timeout panics).
-struct Cleanup<F: FnMut()>(F);
+/// Runs its function when dropped: clean-up that a failed assertion must not skip.
+pub struct Cleanup<F: FnMut()>(pub F);
 
 impl<F: FnMut()> Drop for Cleanup<F> {
     fn drop(&mut self) {
