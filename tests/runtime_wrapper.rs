@@ -288,3 +288,46 @@ fn killing_the_recorder_mid_run_leaves_no_container_behind() {
     let state = docker.docker(&["inspect", "-f", "{{.State.Status}}", &name]);
     assert_eq!(state.stdout_str().trim(), "exited", "{}", docker.daemon.explain("docker inspect", &state));
 }
+
+/// Docker Compose, as docs/containers.md gives it: a service with `runtime: trapline` records, and the same
+/// service with `security_opt: [seccomp=PROFILE]` runs under the profile made from that trace.
+#[test]
+fn compose_records_with_the_runtime_key_and_enforces_with_security_opt() {
+    const TEST: &str = "compose_records_and_enforces";
+    if !engine_or_skip(TEST, Engine::Compose) {
+        return;
+    }
+    let dir = TempDir::new("runtime-compose");
+    let traces = dir.join("traces");
+    let runc = find_runc().expect("runc");
+    let runtime = json!({"path": TRAPLINE, "runtimeArgs": ["runtime", "--out", traces, "--runc", runc]});
+    let probe = static_fixture("engine_probe");
+    let layer = dir.join("layer.tar");
+    static_rootfs_layer(dir.path(), &[(&probe, "/probe")], &layer);
+    let Some(docker) = Docker::start_configured_or_skip(TEST, &json!({"runtimes": {"trapline": runtime}})) else {
+        return;
+    };
+    docker.import(&layer, "trapline-probe");
+    let project = common::container::container_id();
+    let up = |service: &str, extra: &str| -> String {
+        let file = dir.join(format!("{service}.yml"));
+        fs::write(
+            &file,
+            format!(
+                "version: \"2.4\"\nservices:\n  {service}:\n    image: trapline-probe\n    network_mode: none\n{extra}"
+            ),
+        )
+        .unwrap();
+        let out = docker.compose(&file, &project, &["run", "--rm", "-T", service]);
+        let _ = docker.compose(&file, &project, &["down"]);
+        assert!(out.status.success(), "{}", docker.daemon.explain("docker-compose run", &out));
+        out.stdout_str()
+    };
+
+    assert_eq!(up("record", "    runtime: trapline\n    command: [\"/probe\"]\n"), PLAIN);
+    let trace = the_trace(&traces, &docker.daemon.log_text());
+    let profile = profile_of(&trace, &dir.join("profile.json"));
+    let enforce = |args: &str| format!("    security_opt: [\"seccomp={}\"]\n    command: {args}\n", profile.display());
+    assert_eq!(up("enforce", &enforce("[\"/probe\"]")), PLAIN);
+    assert_eq!(up("enforce", &enforce("[\"/probe\", \"extra\"]")), EXTRA_DENIED);
+}

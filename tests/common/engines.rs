@@ -24,6 +24,7 @@ pub const DOCKER: &str = "/usr/bin/docker";
 pub const DOCKERD: &str = "/usr/sbin/dockerd";
 pub const CONTAINERD: &str = "/usr/bin/containerd";
 pub const CTR: &str = "/usr/bin/ctr";
+pub const COMPOSE: &str = "/usr/bin/docker-compose";
 const BUSYBOX: &str = "/bin/busybox";
 /// Debian's Python, whose python3-grpcio and python3-grpc-tools the CRI client uses.
 pub const PYTHON: &str = "/usr/bin/python3";
@@ -48,6 +49,8 @@ pub enum Engine {
     Containerd,
     /// containerd's CRI plugin, driven by `tests/fixtures/cri/pod.py` (Debian packages no CRI client).
     Cri,
+    /// Docker with Docker Compose (Debian's docker-compose 1.29).
+    Compose,
 }
 
 impl Engine {
@@ -57,6 +60,7 @@ impl Engine {
             Engine::Docker => &[DOCKER, DOCKERD, CONTAINERD, "/usr/bin/containerd-shim-runc-v2"],
             Engine::Containerd => &[CONTAINERD, CTR, "/usr/bin/containerd-shim-runc-v2"],
             Engine::Cri => &[CONTAINERD, CTR, "/usr/bin/containerd-shim-runc-v2", PYTHON],
+            Engine::Compose => &[DOCKER, DOCKERD, CONTAINERD, "/usr/bin/containerd-shim-runc-v2", COMPOSE],
         }
     }
 }
@@ -269,6 +273,21 @@ impl Docker {
     pub fn docker(&self, args: &[&str]) -> Finished {
         run_for(
             Command::new(DOCKER).args(self.cli_args()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()),
+            ENGINE_COMMAND,
+        )
+    }
+
+    /// Runs `docker-compose -f FILE -p PROJECT ARGS...` against this daemon, bounded by [`ENGINE_COMMAND`].
+    pub fn compose(&self, file: &Path, project: &str, args: &[&str]) -> Finished {
+        run_for(
+            Command::new(COMPOSE)
+                .env("DOCKER_HOST", format!("unix://{}", self.daemon.socket.display()))
+                .arg("-f")
+                .arg(file)
+                .args(["-p", project, "--no-ansi"])
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
             ENGINE_COMMAND,
         )
     }
