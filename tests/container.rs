@@ -8,9 +8,9 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use common::container::{Bundle, describe, runc_or_skip};
+use common::container::{Bundle, describe, runc_or_skip, static_fixture};
 use common::*;
 
 const WORKLOAD: &str = "busybox mkdir -p /tmp/w && busybox echo written > /tmp/w/f && busybox cat /tmp/w/f && \
@@ -143,4 +143,36 @@ fn a_container_is_recorded_through_its_bundles_own_filter() {
     let recorded = record(&["--known", known_arg], "known-trace.json");
     let trace = read_trace(&dir.join("known-trace.json"), &recorded);
     assert_eq!(names(&trace), BTreeSet::from(["uname".to_string()]), "{}", describe(&recorded));
+}
+
+/// With `noNewPrivileges: true` runc loads the filter just before exec, after dropping privileges; without it
+/// (Docker's default) it loads it first, and its `capset` and the rest run under the filter. A profile made
+/// from the first kind of recording stops runc init where no_new_privs is off, so `profile` says so.
+#[test]
+fn a_recording_with_no_new_privileges_warns_where_engines_run_without_it() {
+    let Some(runc) = runc_or_skip("no_new_privileges_warning") else { return };
+    let exe = static_fixture("exitcode");
+    let dir = TempDir::new("container-nnp");
+    let mut warnings = Vec::new();
+    for no_new_privileges in [true, false] {
+        let mut bundle = Bundle::new(&runc, &["/exitcode"]);
+        bundle.add_file(&exe, "/exitcode");
+        bundle.config["process"]["noNewPrivileges"] = json!(no_new_privileges);
+        fs::write(bundle.dir.join("config.json"), serde_json::to_vec_pretty(&bundle.config).unwrap()).unwrap();
+        let trace_path = dir.join(format!("nnp-{no_new_privileges}.json"));
+        let recorded = bundle.record_container(&trace_path, &[]);
+        assert_eq!(recorded.code(), 0, "{}", describe(&recorded));
+        let trace = read_trace(&trace_path, &recorded);
+        assert_eq!(names(&trace).contains("capset"), !no_new_privileges, "{:?}", names(&trace));
+        let made = run(Command::new(env!("CARGO_BIN_EXE_trapline"))
+            .arg("profile")
+            .arg(&trace_path)
+            .args(["--runtime", "none", "-o"])
+            .arg(dir.join(format!("profile-{no_new_privileges}.json")))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()));
+        assert_eq!(made.code(), 0, "{}", made.stderr_str());
+        warnings.push(made.stderr_str().contains("no_new_privs"));
+    }
+    assert_eq!(warnings, [true, false], "the warning only for the noNewPrivileges recording");
 }

@@ -214,6 +214,7 @@ fn from_traces<'a>(traces: &'a [(PathBuf, Trace)], plan: &ProfilePlan) -> Result
     let wx_seen = wx_seen(&by_name);
     let known = Known { by_name: &by_name, runtime: plan.runtime.map(|r| r.syscalls().names).unwrap_or(&[]) };
 
+    warnings.extend(late_filter_warning(traces, &known));
     let mut reasons = seen_reasons(&known, plan, wx_seen, &mut warnings);
     reasons.extend(falls_back);
     reasons.extend(runtime_timing_reasons(traces, &known));
@@ -427,6 +428,20 @@ fn runtime_timing_reasons<'a>(traces: &[(PathBuf, Trace)], known: &Known<'_, '_>
         }
     }
     reasons
+}
+
+/// A container recorded through its runtime with `noNewPrivileges: true`: runc loaded the filter just before
+/// exec, after dropping privileges. Without no_new_privs (Docker's default) runc loads it first and drops
+/// privileges under it, `capset` first, so a profile that lacks them stops `runc init` there.
+fn late_filter_warning(traces: &[(PathBuf, Trace)], known: &Known<'_, '_>) -> Option<String> {
+    let through_runtime = traces.iter().flat_map(|(_, t)| &t.runs).any(|r| r.container.is_some());
+    (through_runtime && !known.covers("capset")).then(|| {
+        "the container was recorded with noNewPrivileges: true (no capset in the traces): under an engine that runs \
+         containers without no_new_privs, Docker by default, runc loads the filter before dropping privileges and \
+         this profile stops it with \"operation not permitted\"; run those containers with --security-opt \
+         no-new-privileges, record with noNewPrivileges: false, or add --runtime runc"
+            .to_string()
+    })
 }
 
 /// What the recording could not see (an agent recording cannot see `write`) is allowed without evidence.
