@@ -6,6 +6,8 @@
 #   workloads: getppid_loop (N getppid syscalls: nearly pure syscall overhead), ioctl_loop (N ioctls on a device
 #              fd: the per-call device lookup a GPU driver's traffic needs), python3 -c pass (startup)
 #   variants:  native | trapline record -q -o FILE -- CMD | strace -f -o /dev/null CMD
+# then the other backends, enforcement, the serving benchmark (bench/serving.py) and containers in Docker
+# with runc and through `trapline runtime` (bench/containers.py: start latency, the loop inside).
 # Each variant runs up to RUNS times, fewer when the next run would take it past BUDGET seconds (always at least
 # once); the table shows the best (minimum) wall time. Target: trapline/strace <= 0.5 on the loop.
 #
@@ -178,3 +180,7 @@ EOF
 
 # A server under load: what each backend costs in requests per second.
 "$PY" bench/serving.py "$TRAPLINE" "${REQUESTS:-3000}" "$tmp"
+
+# Containers: start latency and the loop inside Docker, with runc and through `trapline runtime`.
+cc -O2 -static -Wall -Wextra -Werror -o target/bench/getppid_loop_static bench/getppid_loop.c
+"$PY" bench/containers.py "$TRAPLINE" target/bench/getppid_loop_static "$N" "$tmp"
