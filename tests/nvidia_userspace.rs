@@ -36,8 +36,9 @@ fn userspace_or_skip(test: &str) -> Option<PathBuf> {
     }
 }
 
-/// `trapline record` of `program` on the rig, with the unpacked libraries on the library path.
-fn record_on_rig(root: &Path, program: &[&std::ffi::OsStr]) -> Value {
+/// `trapline record` of `program` on the rig, with the unpacked libraries on the library path: how it ended,
+/// and the trace.
+fn record_on_rig(root: &Path, program: &[&std::ffi::OsStr]) -> (Finished, Value) {
     let dir = TempDir::new("nvidia-userspace");
     let out = run(Command::new(RIG)
         .arg(TRAPLINE)
@@ -48,7 +49,8 @@ fn record_on_rig(root: &Path, program: &[&std::ffi::OsStr]) -> Value {
         .env("LD_LIBRARY_PATH", root.join("usr/lib/x86_64-linux-gnu/nvidia/current"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped()));
-    read_trace(&dir.join("trace.json"), &out)
+    let trace = read_trace(&dir.join("trace.json"), &out);
+    (out, trace)
 }
 
 /// The NVIDIA ioctls of a trace: (request name, RM command or class name, device), each asserted named.
@@ -75,7 +77,7 @@ fn real_libcuda_cuinit_on_the_rig_is_named() {
     let Some(root) = userspace_or_skip("nvidia_userspace_cuinit") else { return };
     let exe = fixture("cuinit_dlopen");
     let libcuda = root.join("usr/lib/x86_64-linux-gnu/nvidia/current/libcuda.so.1");
-    let trace = record_on_rig(&root, &[exe.as_os_str(), libcuda.as_os_str()]);
+    let (_, trace) = record_on_rig(&root, &[exe.as_os_str(), libcuda.as_os_str()]);
     let requests = nvidia_requests(&trace);
     let named: Vec<&str> = requests.iter().map(|(name, _, _)| name.as_str()).collect();
     // The rig's /proc/driver/nvidia and /dev/char links take it as far as opening /dev/nvidiactl and asking for
@@ -95,19 +97,9 @@ fn real_libcuda_cuinit_on_the_rig_is_named() {
 fn real_nvidia_smi_on_the_rig_is_named() {
     let Some(root) = userspace_or_skip("nvidia_userspace_smi") else { return };
     let smi = root.join("usr/lib/nvidia/current/nvidia-smi");
-    let dir = TempDir::new("nvidia-smi");
-    let out = run(Command::new(RIG)
-        .arg(TRAPLINE)
-        .args(["record", "-q", "-o"])
-        .arg(dir.join("trace.json"))
-        .arg("--")
-        .arg(&smi)
-        .env("LD_LIBRARY_PATH", root.join("usr/lib/x86_64-linux-gnu/nvidia/current"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped()));
+    let (out, trace) = record_on_rig(&root, &[smi.as_os_str()]);
     // No driver answers: NVML reports a version mismatch, and nvidia-smi exits with its own status.
     assert!(out.stdout_str().contains("NVML"), "{}", describe(&out));
-    let trace = read_trace(&dir.join("trace.json"), &out);
     let requests = nvidia_requests(&trace);
     assert!(
         requests.iter().any(|(name, _, device)| name == "NV_ESC_CHECK_VERSION_STR" && device == "/dev/nvidiactl"),

@@ -47,21 +47,7 @@ fn docker_records_through_the_runtime_and_enforces_what_it_recorded() {
     assert!(out.status.success(), "{}", docker.daemon.explain("docker run --runtime trapline", &out));
     assert_eq!(out.stdout_str(), PLAIN, "{}", docker.daemon.explain("docker run --runtime trapline", &out));
 
-    // The trace is written when the container ends, which `docker run` may report a moment earlier.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let trace = loop {
-        let written: Vec<_> = fs::read_dir(&traces).unwrap().flatten().map(|e| e.path()).collect();
-        if let [one] = &written[..] {
-            break one.clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no single trace in {}: {written:?}\n{}",
-            traces.display(),
-            docker.daemon.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let trace = the_trace(&traces, &docker.daemon.log_text());
     let name = trace.file_stem().unwrap().to_str().unwrap();
     assert!(name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit()), "named by the container id: {name}");
 
@@ -101,9 +87,20 @@ fn docker_records_through_the_runtime_and_enforces_what_it_recorded() {
 /// The one trace in `traces`, waited for: it is written when the container ends, which the engine may report a
 /// moment earlier.
 fn the_trace(traces: &Path, log: &str) -> PathBuf {
+    trace_named(traces, log, |_| true)
+}
+
+/// The one trace in `traces` whose file name `wanted` accepts, waited for.
+fn trace_named(traces: &Path, log: &str, wanted: impl Fn(&str) -> bool) -> PathBuf {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let written: Vec<_> = fs::read_dir(traces).unwrap().flatten().map(|e| e.path()).collect();
+        let written: Vec<_> = fs::read_dir(traces)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(&wanted))
+            .collect();
         if let [one] = &written[..] {
             return one.clone();
         }
@@ -124,15 +121,9 @@ fn profile_of(trace: &Path, profile: &Path) -> PathBuf {
     profile.to_path_buf()
 }
 
-/// containerd's runc binary (`ctr run --runc-binary`, the runc shim's `BinaryName` for a Kubernetes
-/// RuntimeClass) is a path without arguments: a two-line script gives the wrapper its own.
-#[test]
-fn containerd_records_through_the_runtime_as_its_runc_binary() {
-    const TEST: &str = "containerd_records_through_the_runtime";
-    if !engine_or_skip(TEST, Engine::Containerd) {
-        return;
-    }
-    let dir = TempDir::new("runtime-wrapper-ctr");
+/// In `dir`: where traces go, the two-line script containerd runs as its runc binary (a path without
+/// arguments, so the script gives the wrapper its own), and a layer holding the probe.
+fn runc_binary_and_probe(dir: &TempDir) -> (PathBuf, PathBuf, PathBuf) {
     let traces = dir.join("traces");
     let runc = find_runc().expect("runc");
     let script = dir.join("trapline-runc");
@@ -145,6 +136,19 @@ fn containerd_records_through_the_runtime_as_its_runc_binary() {
     let probe = static_fixture("engine_probe");
     let layer = dir.join("layer.tar");
     static_rootfs_layer(dir.path(), &[(&probe, "/probe")], &layer);
+    (traces, script, layer)
+}
+
+/// containerd's runc binary (`ctr run --runc-binary`, the runc shim's `BinaryName` for a Kubernetes
+/// RuntimeClass) is a path without arguments: a two-line script gives the wrapper its own.
+#[test]
+fn containerd_records_through_the_runtime_as_its_runc_binary() {
+    const TEST: &str = "containerd_records_through_the_runtime";
+    if !engine_or_skip(TEST, Engine::Containerd) {
+        return;
+    }
+    let dir = TempDir::new("runtime-wrapper-ctr");
+    let (traces, script, layer) = runc_binary_and_probe(&dir);
     let Some(containerd) = Containerd::start_or_skip(TEST) else { return };
     let image = "docker.io/library/trapline-probe:latest";
     containerd.import(&layer, image);
@@ -173,18 +177,7 @@ fn a_runtime_class_records_a_pods_containers_by_name() {
         return;
     }
     let dir = TempDir::new("runtime-class");
-    let traces = dir.join("traces");
-    let runc = find_runc().expect("runc");
-    let script = dir.join("trapline-runc");
-    fs::write(
-        &script,
-        format!("#!/bin/sh\nexec {TRAPLINE} runtime --out {} --runc {} -- \"$@\"\n", traces.display(), runc.display()),
-    )
-    .unwrap();
-    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
-    let probe = static_fixture("engine_probe");
-    let layer = dir.join("layer.tar");
-    static_rootfs_layer(dir.path(), &[(&probe, "/probe")], &layer);
+    let (traces, script, layer) = runc_binary_and_probe(&dir);
     let image = "docker.io/library/trapline-probe:latest";
     let Some(containerd) = Containerd::start_cri_with_handler_or_skip(TEST, image, "trapline", &script) else {
         return;
@@ -202,24 +195,9 @@ fn a_runtime_class_records_a_pods_containers_by_name() {
 
     assert_eq!(pod(None, Some("trapline"), &["/probe"]), PLAIN);
     // pod.py names the pod and its container `probe`; the sandbox's own trace has no container name.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let trace = loop {
-        let named = fs::read_dir(&traces).into_iter().flatten().flatten().map(|e| e.path()).find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("probe-probe-") && n.ends_with(".json"))
-        });
-        if let Some(trace) = named {
-            break trace;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no probe-probe-ID.json in {}\n{}",
-            traces.display(),
-            containerd.daemon.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let trace = trace_named(&traces, &containerd.daemon.log_text(), |name| {
+        name.starts_with("probe-probe-") && name.ends_with(".json")
+    });
     let profile = profile_of(&trace, &dir.join("profile.json"));
     assert_eq!(pod(Some(&profile), None, &["/probe"]), PLAIN);
     assert_eq!(pod(Some(&profile), None, &["/probe", "extra"]), EXTRA_DENIED);
