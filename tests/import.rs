@@ -545,3 +545,43 @@ fn symbolic_gpu_requests_read_back_to_their_codes() {
         assert!(requests.contains(&(request, name.to_string())), "{name}: {requests:?}");
     }
 }
+
+/// strace logs of NVIDIA programs from public bug reports (tests/fixtures/strace/public, sources in its
+/// README): excerpts whose fds were mostly opened before the excerpt begins. Every NVIDIA request is named,
+/// on its device where the log says it and on an inferred one where it does not.
+#[test]
+fn public_nvidia_logs_have_every_request_named() {
+    let mut report = Vec::new();
+    for (name, expected) in [
+        ("cuda_checkpoint_cuinit.log", &["NV_ESC_REGISTER_FD", "NV_ESC_RM_CONTROL", "NV_ESC_RM_ALLOC (NVOS64)"][..]),
+        ("nvidia_smi_persistenced.log", &["NV_ESC_RM_CONTROL"][..]),
+        (
+            "vaapi_nvidia.log",
+            &[
+                "NV_ESC_ALLOC_OS_EVENT",
+                "NV_ESC_RM_CONTROL",
+                "NV_ESC_RM_ALLOC (NVOS64)",
+                "NV_ESC_RM_MAP_MEMORY",
+                "NV_ESC_RM_VID_HEAP_CONTROL",
+            ][..],
+        ),
+    ] {
+        let (trace, _) = imported(&log(&format!("public/{name}")));
+        let nvidia: Vec<&Value> = classes_named(&trace, "ioctl")
+            .into_iter()
+            .filter(|c| c["args"][0]["ioc"]["type"] == json!(0x46))
+            .collect();
+        let named: Vec<&str> = nvidia.iter().filter_map(|c| c["args"][0]["decoded"].as_str()).collect();
+        for class in &nvidia {
+            assert_eq!(class["fd"]["family"], "nvidia-frontend", "{name}: {class}");
+        }
+        let mut sorted = named.clone();
+        sorted.sort();
+        let mut want = expected.to_vec();
+        want.sort();
+        assert_eq!(sorted, want, "{name}");
+        let calls: u64 = nvidia.iter().map(|c| count_of(c)).sum();
+        report.push(format!("{name}: {calls} NVIDIA calls, all named"));
+    }
+    eprintln!("{}", report.join("; "));
+}
