@@ -567,10 +567,8 @@ fn public_nvidia_logs_have_every_request_named() {
         ),
     ] {
         let (trace, _) = imported(&log(&format!("public/{name}")));
-        let nvidia: Vec<&Value> = classes_named(&trace, "ioctl")
-            .into_iter()
-            .filter(|c| c["args"][0]["ioc"]["type"] == json!(0x46))
-            .collect();
+        let nvidia: Vec<&Value> =
+            classes_named(&trace, "ioctl").into_iter().filter(|c| c["args"][0]["ioc"]["type"] == json!(0x46)).collect();
         let named: Vec<&str> = nvidia.iter().filter_map(|c| c["args"][0]["decoded"].as_str()).collect();
         for class in &nvidia {
             assert_eq!(class["fd"]["family"], "nvidia-frontend", "{name}: {class}");
