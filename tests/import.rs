@@ -536,7 +536,8 @@ fn symbolic_gpu_requests_read_back_to_their_codes() {
         (0x4008_4B15, "AMDKFD_IOC_ACQUIRE_VM"),
         (0xC028_4B16, "AMDKFD_IOC_ALLOC_MEMORY_OF_GPU"),
         (0xC040_6400, "DRM_IOCTL_VERSION"),
-        (0x4020_6445, "_IOW('d', 0x45, 32)"),
+        // strace's amdgpu name says the DRM device is amdgpu's, which its path alone does not.
+        (0x4020_6445, "DRM_IOCTL_AMDGPU_INFO"),
         (0x5401, "TCGETS"),
         (0x4C82, "_IO('L', 0x82)"),
         (0x8008_1272, "BLKGETSIZE64"),
@@ -544,6 +545,11 @@ fn symbolic_gpu_requests_read_back_to_their_codes() {
     ] {
         assert!(requests.contains(&(request, name.to_string())), "{name}: {requests:?}");
     }
+    let amdgpu = classes_named(&t, "ioctl")
+        .into_iter()
+        .find(|c| c["args"][0]["decoded"] == "DRM_IOCTL_AMDGPU_INFO")
+        .map(|c| c["fd"]["family"].clone());
+    assert_eq!(amdgpu, Some(json!("amdgpu")));
 }
 
 /// strace logs of NVIDIA programs from public bug reports (tests/fixtures/strace/public, sources in its

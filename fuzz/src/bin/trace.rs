@@ -23,6 +23,8 @@ fn main() {
                 allow_mixed_arch: true,
                 gpu_portable: ioctl == IoctlMode::Type,
                 allow_io_uring: false,
+                allow_denied: false,
+                widen: Vec::new(),
             };
             let traces = [(PathBuf::from("fuzz.json"), trace.clone())];
             if let Ok(generated) = generate(&traces, &plan) {

@@ -7,6 +7,7 @@ use super::NotUnderstood;
 use super::fds::{self, Fds};
 use super::value::{self, Outcome, ValueError};
 use crate::decode::arch::Arch;
+use crate::decode::gpu::DeviceFamily;
 use crate::decode::rows::FdArg;
 use crate::decode::table::SyscallTables;
 use crate::observe::classify::{Call, CallSource};
@@ -25,6 +26,9 @@ pub struct Decoded<'a> {
     clone3_flags: Result<u64, i32>,
     /// The word behind the NVIDIA RM ioctl's pointer (its control command or class), where the log gave it.
     pub rm_word: Option<u32>,
+    /// An ioctl strace named as amdgpu's own (`DRM_IOCTL_AMDGPU_*`): its DRM device is amdgpu's, which a path
+    /// alone (`/dev/dri/renderD128`) does not say.
+    pub amdgpu: bool,
     /// The bytes an ioctl's argument pointed at, where strace dumped them (6.10 on, for requests it has no
     /// decoder for: `"\x01\x00…" => "\x…"`, what the caller passed first).
     dump: Option<Vec<u8>>,
@@ -64,7 +68,8 @@ impl<'a> Decoded<'a> {
             }
         }
         let dump = if name == "ioctl" { items.get(2).and_then(|arg| value::string(arg)) } else { None };
-        Ok(Decoded { call, outcome, decorated, clone3_flags, rm_word: None, dump })
+        let amdgpu = name == "ioctl" && items.get(1).is_some_and(|r| r.trim().starts_with("DRM_IOCTL_AMDGPU_"));
+        Ok(Decoded { call, outcome, decorated, clone3_flags, rm_word: None, amdgpu, dump })
     }
 
     /// What classification asks, answered for a task whose fd table is `fds`.
@@ -74,6 +79,7 @@ impl<'a> Decoded<'a> {
             decorated: &self.decorated,
             clone3_flags: self.clone3_flags,
             rm_word: self.rm_word,
+            amdgpu: self.amdgpu,
             dump: self.dump.as_deref(),
             pointer: self.call.args[2],
             cut_short: false,
@@ -113,6 +119,7 @@ pub struct LineSource<'a> {
     decorated: &'a [(i32, FdDesc)],
     clone3_flags: Result<u64, i32>,
     rm_word: Option<u32>,
+    amdgpu: bool,
     dump: Option<&'a [u8]>,
     /// The dumped argument's address, as the registers hold it (0: strace printed the bytes instead).
     pointer: u64,
@@ -129,6 +136,12 @@ impl CallSource for LineSource<'_> {
             (Some((_, decorated)), _) => decorated.clone(),
             (None, Some(known)) => known,
             (None, None) => FdDesc::Unknown,
+        };
+        let desc = match desc {
+            FdDesc::Device { path, dev, family: Some(DeviceFamily::Drm) } if self.amdgpu => {
+                FdDesc::Device { path, dev, family: Some(DeviceFamily::Amdgpu) }
+            }
+            other => other,
         };
         Fd::intern(desc, sink)
     }

@@ -131,6 +131,14 @@ pub fn created_by(syscall: &str) -> Option<FdDesc> {
     }
 }
 
+/// The DRM device behind `fd` is amdgpu's (strace named a request on it as amdgpu's own): later calls on it name
+/// amdgpu's requests too.
+pub fn mark_amdgpu(fds: &Fds, fd: i32) {
+    if let Some(FdDesc::Device { family: family @ Some(DeviceFamily::Drm), .. }) = fds.borrow_mut().get_mut(&fd) {
+        *family = Some(DeviceFamily::Amdgpu);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

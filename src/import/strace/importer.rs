@@ -9,6 +9,7 @@ use super::NotUnderstood;
 use super::call::Decoded;
 use super::clock::Clock;
 use super::effects;
+use super::fds;
 use super::line::{self, Event, Line};
 use super::tasks::{Pending, Tasks};
 use super::value::{self, Outcome};
@@ -201,6 +202,9 @@ impl<'a> Importer<'a> {
         // strace shows the kernel entering an interrupted call again as one more call: it is counted once, as
         // the ptrace backend counts it (the restart's result is the call's).
         let restarted = restart::entered(&mut task.interrupted, decoded.call.nr, 0, is_sigreturn(name)).flatten();
+        if decoded.amdgpu {
+            fds::mark_amdgpu(&task.fds, decoded.call.args[0] as i32);
+        }
         let mut source = decoded.source(&task.fds);
         let Classified { key, raw_high, .. } = classify(self.tables, &decoded.call, &mut source, self.sink);
         self.cut_dump |= source.cut_short;
