@@ -147,13 +147,14 @@ fn a_container_is_recorded_through_its_bundles_own_filter() {
 
 /// With `noNewPrivileges: true` runc loads the filter just before exec, after dropping privileges; without it
 /// (Docker's default) it loads it first, and its `capset` and the rest run under the filter. A profile made
-/// from the first kind of recording stops runc init where no_new_privs is off, so `profile` says so.
+/// from the first kind of recording stops runc init where no_new_privs is off, so `profile` says so, and `lint`
+/// names where it does start.
 #[test]
 fn a_recording_with_no_new_privileges_warns_where_engines_run_without_it() {
     let Some(runc) = runc_or_skip("no_new_privileges_warning") else { return };
     let exe = static_fixture("exitcode");
     let dir = TempDir::new("container-nnp");
-    let mut warnings = Vec::new();
+    let (mut warnings, mut lint_fixes) = (Vec::new(), Vec::new());
     for no_new_privileges in [true, false] {
         let mut bundle = Bundle::new(&runc, &["/exitcode"]);
         bundle.add_file(&exe, "/exitcode");
@@ -173,6 +174,17 @@ fn a_recording_with_no_new_privileges_warns_where_engines_run_without_it() {
             .stderr(Stdio::piped()));
         assert_eq!(made.code(), 0, "{}", made.stderr_str());
         warnings.push(made.stderr_str().contains("no_new_privs"));
+        // lint, with runc as its default runtime, names how such a profile does start.
+        let linted = run(Command::new(env!("CARGO_BIN_EXE_trapline"))
+            .arg("lint")
+            .arg(dir.join(format!("profile-{no_new_privileges}.json")))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()));
+        lint_fixes.push(linted.stdout_str().contains("--security-opt no-new-privileges"));
+        if no_new_privileges {
+            assert_eq!(linted.code(), 1, "{}{}", linted.stdout_str(), linted.stderr_str());
+        }
     }
     assert_eq!(warnings, [true, false], "the warning only for the noNewPrivileges recording");
+    assert_eq!(lint_fixes, [true, false], "lint's fix only for the noNewPrivileges recording");
 }

@@ -2,7 +2,8 @@
 //! runc container (`record --container`), profiled, runs under each profile in Docker
 //! (`docker run --security-opt seccomp=`) and in containerd (`ctr run --seccomp --seccomp-profile`) with the
 //! output it has unconfined, and the one call the recordings never saw fails there with EPERM while the rest
-//! of the probe runs.
+//! of the probe runs. A container recorded with `noNewPrivileges: true` runs in Docker only with
+//! `--security-opt no-new-privileges`.
 //!
 //! The tests start the daemons themselves (see `common::engines`) from an image built from a static rootfs;
 //! they need root, runc, busybox-static, Debian's docker.io and containerd, and for the CRI pod python3-grpcio
@@ -78,21 +79,25 @@ fn prepare() -> Workload {
     // containers without noNewPrivileges, where runc loads the filter before dropping privileges (capset,
     // setuid, ...): recorded with the bundle's default (true) the profile stops `runc init` under Docker.
     // Recorded without it, it holds what runc does in both cases.
-    let runc = find_runc().expect("runc");
-    let mut bundle = Bundle::new(&runc, &["/probe"]);
-    bundle.config["process"]["noNewPrivileges"] = serde_json::json!(false);
-    bundle.add_file(&probe, "/probe");
-    fs::create_dir_all(bundle.dir.join("rootfs/tmp")).unwrap();
-    fs::write(bundle.dir.join("config.json"), serde_json::to_vec_pretty(&bundle.config).unwrap()).unwrap();
     let container_trace = dir.join("container.json");
-    let rec = bundle.record_container(&container_trace, &[]);
-    assert_eq!(rec.code(), 0, "recording the probe in runc: {}", describe(&rec));
-    assert_eq!(rec.stdout_str(), PLAIN);
+    record_in_runc(&probe, false, &container_trace);
     let in_container = profile(&container_trace, "none", &dir.join("container-profile.json"));
 
     let layer = dir.join("layer.tar");
     static_rootfs_layer(dir.path(), &[(&probe, "/probe")], &layer);
     Workload { dir, layer, profiles: vec![("recorded on the host", host), ("recorded in runc", in_container)] }
+}
+
+/// `record --container` of the probe in a runc bundle with the given `noNewPrivileges`, into `trace`.
+fn record_in_runc(probe: &Path, no_new_privileges: bool, trace: &Path) {
+    let mut bundle = Bundle::new(&find_runc().expect("runc"), &["/probe"]);
+    bundle.config["process"]["noNewPrivileges"] = serde_json::json!(no_new_privileges);
+    bundle.add_file(probe, "/probe");
+    fs::create_dir_all(bundle.dir.join("rootfs/tmp")).unwrap();
+    fs::write(bundle.dir.join("config.json"), serde_json::to_vec_pretty(&bundle.config).unwrap()).unwrap();
+    let rec = bundle.record_container(trace, &[]);
+    assert_eq!(rec.code(), 0, "recording the probe in runc: {}", describe(&rec));
+    assert_eq!(rec.stdout_str(), PLAIN);
 }
 
 /// The checks both engines pass: `run(profile, args)` runs the probe image in the engine.
@@ -234,4 +239,34 @@ fn cri_pod_enforces_localhost_profiles_recorded_on_the_host_and_in_a_container()
         Finished { status, stdout: result["stdout"].as_str().unwrap().as_bytes().to_vec(), stderr: out.stderr }
     };
     enforces(&w, "CRI pod", run_pod, |what, out| containerd.daemon.explain(what, out));
+}
+
+/// A container recorded with the bundle's default `noNewPrivileges: true` gives a profile without what runc
+/// does before a late filter load: Docker's default (no no_new_privs) stops `runc init` under it, and
+/// `--security-opt no-new-privileges` runs it, as `lint` says.
+#[test]
+fn docker_runs_a_no_new_privileges_recording_only_with_no_new_privileges() {
+    if !engine_or_skip("docker_no_new_privileges_recording", Engine::Docker) {
+        return;
+    }
+    let dir = TempDir::new("engines-nnp");
+    let probe = static_fixture("engine_probe");
+    let trace = dir.join("nnp.json");
+    record_in_runc(&probe, true, &trace);
+    let profile = profile(&trace, "none", &dir.join("nnp-profile.json"));
+    let layer = dir.join("layer.tar");
+    static_rootfs_layer(dir.path(), &[(&probe, "/probe")], &layer);
+
+    let Some(docker) = Docker::start_or_skip("docker_no_new_privileges_recording") else { return };
+    docker.import(&layer, "trapline-probe");
+    let refused = docker.run(Some(&profile), "trapline-probe", &["/probe"]);
+    assert!(!refused.status.success(), "{}", docker.daemon.explain("docker run without no-new-privileges", &refused));
+    assert!(refused.stderr_str().contains("operation not permitted"), "{}", describe(&refused));
+    let runs = docker.run_with(&["--security-opt", "no-new-privileges"], Some(&profile), "trapline-probe", &["/probe"]);
+    assert_eq!(
+        runs.stdout_str(),
+        PLAIN,
+        "{}",
+        docker.daemon.explain("docker run --security-opt no-new-privileges", &runs)
+    );
 }

@@ -16,6 +16,10 @@ pub struct RuntimeSyscalls {
     /// The calls among them that the runtime makes only sometimes, depending on timing (a Go runtime's
     /// scheduler): a recording through the runtime may miss them, so profiles of such recordings add them.
     pub timing: &'static [&'static str],
+    /// The calls among them the runtime still makes after the filter when the bundle sets noNewPrivileges
+    /// (the filter then goes on just before exec); the rest come only without it, when the filter goes on
+    /// before privileges are dropped. `None` where not measured.
+    pub with_no_new_privs: Option<&'static [&'static str]>,
     /// Where the list came from, for the explain report.
     pub source: &'static str,
 }
@@ -53,6 +57,21 @@ const RUNC: RuntimeSyscalls = RuntimeSyscalls {
         "write",
     ],
     timing: &["futex", "nanosleep", "rt_sigreturn", "sched_yield"],
+    // `record --container` of a static program that only returns, through runc 1.1.5 with noNewPrivileges
+    // true (the same in three runs), and the timing calls above.
+    with_no_new_privs: Some(&[
+        "close",
+        "epoll_ctl",
+        "execve",
+        "fstatfs",
+        "futex",
+        "getdents64",
+        "getpid",
+        "openat",
+        "rt_sigreturn",
+        "sched_yield",
+        "write",
+    ]),
     source: "runc 1.1.5, measured with strace from the filter load to the workload's execve \
              (noNewPrivileges true and false)",
 };
@@ -102,6 +121,7 @@ const CRUN: RuntimeSyscalls = RuntimeSyscalls {
         "write",
     ],
     timing: &[],
+    with_no_new_privs: None,
     source: "crun 1.8.1 to 1.29, read from its source (container_init, set_required_caps, \
              mark_or_close_fds_ge_than), union of noNewPrivileges true and false",
 };

@@ -361,8 +361,9 @@ pub(super) fn check_runtime_needs(p: &Profile, runtime: Option<Runtime>, out: &m
             "syscalls",
             format!(
                 "{rt} calls {} after loading the filter, before it execs the workload, and the profile denies them: \
-                 the container cannot start; {fix}",
-                always.join(", ")
+                 the container cannot start{}; {fix}",
+                always.join(", "),
+                only_without_no_new_privs(needs.with_no_new_privs, &always)
             ),
         );
     }
@@ -375,6 +376,19 @@ pub(super) fn check_runtime_needs(p: &Profile, runtime: Option<Runtime>, out: &m
                 sometimes.join(", ")
             ),
         );
+    }
+}
+
+/// Where every denied call is one the runtime makes only without no_new_privs, the profile was most likely
+/// recorded through the runtime with `noNewPrivileges: true`: it does start where no_new_privs is set.
+fn only_without_no_new_privs(with_no_new_privs: Option<&[&str]>, denied: &[&str]) -> &'static str {
+    match with_no_new_privs {
+        Some(kept) if denied.iter().all(|name| !kept.contains(name)) => {
+            " without no_new_privs (Docker's default), since it then loads the filter before dropping privileges; \
+             these are all such calls, as in a recording made with noNewPrivileges: true, so it does start with \
+             `docker run --security-opt no-new-privileges` or Kubernetes' `allowPrivilegeEscalation: false`"
+        }
+        _ => "",
     }
 }
 
@@ -617,5 +631,27 @@ mod tests {
         assert_one(&f, Severity::Warning, "syscalls[2].args[0].op", "sign-extended");
         assert_one(&f, Severity::Warning, "syscalls[3].args[0].value", "wider than 32 bits");
         assert_eq!(f.len(), 2, "{f:?}");
+    }
+
+    /// A profile recorded through runc with noNewPrivileges: true holds only what runc does after a late filter
+    /// load: Docker without `--security-opt no-new-privileges` refuses it, and the error says how it starts.
+    #[test]
+    fn runc_calls_made_only_without_no_new_privs_name_the_fix() {
+        use crate::profile::runtime::Runtime;
+        let lint_runc = |names: &[&str]| {
+            let names = names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
+            let json = format!(
+                r#"{{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{{"names": [{names}], "action": "SCMP_ACT_ALLOW"}},
+                    {{"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}}]}}"#
+            );
+            super::super::lint_bytes(std::path::Path::new("p.json"), json.as_bytes(), Some(Runtime::Runc)).unwrap()
+        };
+        let late = Runtime::Runc.syscalls().with_no_new_privs.unwrap();
+        let f = lint_runc(late);
+        assert_one(&f, Severity::Error, "syscalls", "--security-opt no-new-privileges");
+        assert_one(&f, Severity::Error, "syscalls", "capset");
+        let without_execve: Vec<&str> = late.iter().copied().filter(|n| *n != "execve").collect();
+        let f = lint_runc(&without_execve);
+        assert_one(&f, Severity::Error, "syscalls", "the container cannot start;");
     }
 }
