@@ -16,7 +16,7 @@ TRAPLINE := target/release/trapline
 # python3-grpc-tools (its CRI client; Debian packages no crictl).
 DEB_PACKAGES := build-essential strace libseccomp-dev pkg-config runc busybox-static python3 python3-yaml \
   clang libbpf-dev libelf-dev zlib1g-dev bpftool \
-  python3-jsonschema shellcheck docker.io containerd python3-grpcio python3-grpc-tools docker-compose
+  python3-jsonschema shellcheck docker.io containerd python3-grpcio python3-grpc-tools docker-compose debootstrap
 
 PREFIX ?= /usr/local
 

@@ -1,6 +1,9 @@
 """A model server: loads a model and answers HTTP requests with its predictions, on the GPU when there is one."""
 
 import json
+import os
+import signal
+import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import torch
@@ -23,4 +26,6 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    HTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
+    # `docker stop` sends SIGTERM: shut down as in production, so a recording ends complete.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    HTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8080"))), Handler).serve_forever()
