@@ -70,6 +70,9 @@ static: deps
 test: deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	@# The fuzz targets (fuzz/, a crate of its own) must keep building against the library as it changes
+	@# (checked as a plain build: no_fuzzing tells afl.rs it is not under cargo-afl).
+	RUSTFLAGS="--cfg no_fuzzing" $(CARGO) check --manifest-path fuzz/Cargo.toml --bins
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  echo "$(CARGO) nextest run --no-fail-fast"; $(CARGO) nextest run --no-fail-fast; \
 	else \
