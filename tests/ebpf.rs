@@ -252,6 +252,16 @@ fn a_workloads_own_filter_is_said_to_hide_its_denials() {
     assert_eq!(count(&rec.trace, "getppid"), 0, "denied calls cannot reach the tracepoints");
 }
 
+/// The cgroup v2 mount, or says why `test` is skipped (failing where CI requires eBPF).
+fn cgroup2_mount_or_skip(test: &str) -> Option<std::path::PathBuf> {
+    let mount = cgroup2_mount();
+    if mount.is_none() {
+        assert!(std::env::var_os("TRAPLINE_REQUIRE_EBPF").is_none_or(|v| v != "1"), "{test}: no cgroup2 mount");
+        eprintln!("{test}: skipped: no cgroup2 mount");
+    }
+    mount
+}
+
 /// Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on hybrid hosts).
 fn cgroup2_mount() -> Option<std::path::PathBuf> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
@@ -269,11 +279,7 @@ fn a_running_cgroup_is_recorded_until_it_is_empty() {
     if !ebpf_or_skip("ebpf_cgroup") {
         return;
     }
-    let Some(mount) = cgroup2_mount() else {
-        assert!(std::env::var_os("TRAPLINE_REQUIRE_EBPF").is_none_or(|v| v != "1"), "no cgroup2 mount");
-        eprintln!("ebpf_cgroup: skipped: no cgroup2 mount");
-        return;
-    };
+    let Some(mount) = cgroup2_mount_or_skip("ebpf_cgroup") else { return };
     let cgroup = mount.join(format!("trapline-test-{}", std::process::id()));
     std::fs::create_dir(&cgroup).unwrap();
     let looped = fixture("stress_threads");
@@ -389,11 +395,7 @@ fn the_node_agent_writes_one_trace_per_cgroup_and_stays_flat() {
     if !ebpf_or_skip("ebpf_node_agent") {
         return;
     }
-    let Some(mount) = cgroup2_mount() else {
-        assert!(std::env::var_os("TRAPLINE_REQUIRE_EBPF").is_none_or(|v| v != "1"), "no cgroup2 mount");
-        eprintln!("ebpf_node_agent: skipped: no cgroup2 mount");
-        return;
-    };
+    let Some(mount) = cgroup2_mount_or_skip("ebpf_node_agent") else { return };
     let parent = mount.join(format!("trapline-agent-{}", std::process::id()));
     std::fs::create_dir(&parent).unwrap();
     let out = TempDir::new("ebpf-agent");
@@ -447,11 +449,7 @@ fn the_node_agent_names_containers_from_the_runtimes_state_and_selects_by_annota
         return;
     }
     let Some(runc) = common::container::runc_or_skip("ebpf_agent_select") else { return };
-    let Some(mount) = cgroup2_mount() else {
-        assert!(std::env::var_os("TRAPLINE_REQUIRE_EBPF").is_none_or(|v| v != "1"), "no cgroup2 mount");
-        eprintln!("ebpf_agent_select: skipped: no cgroup2 mount");
-        return;
-    };
+    let Some(mount) = cgroup2_mount_or_skip("ebpf_agent_select") else { return };
     let parent_name = format!("trapline-select-{}", std::process::id());
     let parent = mount.join(&parent_name);
     std::fs::create_dir(&parent).unwrap();

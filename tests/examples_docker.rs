@@ -13,10 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
-use common::container::find_runc;
-use common::engines::{Cleanup, Docker, Engine, engine_or_skip, tar_dir};
+use common::engines::{Cleanup, Docker, Engine, engine_or_skip, profile_of, tar_dir, trace_named};
 use common::*;
 
 const IMAGE: &str = "trapline-torch-examples";
@@ -33,37 +30,14 @@ fn docker_with_examples(test: &str, dir: &TempDir) -> Option<(Docker, PathBuf)> 
     let layer = dir.join("torch.tar");
     tar_dir(&rootfs, &layer);
     let traces = dir.join("traces");
-    let runc = find_runc().expect("runc");
-    let runtime = json!({"path": TRAPLINE, "runtimeArgs": ["runtime", "--out", traces, "--runc", runc]});
-    let docker = Docker::start_configured_or_skip(test, &json!({"runtimes": {"trapline": runtime}}))?;
+    let docker = Docker::start_recording_or_skip(test, &traces)?;
     docker.import(&layer, IMAGE);
     Some((docker, traces))
 }
 
-/// `trapline profile TRACE --runtime none -o PROFILE`.
-fn profile_of(trace: &Path, profile: &Path) {
-    let made = run(Command::new(TRAPLINE)
-        .arg("profile")
-        .arg(trace)
-        .args(["--runtime", "none", "-o"])
-        .arg(profile)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped()));
-    assert_eq!(made.code(), 0, "trapline profile: {}", made.stderr_str());
-}
-
-/// The one trace in `traces`, waited for (it is written when the container ends).
+/// The one trace in `traces`, waited for (a long recording takes a while to fold and write).
 fn the_trace(traces: &Path) -> PathBuf {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let written: Vec<PathBuf> =
-            std::fs::read_dir(traces).into_iter().flatten().flatten().map(|e| e.path()).collect();
-        if let [one] = &written[..] {
-            return one.clone();
-        }
-        assert!(Instant::now() < deadline, "no single trace in {}: {written:?}", traces.display());
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    trace_named(traces, Duration::from_secs(60), "", |_| true)
 }
 
 /// POSTs one prediction request to the server on `port`, waiting up to a minute for it to listen; returns the

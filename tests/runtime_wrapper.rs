@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use common::container::{find_runc, static_fixture};
-use common::engines::{Cleanup, Containerd, CriClient, Docker, Engine, engine_or_skip, static_rootfs_layer};
+use common::engines::{
+    Cleanup, Containerd, CriClient, Docker, Engine, engine_or_skip, profile_of, static_rootfs_layer, trace_named,
+    trapline_runtime,
+};
 use common::*;
 
 const PLAIN: &str = "write=ok\nread=hello from trapline\ndone\n";
@@ -31,11 +34,9 @@ fn docker_records_through_the_runtime_and_enforces_what_it_recorded() {
     }
     let dir = TempDir::new("runtime-wrapper");
     let traces = dir.join("traces");
-    let runc = find_runc().expect("runc");
-    let wrapper = |out: &str| json!({"path": TRAPLINE, "runtimeArgs": ["runtime", "--out", out, "--runc", runc.to_str().unwrap()]});
     let config = json!({"runtimes": {
-        "trapline": wrapper(traces.to_str().unwrap()),
-        "trapline-unwritable": wrapper("/proc/trapline-nowhere"),
+        "trapline": trapline_runtime(&traces),
+        "trapline-unwritable": trapline_runtime(Path::new("/proc/trapline-nowhere")),
     }});
     let probe = static_fixture("engine_probe");
     let layer = dir.join("layer.tar");
@@ -84,41 +85,9 @@ fn docker_records_through_the_runtime_and_enforces_what_it_recorded() {
     assert!(start.elapsed() < Duration::from_secs(30), "refused in {:?}", start.elapsed());
 }
 
-/// The one trace in `traces`, waited for: it is written when the container ends, which the engine may report a
-/// moment earlier.
+/// The one trace in `traces`, waited for.
 fn the_trace(traces: &Path, log: &str) -> PathBuf {
-    trace_named(traces, log, |_| true)
-}
-
-/// The one trace in `traces` whose file name `wanted` accepts, waited for.
-fn trace_named(traces: &Path, log: &str, wanted: impl Fn(&str) -> bool) -> PathBuf {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let written: Vec<_> = fs::read_dir(traces)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(&wanted))
-            .collect();
-        if let [one] = &written[..] {
-            return one.clone();
-        }
-        assert!(Instant::now() < deadline, "no single trace in {}: {written:?}\n{log}", traces.display());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn profile_of(trace: &Path, profile: &Path) -> PathBuf {
-    let prof = run(Command::new(TRAPLINE)
-        .arg("profile")
-        .arg(trace)
-        .args(["--runtime", "none", "-o"])
-        .arg(profile)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped()));
-    assert_eq!(prof.code(), 0, "trapline profile: {}", prof.stderr_str());
-    profile.to_path_buf()
+    trace_named(traces, Duration::from_secs(20), log, |_| true)
 }
 
 /// In `dir`: where traces go, the two-line script containerd runs as its runc binary (a path without
@@ -195,7 +164,7 @@ fn a_runtime_class_records_a_pods_containers_by_name() {
 
     assert_eq!(pod(None, Some("trapline"), &["/probe"]), PLAIN);
     // pod.py names the pod and its container `probe`; the sandbox's own trace has no container name.
-    let trace = trace_named(&traces, &containerd.daemon.log_text(), |name| {
+    let trace = trace_named(&traces, Duration::from_secs(20), &containerd.daemon.log_text(), |name| {
         name.starts_with("probe-probe-") && name.ends_with(".json")
     });
     let profile = profile_of(&trace, &dir.join("profile.json"));
@@ -213,14 +182,10 @@ fn killing_the_recorder_mid_run_leaves_no_container_behind() {
     }
     let dir = TempDir::new("runtime-kill");
     let traces = dir.join("traces");
-    let runc = find_runc().expect("runc");
-    let runtime = json!({"path": TRAPLINE, "runtimeArgs": ["runtime", "--out", traces, "--runc", runc]});
     let nap = static_fixture("nap");
     let layer = dir.join("layer.tar");
     static_rootfs_layer(dir.path(), &[(&nap, "/nap")], &layer);
-    let Some(docker) = Docker::start_configured_or_skip(TEST, &json!({"runtimes": {"trapline": runtime}})) else {
-        return;
-    };
+    let Some(docker) = Docker::start_recording_or_skip(TEST, &traces) else { return };
     docker.import(&layer, "trapline-nap");
     let name = common::container::container_id();
     let started = docker.docker(&[
@@ -277,14 +242,10 @@ fn compose_records_with_the_runtime_key_and_enforces_with_security_opt() {
     }
     let dir = TempDir::new("runtime-compose");
     let traces = dir.join("traces");
-    let runc = find_runc().expect("runc");
-    let runtime = json!({"path": TRAPLINE, "runtimeArgs": ["runtime", "--out", traces, "--runc", runc]});
     let probe = static_fixture("engine_probe");
     let layer = dir.join("layer.tar");
     static_rootfs_layer(dir.path(), &[(&probe, "/probe")], &layer);
-    let Some(docker) = Docker::start_configured_or_skip(TEST, &json!({"runtimes": {"trapline": runtime}})) else {
-        return;
-    };
+    let Some(docker) = Docker::start_recording_or_skip(TEST, &traces) else { return };
     docker.import(&layer, "trapline-probe");
     let project = common::container::container_id();
     let up = |service: &str, extra: &str| -> String {

@@ -234,6 +234,11 @@ impl Docker {
         started_or_skip(test, Docker::start(Some(config)))
     }
 
+    /// Starts dockerd with `trapline runtime` as its runtime `trapline`, writing traces into `traces`.
+    pub fn start_recording_or_skip(test: &str, traces: &Path) -> Option<Docker> {
+        Docker::start_configured_or_skip(test, &serde_json::json!({"runtimes": {"trapline": trapline_runtime(traces)}}))
+    }
+
     fn start(config: Option<&serde_json::Value>) -> Result<Docker, String> {
         let lock = EngineLock::take();
         let dir = daemon_dir("dockerd");
@@ -630,4 +635,46 @@ impl CriClient {
             ENGINE_COMMAND,
         )
     }
+}
+
+/// daemon.json's `runtimes` entry for `trapline runtime` writing its traces into `out`.
+pub fn trapline_runtime(out: &Path) -> serde_json::Value {
+    let runc = super::container::find_runc().expect("runc");
+    serde_json::json!({"path": super::TRAPLINE, "runtimeArgs": ["runtime", "--out", out, "--runc", runc]})
+}
+
+/// The one trace in `traces` whose file name `wanted` accepts, waited for up to `within`: a trace is written
+/// when its container ends, which the engine may report a moment earlier. `log` goes with a failure.
+pub fn trace_named(traces: &Path, within: Duration, log: &str, wanted: impl Fn(&str) -> bool) -> PathBuf {
+    let deadline = Instant::now() + within;
+    loop {
+        let written: Vec<_> = fs::read_dir(traces)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(&wanted))
+            .collect();
+        if let [one] = &written[..] {
+            return one.clone();
+        }
+        assert!(Instant::now() < deadline, "no single trace in {}: {written:?}\n{log}", traces.display());
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `trapline profile TRACE --runtime none -o PROFILE` (the trace was recorded through the runtime), which must
+/// succeed; returns PROFILE.
+pub fn profile_of(trace: &Path, profile: &Path) -> PathBuf {
+    let made = super::run(
+        Command::new(super::TRAPLINE)
+            .arg("profile")
+            .arg(trace)
+            .args(["--runtime", "none", "-o"])
+            .arg(profile)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    assert_eq!(made.code(), 0, "trapline profile: {}", made.stderr_str());
+    profile.to_path_buf()
 }
