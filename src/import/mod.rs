@@ -13,7 +13,8 @@ pub enum ImportError {
     #[error("cannot read {}: {error}", path.display())]
     Read { path: PathBuf, error: io::Error },
     #[error(
-        "{}: no syscalls found in {lines} lines; expected the log of `strace -f -o LOG COMMAND`",
+        "{}: no syscalls found in {lines} lines; expected the log of `strace -f -o LOG COMMAND` or of gVisor's \
+         `runsc --strace`",
         path.display()
     )]
     NoSyscalls { path: PathBuf, lines: usize },
