@@ -25,7 +25,11 @@ fn docker_with_examples(test: &str, dir: &TempDir) -> Option<(Docker, PathBuf)> 
     }
     let rootfs = Path::new(env!("CARGO_TARGET_TMPDIR")).join("torch-rootfs");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/torch-rootfs.sh");
-    let built = run(Command::new(script).arg(&rootfs).stdout(Stdio::piped()).stderr(Stdio::piped()));
+    // debootstrap downloads and unpacks some 240 packages: minutes, longer than run()'s limit on a busy machine.
+    let built = run_for(
+        Command::new(script).arg(&rootfs).stdout(Stdio::piped()).stderr(Stdio::piped()),
+        Duration::from_secs(900),
+    );
     assert_eq!(built.code(), 0, "examples/torch-rootfs.sh: {}", built.stderr_str());
     let layer = dir.join("torch.tar");
     tar_dir(&rootfs, &layer);
