@@ -282,6 +282,9 @@ fn a_profile_is_extended_with_a_known_trace() {
 
 /// A Python multiprocessing pool whose worker makes a call the profile lacks: the worker, a forked process,
 /// gets the error Python turns into a PermissionError, and trapline names the call and where Python made it.
+/// The pool is closed and joined rather than left to `with`: `with` terminates it, and whether that sends a
+/// worker SIGTERM depends on whether the worker has already exited, so a recording may lack `kill` and the run
+/// under its profile then hangs on a worker Python could not stop.
 #[test]
 fn a_denial_in_a_python_worker_process_is_named() {
     let dir = TempDir::new("run-python");
@@ -303,8 +306,10 @@ def work(d):
 if __name__ == '__main__':
     d = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'work')
     os.makedirs(d, exist_ok=True)
-    with mp.get_context('fork').Pool(2) as p:
-        print(p.map(work, [d]))
+    p = mp.get_context('fork').Pool(2)
+    print(p.map(work, [d]))
+    p.close()
+    p.join()
 "#,
     )
     .unwrap();

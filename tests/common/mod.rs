@@ -11,7 +11,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -147,22 +147,31 @@ pub fn run(cmd: &mut Command) -> Finished {
     run_for(cmd, TIMEOUT)
 }
 
-/// [`run`] with a time limit of the caller's own.
+/// [`run`] with a time limit of the caller's own. A command past it is killed, and the panic shows what it had
+/// written by then, since a hang is only understood from its last lines.
 pub fn run_for(cmd: &mut Command, limit: Duration) -> Finished {
     cmd.stdin(Stdio::null());
     let desc = format!("{cmd:?}");
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {desc}: {e}"));
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let filled = Arc::clone(&buf);
+        let reader = thread::spawn(move || {
+            let Some(mut p) = pipe else { return };
+            let mut chunk = [0u8; 4096];
+            loop {
+                match p.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => filled.lock().unwrap().extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                }
             }
-            buf
-        })
+        });
+        (buf, reader)
     };
-    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let (out, out_reader) = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let (err, err_reader) = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
     let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -171,11 +180,18 @@ pub fn run_for(cmd: &mut Command, limit: Duration) -> Finished {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("timed out after {limit:?}: {desc}");
+            let so_far = |buf: &Mutex<Vec<u8>>| String::from_utf8_lossy(&buf.lock().unwrap()).into_owned();
+            panic!(
+                "timed out after {limit:?}: {desc}\nstdout so far:\n{}\nstderr so far:\n{}",
+                so_far(&out),
+                so_far(&err)
+            );
         }
         thread::sleep(Duration::from_millis(5));
     };
-    Finished { status, stdout: out.join().unwrap(), stderr: err.join().unwrap() }
+    let _ = (out_reader.join(), err_reader.join());
+    let take = |buf: Arc<Mutex<Vec<u8>>>| std::mem::take(&mut *buf.lock().unwrap());
+    Finished { status, stdout: take(out), stderr: take(err) }
 }
 
 /// A `trapline record` run and the trace it wrote.
