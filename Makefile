@@ -13,10 +13,12 @@ TRAPLINE := target/release/trapline
 # shellcheck (the CI examples' shell steps), clang, libbpf's headers, libelf and zlib (the eBPF backend's kernel
 # side is compiled at build time, and libbpf built and linked in), bpftool (tests check nothing stays loaded),
 # docker.io and containerd (tests/engines.rs starts both daemons and runs profiles in them), python3-grpcio and
-# python3-grpc-tools (its CRI client; Debian packages no crictl).
+# python3-grpc-tools (its CRI client; Debian packages no crictl), podman and catatonit (Podman runs and records
+# containers, and builds `kube play`'s pause image from catatonit).
 DEB_PACKAGES := build-essential strace libseccomp-dev pkg-config runc busybox-static python3 python3-yaml \
   clang libbpf-dev libelf-dev zlib1g-dev bpftool \
-  python3-jsonschema shellcheck docker.io containerd python3-grpcio python3-grpc-tools docker-compose debootstrap
+  python3-jsonschema shellcheck docker.io containerd python3-grpcio python3-grpc-tools docker-compose debootstrap \
+  podman catatonit
 
 PREFIX ?= /usr/local
 

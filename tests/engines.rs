@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use common::container::{Bundle, describe, find_runc, static_fixture};
-use common::engines::{Containerd, CriClient, Docker, Engine, engine_or_skip, static_rootfs_layer};
+use common::engines::{Containerd, CriClient, Docker, Engine, Podman, engine_or_skip, static_rootfs_layer};
 use common::*;
 
 /// The probe's output with no extra call, and with it allowed or denied.
@@ -156,6 +156,72 @@ fn containerd_enforces_profiles_recorded_on_the_host_and_in_a_container() {
         |p, args| containerd.run(p, image, args),
         |what, out| containerd.daemon.explain(what, out),
     );
+}
+
+#[test]
+fn podman_enforces_profiles_recorded_on_the_host_and_in_a_container() {
+    if !engine_or_skip("podman_enforces_profiles", Engine::Podman) {
+        return;
+    }
+    let w = prepare();
+    let Some(podman) = Podman::start_or_skip("podman_enforces_profiles") else { return };
+    podman.import(&w.layer, "localhost/trapline-probe");
+    enforces(
+        &w,
+        "podman",
+        |p, args| podman.run_with(None, p, "localhost/trapline-probe", args),
+        |what, out| podman.explain(what, out),
+    );
+}
+
+/// `podman kube play` runs a pod manifest without a cluster, but Podman 4 reads a pod's seccomp profile only
+/// from the annotations Kubernetes deprecated in 1.19 and no longer reads from 1.27
+/// (`seccomp.security.alpha.kubernetes.io/pod: localhost/NAME`, NAME one file directly under
+/// `--seccomp-profile-root`): a `securityContext.seccompProfile` is ignored and the container runs under
+/// Podman's default profile. The docs say so; this holds them to it.
+#[test]
+fn podman_kube_play_enforces_the_annotation_and_ignores_the_security_context() {
+    if !engine_or_skip("podman_kube_play", Engine::Podman) {
+        return;
+    }
+    let w = prepare();
+    let Some(podman) = Podman::start_or_skip("podman_kube_play") else { return };
+    podman.import(&w.layer, "localhost/trapline-probe");
+    let root = w.dir.join("seccomp");
+    fs::create_dir_all(&root).unwrap();
+    fs::copy(&w.profiles[1].1, root.join("probe.json")).unwrap();
+
+    let play = |name: &str, annotations: &str, security_context: &str| {
+        let manifest = w.dir.join(format!("{name}.yaml"));
+        fs::write(
+            &manifest,
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  annotations: {{{annotations}}}\n\
+                 spec:\n  restartPolicy: Never\n  containers:\n  - name: probe\n    image: localhost/trapline-probe\n    \
+                 command: [\"/probe\", \"extra\"]\n    securityContext: {{{security_context}}}\n"
+            ),
+        )
+        .unwrap();
+        let started = podman.podman(&[
+            "kube",
+            "play",
+            "--network",
+            "none",
+            "--seccomp-profile-root",
+            root.to_str().unwrap(),
+            manifest.to_str().unwrap(),
+        ]);
+        assert!(started.status.success(), "{}", podman.explain("podman kube play", &started));
+        let container = format!("{name}-probe");
+        let waited = podman.podman(&["wait", &container]);
+        assert!(waited.status.success(), "{}", podman.explain("podman wait", &waited));
+        podman.podman(&["logs", &container])
+    };
+    let annotated = play("annotated", "seccomp.security.alpha.kubernetes.io/pod: localhost/probe.json", "");
+    assert_eq!(annotated.stdout_str(), EXTRA_DENIED, "{}", podman.explain("the annotation", &annotated));
+    let field = "seccompProfile: {type: Localhost, localhostProfile: probe.json}";
+    let ignored = play("field", "", field);
+    assert_eq!(ignored.stdout_str(), EXTRA_ALLOWED, "{}", podman.explain("securityContext.seccompProfile", &ignored));
 }
 
 /// A profile that notifies getpriority (a call neither runc nor the probe's plain run makes) to an agent at

@@ -3,7 +3,7 @@
 //! named by the container's id; the profile made from it runs the same image in Docker and denies the call the
 //! recording never saw. An output directory that cannot be written fails the container's start with one line,
 //! promptly; a recorder killed mid-run takes its container with it. As containerd's runc binary, through `ctr`
-//! and through a Kubernetes RuntimeClass (the CRI). Skips like `tests/engines.rs` where an engine is missing,
+//! and through a Kubernetes RuntimeClass (the CRI). As Podman's `--runtime`. Skips like `tests/engines.rs` where an engine is missing,
 //! unless `TRAPLINE_REQUIRE_ENGINES=1`.
 
 mod common;
@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 
 use common::container::{find_runc, static_fixture};
 use common::engines::{
-    Cleanup, Containerd, CriClient, Docker, Engine, engine_or_skip, profile_of, static_rootfs_layer, trace_named,
-    trapline_runtime,
+    Cleanup, Containerd, CriClient, Docker, Engine, Podman, engine_or_skip, profile_of, static_rootfs_layer,
+    trace_named, trapline_runtime,
 };
 use common::*;
 
@@ -133,6 +133,32 @@ fn containerd_records_through_the_runtime_as_its_runc_binary() {
     assert_eq!(out.stdout_str(), PLAIN, "{}", containerd.daemon.explain("the recorded profile", &out));
     let out = containerd.run(Some(&profile), image, &["/probe", "extra"]);
     assert_eq!(out.stdout_str(), EXTRA_DENIED, "{}", containerd.daemon.explain("the recorded profile, extra", &out));
+}
+
+/// Podman takes the runtime as a path too (`podman --runtime PATH`, or containers.conf's `[engine.runtimes]`),
+/// and conmon, not a shim, waits for `create`: the same script records there.
+#[test]
+fn podman_records_through_the_runtime_given_as_its_runtime_path() {
+    const TEST: &str = "podman_records_through_the_runtime";
+    if !engine_or_skip(TEST, Engine::Podman) {
+        return;
+    }
+    let dir = TempDir::new("runtime-wrapper-podman");
+    let (traces, script, layer) = runc_binary_and_probe(&dir);
+    let Some(podman) = Podman::start_or_skip(TEST) else { return };
+    podman.import(&layer, "localhost/trapline-probe");
+
+    let out = podman.run_with(Some(&script), None, "localhost/trapline-probe", &["/probe"]);
+    assert_eq!(out.stdout_str(), PLAIN, "{}", podman.explain("podman --runtime trapline-runc run", &out));
+
+    let trace = the_trace(&traces, "");
+    let name = trace.file_stem().unwrap().to_str().unwrap();
+    assert!(name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit()), "named by the container id: {name}");
+    let profile = profile_of(&trace, &dir.join("profile.json"));
+    let out = podman.run_with(None, Some(&profile), "localhost/trapline-probe", &["/probe"]);
+    assert_eq!(out.stdout_str(), PLAIN, "{}", podman.explain("the recorded profile", &out));
+    let out = podman.run_with(None, Some(&profile), "localhost/trapline-probe", &["/probe", "extra"]);
+    assert_eq!(out.stdout_str(), EXTRA_DENIED, "{}", podman.explain("the recorded profile, extra", &out));
 }
 
 /// A Kubernetes RuntimeClass: containerd's CRI plugin with a runtime handler whose runc shim runs the wrapper

@@ -25,6 +25,9 @@ pub const DOCKERD: &str = "/usr/sbin/dockerd";
 pub const CONTAINERD: &str = "/usr/bin/containerd";
 pub const CTR: &str = "/usr/bin/ctr";
 pub const COMPOSE: &str = "/usr/bin/docker-compose";
+pub const PODMAN: &str = "/usr/bin/podman";
+/// What `podman kube play` builds its pods' pause image from.
+const CATATONIT: &str = "/usr/bin/catatonit";
 const BUSYBOX: &str = "/bin/busybox";
 /// Debian's Python, whose python3-grpcio and python3-grpc-tools the CRI client uses.
 pub const PYTHON: &str = "/usr/bin/python3";
@@ -51,6 +54,8 @@ pub enum Engine {
     Cri,
     /// Docker with Docker Compose (Debian's docker-compose 1.29).
     Compose,
+    /// Podman (Debian's 4.3), daemonless: conmon supervises each container.
+    Podman,
 }
 
 impl Engine {
@@ -61,6 +66,7 @@ impl Engine {
             Engine::Containerd => &[CONTAINERD, CTR, "/usr/bin/containerd-shim-runc-v2"],
             Engine::Cri => &[CONTAINERD, CTR, "/usr/bin/containerd-shim-runc-v2", PYTHON],
             Engine::Compose => &[DOCKER, DOCKERD, CONTAINERD, "/usr/bin/containerd-shim-runc-v2", COMPOSE],
+            Engine::Podman => &[PODMAN, "/usr/bin/conmon", CATATONIT],
         }
     }
 }
@@ -327,13 +333,107 @@ impl Docker {
     }
 }
 
-/// Runs its closure when dropped (also when an assertion or timeout panics).
 /// Runs its function when dropped: clean-up that a failed assertion must not skip.
 pub struct Cleanup<F: FnMut()>(pub F);
 
 impl<F: FnMut()> Drop for Cleanup<F> {
     fn drop(&mut self) {
         (self.0)()
+    }
+}
+
+/// Podman with storage, run and lock directories of its own and a `containers.conf` of its own (no system
+/// configuration read), the vfs storage driver, cgroupfs, and the runc the other tests use. Podman has no daemon:
+/// each command is a process of its own, and conmon stays with each container.
+pub struct Podman {
+    dir: PathBuf,
+    runc: PathBuf,
+    _lock: EngineLock,
+}
+
+impl Podman {
+    /// Podman's state in a directory of its own, or why `test` is skipped.
+    pub fn start_or_skip(test: &str) -> Option<Podman> {
+        let runc = match super::container::find_runc() {
+            Ok(runc) => runc,
+            Err(why) => return started_or_skip(test, Err(why)),
+        };
+        let lock = EngineLock::take();
+        let dir = daemon_dir("podman");
+        // Podman raises RLIMIT_NOFILE and NPROC in every container by default, past what a sandboxed host may
+        // allow root; file locks keep this instance apart from any other podman's shared-memory locks.
+        let conf = "[containers]\ndefault_ulimits = []\n[engine]\nlock_type = \"file\"\n";
+        fs::write(dir.join("containers.conf"), conf).unwrap();
+        let podman = Podman { dir, runc, _lock: lock };
+        let version = podman.podman(&["version"]);
+        started_or_skip(
+            test,
+            if version.status.success() { Ok(podman) } else { Err(podman.explain("podman version", &version)) },
+        )
+    }
+
+    /// Runs `podman --runtime RUNC ARGS...` with this instance's directories, bounded by [`ENGINE_COMMAND`].
+    pub fn podman(&self, args: &[&str]) -> Finished {
+        self.podman_with(&self.runc, args)
+    }
+
+    /// [`Podman::podman`] with `runtime` in runc's place (`podman --runtime PATH`).
+    pub fn podman_with(&self, runtime: &Path, args: &[&str]) -> Finished {
+        let at = |name: &str| self.dir.join(name);
+        run_for(
+            Command::new(PODMAN)
+                .env("CONTAINERS_CONF", at("containers.conf"))
+                .arg("--root")
+                .arg(at("root"))
+                .arg("--runroot")
+                .arg(at("run"))
+                .arg("--tmpdir")
+                .arg(at("tmp"))
+                .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file"])
+                .arg("--runtime")
+                .arg(runtime)
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+            ENGINE_COMMAND,
+        )
+    }
+
+    /// Imports `layer` (a tar of a root filesystem) as image `name`.
+    pub fn import(&self, layer: &Path, name: &str) {
+        let out = self.podman(&["import", "--quiet", layer.to_str().unwrap(), name]);
+        assert!(out.status.success(), "{}", self.explain("podman import", &out));
+    }
+
+    /// `podman run --rm --network none [--security-opt seccomp=PROFILE] IMAGE ARGS...` under `runtime`
+    /// (runc when `None`); the container is removed even when the run fails or times out.
+    pub fn run_with(&self, runtime: Option<&Path>, seccomp: Option<&Path>, image: &str, args: &[&str]) -> Finished {
+        let name = super::container::container_id();
+        let profile = seccomp.map(|p| format!("seccomp={}", p.display()));
+        let mut argv = vec!["run", "--rm", "--network", "none", "--name", &name];
+        if let Some(p) = &profile {
+            argv.extend(["--security-opt", p]);
+        }
+        argv.push(image);
+        argv.extend(args);
+        let _cleanup = Cleanup(|| {
+            let _ = self.podman(&["rm", "-f", &name]);
+        });
+        self.podman_with(runtime.unwrap_or(&self.runc), &argv)
+    }
+
+    /// A failure message for `what`: the command's output.
+    pub fn explain(&self, what: &str, out: &Finished) -> String {
+        format!("{what}: {}", super::container::describe(out))
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.podman(&["pod", "rm", "--all", "--force"]);
+        let _ = self.podman(&["rm", "--all", "--force"]);
+        unmount_under(&self.dir);
+        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 
