@@ -317,20 +317,33 @@ impl Docker {
 
     /// [`Docker::run`] with more `docker run` options (`--runtime NAME`).
     pub fn run_with(&self, options: &[&str], seccomp: Option<&Path>, image: &str, args: &[&str]) -> Finished {
-        let name = super::container::container_id();
-        let profile = seccomp.map(|p| format!("seccomp={}", p.display()));
-        let mut argv = vec!["run", "--rm", "--network", "none", "--name", &name];
-        argv.extend(options);
-        if let Some(p) = &profile {
-            argv.extend(["--security-opt", p]);
-        }
-        argv.push(image);
-        argv.extend(args);
-        let _cleanup = Cleanup(|| {
-            let _ = self.docker(&["rm", "-f", &name]);
-        });
-        self.docker(&argv)
+        run_removed(|argv| self.docker(argv), options, seccomp, image, args)
     }
+}
+
+/// `CLI run --rm --network none --name ID [OPTIONS] [--security-opt seccomp=PROFILE] IMAGE ARGS...` through
+/// `cli`, a Docker-compatible command line (docker, podman); the container is removed even when the run fails
+/// or times out.
+fn run_removed(
+    cli: impl Fn(&[&str]) -> Finished,
+    options: &[&str],
+    seccomp: Option<&Path>,
+    image: &str,
+    args: &[&str],
+) -> Finished {
+    let name = super::container::container_id();
+    let profile = seccomp.map(|p| format!("seccomp={}", p.display()));
+    let mut argv = vec!["run", "--rm", "--network", "none", "--name", &name];
+    argv.extend(options);
+    if let Some(p) = &profile {
+        argv.extend(["--security-opt", p]);
+    }
+    argv.push(image);
+    argv.extend(args);
+    let _cleanup = Cleanup(|| {
+        let _ = cli(&["rm", "-f", &name]);
+    });
+    cli(&argv)
 }
 
 /// Runs its function when dropped: clean-up that a failed assertion must not skip.
@@ -408,18 +421,7 @@ impl Podman {
     /// `podman run --rm --network none [--security-opt seccomp=PROFILE] IMAGE ARGS...` under `runtime`
     /// (runc when `None`); the container is removed even when the run fails or times out.
     pub fn run_with(&self, runtime: Option<&Path>, seccomp: Option<&Path>, image: &str, args: &[&str]) -> Finished {
-        let name = super::container::container_id();
-        let profile = seccomp.map(|p| format!("seccomp={}", p.display()));
-        let mut argv = vec!["run", "--rm", "--network", "none", "--name", &name];
-        if let Some(p) = &profile {
-            argv.extend(["--security-opt", p]);
-        }
-        argv.push(image);
-        argv.extend(args);
-        let _cleanup = Cleanup(|| {
-            let _ = self.podman(&["rm", "-f", &name]);
-        });
-        self.podman_with(runtime.unwrap_or(&self.runc), &argv)
+        run_removed(|argv| self.podman_with(runtime.unwrap_or(&self.runc), argv), &[], seccomp, image, args)
     }
 
     /// A failure message for `what`: the command's output.
