@@ -364,3 +364,23 @@ fn without_ptrace_the_kernel_enforces_alone() {
     assert!(stderr.contains("warning: ptrace is not permitted here"), "{stderr}");
     assert!(!stderr.contains("denied socket"), "{stderr}");
 }
+
+/// A process the command leaves behind is still under the profile and still traced: `run` waits for it as
+/// `record` does, names its denial, and passes on the command's own exit status, not the straggler's.
+#[test]
+fn a_denial_in_a_process_the_command_left_behind_is_named() {
+    let dir = TempDir::new("run-straggler");
+    let profile = dir.join("no-mkdir.json");
+    fs::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    let target = dir.join("made");
+    let script = format!("(sleep 0.3; mkdir {} 2>/dev/null; exit 5) & exit 3", target.display());
+    let out = trapline(&["run", "--profile", profile.to_str().unwrap(), "--", "/bin/sh", "-c", &script]);
+    assert_eq!(out.code(), 3, "{}", out.stderr_str());
+    assert!(!target.exists(), "the straggler's mkdir was denied");
+    let stderr = out.stderr_str();
+    assert!(stderr.lines().any(|l| l.starts_with("trapline: denied mkdir")), "{stderr}");
+}
