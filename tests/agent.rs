@@ -6,57 +6,17 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use common::agent::{Agent, wait_for};
 use common::container::{Bundle, describe, runc_or_skip, static_fixture};
 use common::*;
 
 const WORKLOAD: &str = "busybox mkdir -p /tmp/w && busybox echo written > /tmp/w/f && busybox cat /tmp/w/f && \
                         busybox ls /tmp/w; busybox echo done";
-
-/// The agent process, stopped with SIGTERM when dropped.
-struct Agent(Child);
-
-impl Agent {
-    /// `trapline agent --socket SOCKET --out OUT`, once it listens.
-    fn start(socket: &Path, out: &Path) -> Agent {
-        let agent = Agent(
-            Command::new(env!("CARGO_BIN_EXE_trapline"))
-                .args(["agent", "--socket"])
-                .arg(socket)
-                .arg("--out")
-                .arg(out)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        assert!(wait_for(socket), "the agent never listened on {}", socket.display());
-        agent
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        // SAFETY: sending a signal to our own child.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for(path: &Path) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if path.exists() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
 
 #[test]
 fn agent_records_a_container_whose_profile_then_starts_it() {

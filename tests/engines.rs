@@ -20,8 +20,11 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+use common::agent::Agent;
 use common::container::{Bundle, describe, find_runc, static_fixture};
-use common::engines::{Containerd, CriClient, Docker, Engine, Podman, engine_or_skip, static_rootfs_layer};
+use common::engines::{
+    Containerd, CriClient, Docker, Engine, Podman, engine_or_skip, profile_of, static_rootfs_layer, trace_named,
+};
 use common::*;
 
 /// The probe's output with no extra call, and with it allowed or denied.
@@ -335,4 +338,65 @@ fn docker_runs_a_no_new_privileges_recording_only_with_no_new_privileges() {
         "{}",
         docker.daemon.explain("docker run --security-opt no-new-privileges", &runs)
     );
+}
+
+/// The agent's recording profile (`profile --recording`) for an agent listening at `socket`.
+fn recording_profile(socket: &Path, out: &Path) -> PathBuf {
+    let made = run(Command::new(TRAPLINE)
+        .args(["profile", "--recording", "--listener"])
+        .arg(socket)
+        .arg("-o")
+        .arg(out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(made.code(), 0, "trapline profile --recording: {}", made.stderr_str());
+    out.to_path_buf()
+}
+
+/// Through an engine that passes `listenerPath` on, `trapline agent` records the probe's container, and the
+/// profile of that one trace runs the probe in the same engine and denies the call it never saw. `run` is the
+/// engine's `run(profile, args)`.
+fn the_agent_records(dir: &TempDir, engine: &str, run: impl Fn(Option<&Path>, &[&str]) -> Finished) {
+    let socket = dir.join("agent.sock");
+    let traces = dir.join("traces");
+    let agent = Agent::start(&socket, &traces);
+    let recording = recording_profile(&socket, &dir.join("recording.json"));
+    let recorded = run(Some(&recording), &["/probe"]);
+    assert_eq!(recorded.stdout_str(), PLAIN, "{engine} under the recording profile: {}", describe(&recorded));
+    let trace = trace_named(&traces, std::time::Duration::from_secs(20), "", |_| true);
+    drop(agent);
+    let profile = profile_of(&trace, &dir.join("profile.json"));
+    let out = run(Some(&profile), &["/probe"]);
+    assert_eq!(out.stdout_str(), PLAIN, "{engine}, the agent's profile: {}", describe(&out));
+    let out = run(Some(&profile), &["/probe", "extra"]);
+    assert_eq!(out.stdout_str(), EXTRA_DENIED, "{engine}, the agent's profile, extra: {}", describe(&out));
+}
+
+#[test]
+fn the_agent_records_a_podman_container_through_its_listener_path() {
+    const TEST: &str = "the_agent_records_a_podman_container";
+    if !engine_or_skip(TEST, Engine::Podman) {
+        return;
+    }
+    let dir = TempDir::new("engines-agent-podman");
+    let layer = dir.join("layer.tar");
+    static_rootfs_layer(dir.path(), &[(&static_fixture("engine_probe"), "/probe")], &layer);
+    let Some(podman) = Podman::start_or_skip(TEST) else { return };
+    podman.import(&layer, "localhost/trapline-probe");
+    the_agent_records(&dir, "podman", |p, args| podman.run_with(None, p, "localhost/trapline-probe", args));
+}
+
+#[test]
+fn the_agent_records_a_containerd_container_through_its_listener_path() {
+    const TEST: &str = "the_agent_records_a_containerd_container";
+    if !engine_or_skip(TEST, Engine::Containerd) {
+        return;
+    }
+    let dir = TempDir::new("engines-agent-ctr");
+    let layer = dir.join("layer.tar");
+    static_rootfs_layer(dir.path(), &[(&static_fixture("engine_probe"), "/probe")], &layer);
+    let Some(containerd) = Containerd::start_or_skip(TEST) else { return };
+    let image = "docker.io/library/trapline-probe:latest";
+    containerd.import(&layer, image);
+    the_agent_records(&dir, "containerd", |p, args| containerd.run(p, image, args));
 }

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: building the C fixtures, running `trapline record`, reading traces.
 #![allow(dead_code)]
 
+pub mod agent;
 pub mod container;
 pub mod engines;
 pub mod live;
