@@ -145,6 +145,30 @@ fn a_container_is_recorded_through_its_bundles_own_filter() {
     assert_eq!(names(&trace), BTreeSet::from(["uname".to_string()]), "{}", describe(&recorded));
 }
 
+/// A bundle without a filter gets trapline's permissive one, which denies nothing the tracer must see, so the
+/// container is not followed through it; a filter the workload stacks on top later still is: its denials are in
+/// the trace, marked, as many as strace counts outside a container (`tests/filters.rs`).
+#[test]
+fn a_filter_the_workload_loads_under_the_permissive_one_is_still_followed() {
+    let Some(runc) = runc_or_skip("container_own_filter") else { return };
+    let mut bundle = Bundle::new(&runc, &["/own_filter", "install"]);
+    bundle.add_file(&static_fixture("own_filter"), "/own_filter");
+    // Its child execs /bin/true: busybox answers to that name.
+    bundle.add_file(Path::new("/bin/busybox"), "/bin/true");
+    bundle.config["process"]["noNewPrivileges"] = serde_json::json!(true);
+    fs::write(bundle.dir.join("config.json"), serde_json::to_vec_pretty(&bundle.config).unwrap()).unwrap();
+
+    let dir = TempDir::new("container-own-filter");
+    let recorded = bundle.record_container(&dir.join("trace.json"), &[]);
+    assert_eq!(recorded.code(), 0, "the workload saw other answers than its filter gives: {}", describe(&recorded));
+    let trace = read_trace(&dir.join("trace.json"), &recorded);
+    let filters = &trace["runs"][0]["filters"];
+    assert_eq!(filters, &serde_json::json!({"inherited": false, "loaded": 2, "attributed": true, "seen": true}));
+    let getppid = classes_named(&trace, "getppid");
+    assert_eq!(getppid.len(), 1, "{:?}", names(&trace));
+    assert_eq!(getppid[0]["denied"], serde_json::json!({"SCMP_ACT_ERRNO(EPERM)": 41}));
+}
+
 /// With `noNewPrivileges: true` runc loads the filter just before exec, after dropping privileges; without it
 /// (Docker's default) it loads it first, and its `capset` and the rest run under the filter. A profile made
 /// from the first kind of recording stops runc init where no_new_privs is off, so `profile` says so, and `lint`

@@ -29,6 +29,8 @@ pub struct Prepared {
     pub command: Vec<OsString>,
     /// `runc` or `crun`.
     pub runtime: String,
+    /// The container's filter is trapline's permissive one (the bundle had none).
+    pub permissive: bool,
     _bundle: Option<TempBundle>,
 }
 
@@ -83,7 +85,7 @@ pub fn prepare(command: &[OsString]) -> Result<Prepared, ContainerError> {
     let text = std::fs::read(&config_path).map_err(|e| config_error(e.to_string()))?;
     let mut config: Value = serde_json::from_slice(&text).map_err(|e| config_error(e.to_string()))?;
     if config.pointer("/linux/seccomp").is_some_and(|s| !s.is_null()) {
-        return Ok(Prepared { command: command.to_vec(), runtime, _bundle: None });
+        return Ok(Prepared { command: command.to_vec(), runtime, permissive: false, _bundle: None });
     }
 
     // A copy of config.json with the filter, whose root points back at the user's bundle.
@@ -107,5 +109,5 @@ pub fn prepare(command: &[OsString]) -> Result<Prepared, ContainerError> {
             rewritten.insert(verb + 1, "--bundle".into());
         }
     }
-    Ok(Prepared { command: rewritten, runtime, _bundle: Some(temp) })
+    Ok(Prepared { command: rewritten, runtime, permissive: true, _bundle: Some(temp) })
 }

@@ -246,6 +246,10 @@ pub fn record(plan: &RecordPlan) -> Result<Trace, RecordError> {
                 None => ptrace::PtraceBackend::new(tables),
             };
             let backend = if plan.container { backend.anchored_at_filter_load() } else { backend };
+            let backend = match &prepared {
+                Some(p) if p.permissive => backend.first_filter_is_permissive(),
+                _ => backend,
+            };
             let backend = if plan.call_sites { backend } else { backend.without_call_sites() };
             backend.run(&launch, &mut aggregator)?
         }

@@ -41,6 +41,8 @@ pub struct PtraceBackend {
     judge: Option<Vec<libc::sock_filter>>,
     /// See [`PtraceBackend::anchored_at_filter_load`].
     anchored: bool,
+    /// See [`PtraceBackend::first_filter_is_permissive`].
+    permissive_first: bool,
     /// Resolve each class's call site (library, function, caller).
     call_sites: bool,
     /// See [`PtraceBackend::enforcing`].
@@ -50,7 +52,15 @@ pub struct PtraceBackend {
 impl PtraceBackend {
     /// Traps and records every syscall.
     pub fn new(tables: Rc<SyscallTables>) -> PtraceBackend {
-        PtraceBackend { tables, filter: None, judge: None, anchored: false, call_sites: true, enforcing: false }
+        PtraceBackend {
+            tables,
+            filter: None,
+            judge: None,
+            anchored: false,
+            permissive_first: false,
+            call_sites: true,
+            enforcing: false,
+        }
     }
 
     /// Skips call-site attribution (a little faster on workloads with very many distinct calls).
@@ -71,6 +81,17 @@ impl PtraceBackend {
         self
     }
 
+    /// With [`PtraceBackend::anchored_at_filter_load`]: the first filter the workload loads is the permissive one
+    /// trapline gave a bundle without a seccomp section. It allows every call but `reboot`, so trapline's own
+    /// filter, whose SECCOMP_RET_TRACE outranks its ALLOW, still stops at every call after it: the tasks need not
+    /// be followed through it at their entry stops, nor the filter read back (which needs CAP_SYS_ADMIN, so a
+    /// rootless recording could not attribute its denials). The one cost: a `reboot` fails with EPERM unseen,
+    /// as it does in any container without CAP_SYS_BOOT.
+    pub fn first_filter_is_permissive(mut self) -> PtraceBackend {
+        self.permissive_first = true;
+        self
+    }
+
     /// Enforces a profile compiled with [`Mode::Report`](crate::profile::compile::Mode::Report): each call
     /// that reaches the tracer is a denial, recorded (and marked denied) and then failed with the profile's
     /// errno. Allowed calls never stop.
@@ -81,7 +102,15 @@ impl PtraceBackend {
 
     /// Records only what `filter` traps (SECCOMP_RET_TRACE); everything else runs untraced, at native speed.
     pub fn with_filter(tables: Rc<SyscallTables>, filter: Vec<libc::sock_filter>) -> PtraceBackend {
-        PtraceBackend { tables, filter: Some(filter), judge: None, anchored: false, call_sites: true, enforcing: false }
+        PtraceBackend {
+            tables,
+            filter: Some(filter),
+            judge: None,
+            anchored: false,
+            permissive_first: false,
+            call_sites: true,
+            enforcing: false,
+        }
     }
 }
 
@@ -113,6 +142,7 @@ impl Backend for PtraceBackend {
             threads: 1,
             traps_all,
             anchored: self.anchored,
+            permissive_first: self.permissive_first,
             symbolizer: self.call_sites.then(Symbolizer::new),
             launching: true,
             gone_early: Default::default(),
@@ -261,6 +291,8 @@ struct Tracer<'a> {
     traps_all: bool,
     /// Record a task only once it (or its ancestor) has loaded a seccomp filter: a container under its runtime.
     anchored: bool,
+    /// The next filter load is trapline's permissive filter (see [`PtraceBackend::first_filter_is_permissive`]).
+    permissive_first: bool,
     /// Resolves where each class was first called from; `None` when call sites are not wanted.
     symbolizer: Option<Symbolizer>,
     /// The first task is still trapline's launcher (until its exec): its calls have no call site of the
@@ -589,6 +621,9 @@ impl Tracer<'_> {
         self.filters.loaded += 1;
         let Some(task) = self.tasks.get_mut(&pid) else { return };
         task.recording = true;
+        if std::mem::take(&mut self.permissive_first) {
+            return;
+        }
         let tgid = task.tgid;
         for (&tid, task) in self.tasks.iter_mut() {
             if tid == pid || (synced && task.tgid == tgid) {
