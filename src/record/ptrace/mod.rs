@@ -102,15 +102,7 @@ impl PtraceBackend {
 
     /// Records only what `filter` traps (SECCOMP_RET_TRACE); everything else runs untraced, at native speed.
     pub fn with_filter(tables: Rc<SyscallTables>, filter: Vec<libc::sock_filter>) -> PtraceBackend {
-        PtraceBackend {
-            tables,
-            filter: Some(filter),
-            judge: None,
-            anchored: false,
-            permissive_first: false,
-            call_sites: true,
-            enforcing: false,
-        }
+        PtraceBackend { filter: Some(filter), ..PtraceBackend::new(tables) }
     }
 }
 
