@@ -127,6 +127,7 @@ fn k8s_snippet_names_the_node_path_and_the_pod_field() {
         "{text}"
     );
     assert!(text.contains("Privileged containers ignore seccomp"), "{text}");
+    assert!(text.contains("seccomp.security.alpha.kubernetes.io/pod: localhost/pytorch-train.json"), "{text}");
 }
 
 /// Names Kubernetes would refuse are refused here, in one line, before anything is read or written.

@@ -220,7 +220,15 @@ fn podman_kube_play_enforces_the_annotation_and_ignores_the_security_context() {
         assert!(waited.status.success(), "{}", podman.explain("podman wait", &waited));
         podman.podman(&["logs", &container])
     };
-    let annotated = play("annotated", "seccomp.security.alpha.kubernetes.io/pod: localhost/probe.json", "");
+    // The annotation as `k8s-snippet` gives it.
+    let snippet = run(Command::new(TRAPLINE).args(["k8s-snippet", "probe"]).stdout(Stdio::piped()));
+    let text = snippet.stdout_str();
+    let annotation = text
+        .lines()
+        .map(|l| l.trim_start_matches(['#', ' ']))
+        .find(|l| l.starts_with("seccomp.security"))
+        .unwrap_or_else(|| panic!("no annotation in k8s-snippet's output: {text}"));
+    let annotated = play("annotated", annotation, "");
     assert_eq!(annotated.stdout_str(), EXTRA_DENIED, "{}", podman.explain("the annotation", &annotated));
     let field = "seccompProfile: {type: Localhost, localhostProfile: probe.json}";
     let ignored = play("field", "", field);

@@ -122,7 +122,10 @@ pub fn k8s_snippet(name: &str) -> String {
          securityContext:\n\
          \x20 seccompProfile:\n\
          \x20   type: Localhost\n\
-         \x20   localhostProfile: profiles/{name}.json\n"
+         \x20   localhostProfile: profiles/{name}.json\n\
+         # 3. `podman kube play` (Podman 4) ignores that field and runs the pod under its default profile.\n\
+         #    There, annotate the pod and pass `--seccomp-profile-root DIR` with {name}.json directly in DIR:\n\
+         #      seccomp.security.alpha.kubernetes.io/pod: localhost/{name}.json\n"
     )
 }
 
