@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::agent::{Agent, wait_for};
+use common::agent::{Agent, recording_profile, wait_for};
 use common::container::{Bundle, describe, runc_or_skip, static_fixture};
 use common::*;
 
@@ -78,16 +78,6 @@ fn the_trace(out: &Path) -> (std::path::PathBuf, Value) {
 }
 
 /// `trapline profile --recording --listener SOCKET`.
-fn recording_profile(socket: &Path) -> Value {
-    let out = run(Command::new(env!("CARGO_BIN_EXE_trapline"))
-        .args(["profile", "--recording", "--listener"])
-        .arg(socket)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped()));
-    assert_eq!(out.code(), 0, "{}", out.stderr_str());
-    serde_json::from_str(&out.stdout_str()).unwrap()
-}
-
 fn run_profile(trace: &Path) -> Value {
     let out = run(Command::new(env!("CARGO_BIN_EXE_trapline"))
         .args(["profile", "--runtime", "none"])

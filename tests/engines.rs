@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use common::agent::Agent;
+use common::agent::{Agent, recording_profile};
 use common::container::{Bundle, describe, find_runc, static_fixture};
 use common::engines::{
     Containerd, CriClient, Docker, Engine, Podman, engine_or_skip, profile_of, static_rootfs_layer, trace_named,
@@ -348,19 +348,6 @@ fn docker_runs_a_no_new_privileges_recording_only_with_no_new_privileges() {
     );
 }
 
-/// The agent's recording profile (`profile --recording`) for an agent listening at `socket`.
-fn recording_profile(socket: &Path, out: &Path) -> PathBuf {
-    let made = run(Command::new(TRAPLINE)
-        .args(["profile", "--recording", "--listener"])
-        .arg(socket)
-        .arg("-o")
-        .arg(out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped()));
-    assert_eq!(made.code(), 0, "trapline profile --recording: {}", made.stderr_str());
-    out.to_path_buf()
-}
-
 /// Through an engine that passes `listenerPath` on, `trapline agent` records the probe's container, and the
 /// profile of that one trace runs the probe in the same engine and denies the call it never saw. `run` is the
 /// engine's `run(profile, args)`.
@@ -368,7 +355,8 @@ fn the_agent_records(dir: &TempDir, engine: &str, run: impl Fn(Option<&Path>, &[
     let socket = dir.join("agent.sock");
     let traces = dir.join("traces");
     let agent = Agent::start(&socket, &traces);
-    let recording = recording_profile(&socket, &dir.join("recording.json"));
+    let recording = dir.join("recording.json");
+    fs::write(&recording, recording_profile(&socket).to_string()).unwrap();
     let recorded = run(Some(&recording), &["/probe"]);
     assert_eq!(recorded.stdout_str(), PLAIN, "{engine} under the recording profile: {}", describe(&recorded));
     let trace = trace_named(&traces, std::time::Duration::from_secs(20), "", |_| true);

@@ -4,6 +4,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
+use super::run;
+
 /// The agent process, stopped with SIGTERM when dropped.
 pub struct Agent(Child);
 
@@ -44,4 +48,15 @@ pub fn wait_for(path: &Path) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     false
+}
+
+/// The recording profile (`trapline profile --recording`) for an agent listening at `socket`.
+pub fn recording_profile(socket: &Path) -> Value {
+    let out = run(Command::new(env!("CARGO_BIN_EXE_trapline"))
+        .args(["profile", "--recording", "--listener"])
+        .arg(socket)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(out.code(), 0, "trapline profile --recording: {}", out.stderr_str());
+    serde_json::from_str(&out.stdout_str()).unwrap()
 }
