@@ -77,7 +77,7 @@ fn the_trace(out: &Path) -> (std::path::PathBuf, Value) {
     (traces[0].clone(), trace)
 }
 
-/// `trapline profile --recording --listener SOCKET`.
+/// `trapline profile --runtime none TRACE`: the profile of an agent's trace, as JSON.
 fn run_profile(trace: &Path) -> Value {
     let out = run(Command::new(env!("CARGO_BIN_EXE_trapline"))
         .args(["profile", "--runtime", "none"])
