@@ -91,8 +91,13 @@ fn container_needs_a_runtime_command() {
 #[test]
 fn a_missing_bundle_or_runtime_is_one_clear_line() {
     let dir = TempDir::new("container-bad");
+    let broken = dir.join("broken");
+    fs::create_dir_all(&broken).unwrap();
+    fs::write(broken.join("config.json"), "{\"ociVersion\": ").unwrap();
+    let broken_config = format!("{}/config.json: EOF while parsing a value at line 1", broken.display());
     for (command, needle) in [
         (vec!["runc", "run", "-b", "/nonexistent/bundle", "x"], "/nonexistent/bundle/config.json"),
+        (vec!["runc", "run", "-b", broken.to_str().unwrap(), "x"], broken_config.as_str()),
         (vec!["/nonexistent/crun", "run", "-b", "/tmp", "x"], "crun is not installed"),
     ] {
         let out = run(Command::new(env!("CARGO_BIN_EXE_trapline"))
@@ -107,6 +112,9 @@ fn a_missing_bundle_or_runtime_is_one_clear_line() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(stderr.contains(needle), "{stderr}");
         assert!(!dir.join("t.json").exists());
+        if needle.contains("config.json") {
+            assert!(stderr.contains("`runc spec` writes one"), "no fix named: {stderr}");
+        }
     }
 }
 

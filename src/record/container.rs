@@ -17,7 +17,10 @@ pub enum ContainerError {
     NotARuntimeRun(String),
     #[error("{0} is not installed (not found on PATH); install it (Debian: apt-get install {0}) or give its path")]
     RuntimeMissing(String),
-    #[error("cannot read the bundle's {path}: {error}")]
+    #[error(
+        "cannot read the bundle's {path}: {error}; the bundle must hold an OCI runtime config (`runc spec` writes \
+         one): fix it, or give runc another with --bundle"
+    )]
     Config { path: PathBuf, error: String },
     #[error("cannot prepare the recording bundle in {path}: {error}")]
     Prepare { path: PathBuf, error: std::io::Error },
